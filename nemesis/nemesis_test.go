@@ -1,0 +1,184 @@
+package nemesis
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/harness/runtime"
+	"github.com/faultline/faultline/systems"
+)
+
+// fakeCluster records what faults do to it.
+type fakeCluster struct {
+	mu      sync.Mutex
+	n       int
+	dead    map[int]bool
+	grudge  runtime.Grudge
+	actions []string
+}
+
+var _ runtime.Cluster = (*fakeCluster)(nil)
+
+func newFake(n int) *fakeCluster { return &fakeCluster{n: n, dead: map[int]bool{}} }
+
+func (c *fakeCluster) Nodes() []systems.Endpoint {
+	var out []systems.Endpoint
+	for id := 1; id <= c.n; id++ {
+		out = append(out, systems.Endpoint{ID: id, Name: systems.NodeName(id)})
+	}
+	return out
+}
+func (c *fakeCluster) log(s string) { c.mu.Lock(); c.actions = append(c.actions, s); c.mu.Unlock() }
+func (c *fakeCluster) Kill(_ context.Context, id int) error {
+	c.mu.Lock()
+	c.dead[id] = true
+	c.mu.Unlock()
+	c.log("kill " + systems.NodeName(id))
+	return nil
+}
+func (c *fakeCluster) Start(_ context.Context, id int) error {
+	c.mu.Lock()
+	delete(c.dead, id)
+	c.mu.Unlock()
+	c.log("start " + systems.NodeName(id))
+	return nil
+}
+func (c *fakeCluster) Pause(context.Context, int) error  { return nil }
+func (c *fakeCluster) Resume(context.Context, int) error { return nil }
+func (c *fakeCluster) Status(context.Context, int) (systems.Status, error) {
+	return systems.Status{Ready: true}, nil
+}
+func (c *fakeCluster) Partition(_ context.Context, g runtime.Grudge) error {
+	c.mu.Lock()
+	c.grudge = g
+	c.mu.Unlock()
+	c.log("partition")
+	return nil
+}
+func (c *fakeCluster) Heal(context.Context) error {
+	c.mu.Lock()
+	c.grudge = nil
+	c.mu.Unlock()
+	c.log("heal")
+	return nil
+}
+func (c *fakeCluster) Close() error { return nil }
+
+type memRecorder struct {
+	mu sync.Mutex
+	ev []history.Event
+}
+
+func (m *memRecorder) Record(e history.Event) history.Event {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e.Index = len(m.ev)
+	m.ev = append(m.ev, e)
+	return e
+}
+
+func TestPlanIsSeededAlternatingAndBounded(t *testing.T) {
+	a := Plan(7, 2, 5*time.Second, 30*time.Second)
+	b := Plan(7, 2, 5*time.Second, 30*time.Second)
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("same seed gave different schedules")
+	}
+	if len(a) != 5 {
+		t.Fatalf("30s at 5s intervals: got %d steps, want 5 (start 5, stop 10, start 15, stop 20, start 25)", len(a))
+	}
+	for i, s := range a {
+		if s.Start != (i%2 == 0) {
+			t.Fatalf("step %d start=%v: starts and stops must alternate", i, s.Start)
+		}
+		if i%2 == 1 && s.Fault != a[i-1].Fault {
+			t.Fatalf("step %d stops fault %d, but fault %d was started", i, s.Fault, a[i-1].Fault)
+		}
+		if s.At >= 30*time.Second {
+			t.Fatalf("step %d at %s is past the time limit", i, s.At)
+		}
+	}
+	differs := false
+	for seed := uint64(1); seed < 20 && !differs; seed++ {
+		differs = !reflect.DeepEqual(a, Plan(seed, 2, 5*time.Second, 30*time.Second))
+	}
+	if !differs {
+		t.Fatal("every seed gave the same schedule")
+	}
+	if Plan(1, 0, time.Second, time.Minute) != nil {
+		t.Fatal("no faults must give an empty schedule")
+	}
+}
+
+func TestBisectCutsExactlyAcrossTheSplit(t *testing.T) {
+	g := Bisect([]int{1, 2, 3, 4, 5}, []int{2, 4})
+	want := runtime.Grudge{1: {2, 4}, 2: {1, 3, 5}, 3: {2, 4}, 4: {1, 3, 5}, 5: {2, 4}}
+	if !reflect.DeepEqual(g, want) {
+		t.Fatalf("grudge = %v, want %v", g, want)
+	}
+}
+
+func TestPartitionAndKillActOnTheClusterAndRecordEvents(t *testing.T) {
+	c := newFake(5)
+	rec := &memRecorder{}
+	faults, err := Default().Get([]string{"partition", "kill"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{
+		Cluster: c, Faults: faults, Rand: rand.New(rand.NewPCG(1, 2)), History: rec,
+		Logger: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)), StepTimeout: time.Second,
+		Steps: []Step{{At: 0, Fault: 0, Start: true}, {At: 0, Fault: 1, Start: true}},
+	}
+	r.Run(context.Background(), time.Now())
+	c.mu.Lock()
+	if len(c.grudge) == 0 {
+		t.Error("partition start left no grudge")
+	}
+	if len(c.dead) == 0 || len(c.dead) > 2 {
+		t.Errorf("kill killed %d nodes, want 1..2 of 5", len(c.dead))
+	}
+	c.mu.Unlock()
+	r.StopAll(context.Background())
+	if c.grudge != nil || len(c.dead) != 0 {
+		t.Fatalf("after StopAll grudge=%v dead=%v, want healed and all restarted", c.grudge, c.dead)
+	}
+	var fs []string
+	for _, e := range rec.ev {
+		if e.Process != history.NemesisProcess {
+			t.Fatalf("nemesis event on process %d", e.Process)
+		}
+		if e.Type == history.Info {
+			fs = append(fs, e.F)
+		}
+	}
+	for _, f := range []string{"start-partition", "kill", "stop-partition", "restart"} {
+		if !slices.Contains(fs, f) {
+			t.Errorf("history lacks %s; has %v", f, fs)
+		}
+	}
+	if len(rec.ev) != 8 {
+		t.Errorf("recorded %d events, want an invoke and an info for each of 4 steps", len(rec.ev))
+	}
+}
+
+func TestRegistryRejectsUnknownAndDuplicateFaults(t *testing.T) {
+	if _, err := Default().Get([]string{"partition", "flood"}); err == nil {
+		t.Fatal("unknown fault accepted")
+	} else if want := `unknown nemesis "flood" (valid: kill, partition, or none)`; err.Error() != want {
+		t.Fatalf("err = %q, want %q", err, want)
+	}
+	if _, err := Default().Get([]string{"kill", "kill"}); err == nil {
+		t.Fatal("duplicate fault accepted")
+	}
+	if fs, err := Default().Get([]string{"none"}); err != nil || fs != nil {
+		t.Fatalf("none gave %v, %v", fs, err)
+	}
+}

@@ -1,0 +1,535 @@
+package linearizable
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/harness/history"
+)
+
+// ev builds one event on key "x"; see evk for other keys.
+func ev(p int, t history.Type, f string, v any) history.Event {
+	return evk(p, t, f, "x", v)
+}
+
+func evk(p int, t history.Type, f, key string, v any) history.Event {
+	return history.Event{Process: p, Type: t, F: f, Key: key, Value: v}
+}
+
+// op is a complete operation on key "x" that no other overlaps.
+func op(p int, f string, in any, t history.Type, out any) []history.Event {
+	return []history.Event{ev(p, history.Invoke, f, in), ev(p, t, f, out)}
+}
+
+func seq(parts ...[]history.Event) []history.Event {
+	var out []history.Event
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	for i := range out {
+		out[i].Index = i
+		out[i].Time = int64(i) * 1000
+	}
+	return out
+}
+
+func one(e history.Event) []history.Event { return []history.Event{e} }
+
+const (
+	inv  = history.Invoke
+	ok   = history.OK
+	fail = history.Fail
+	info = history.Info
+)
+
+// roundTrip writes events as JSON lines and reads them back, so every
+// number becomes a json.Number, as in a stored history.
+func roundTrip(t *testing.T, events []history.Event) []history.Event {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := history.Write(&buf, events); err != nil {
+		t.Fatal(err)
+	}
+	out, err := history.Read(&buf, "roundtrip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name   string
+		events []history.Event
+		want   checkers.Verdict
+	}{
+		{"empty history", nil, checkers.Valid},
+		{"sequential", seq(
+			op(0, "read", nil, ok, nil),
+			op(0, "write", 1, ok, 1),
+			op(1, "read", nil, ok, 1),
+			op(1, "write", 2, ok, 2),
+			op(0, "read", nil, ok, 2),
+		), checkers.Valid},
+		{"sequential read of a value never written", seq(
+			op(0, "write", 1, ok, 1),
+			op(1, "read", nil, ok, 7),
+		), checkers.Invalid},
+		{"reads during a write see new then old", seq(
+			one(ev(0, inv, "write", 1)),
+			op(1, "read", nil, ok, 1),
+			op(2, "read", nil, ok, nil), // after p1 saw 1: new then old
+			one(ev(0, ok, "write", 1)),
+		), checkers.Invalid},
+		{"concurrent reads old then new during a write", seq(
+			one(ev(0, inv, "write", 1)),
+			op(2, "read", nil, ok, nil),
+			op(1, "read", nil, ok, 1),
+			one(ev(0, ok, "write", 1)),
+		), checkers.Valid},
+		{"overlapping writes, read sees either order", seq(
+			one(ev(0, inv, "write", 1)),
+			one(ev(1, inv, "write", 2)),
+			one(ev(0, ok, "write", 1)),
+			one(ev(1, ok, "write", 2)),
+			op(2, "read", nil, ok, 1),
+			op(2, "read", nil, ok, 1),
+		), checkers.Valid},
+		{"stale read", seq(
+			op(0, "write", 1, ok, 1),
+			op(1, "write", 2, ok, 2),
+			op(2, "read", nil, ok, 1),
+		), checkers.Invalid},
+		{"info write that later shows up", seq(
+			op(0, "write", 1, info, 1),
+			op(1, "read", nil, ok, nil),
+			op(1, "read", nil, ok, 1),
+			op(2, "read", nil, ok, 1),
+		), checkers.Valid},
+		{"info write never seen", seq(
+			op(0, "write", 1, info, 1),
+			op(1, "read", nil, ok, nil),
+			op(2, "read", nil, ok, nil),
+		), checkers.Valid},
+		{"info write cannot take effect twice", seq(
+			op(0, "write", 1, info, 1),
+			op(1, "read", nil, ok, 1),
+			op(1, "read", nil, ok, nil),
+		), checkers.Invalid},
+		{"info write cannot take effect before its invoke", seq(
+			op(1, "read", nil, ok, 1),
+			op(0, "write", 1, info, 1),
+		), checkers.Invalid},
+		{"open invoke at end is info", seq(
+			op(1, "write", 2, ok, 2),
+			one(ev(0, inv, "write", 1)),
+			op(1, "read", nil, ok, 1),
+			one(ev(2, inv, "read", nil)),
+		), checkers.Valid},
+		{"open invoke at end is info, not ok", seq(
+			op(1, "write", 2, ok, 2),
+			one(ev(0, inv, "write", 1)),
+			op(1, "read", nil, ok, 1),
+			op(1, "read", nil, ok, 2),
+		), checkers.Invalid},
+		{"cas ok when matching", seq(
+			op(0, "write", 1, ok, 1),
+			op(1, "cas", []any{1, 2}, ok, []any{1, 2}),
+			op(2, "read", nil, ok, 2),
+		), checkers.Valid},
+		{"cas ok when not matching", seq(
+			op(0, "write", 1, ok, 1),
+			op(1, "cas", []any{3, 4}, ok, []any{3, 4}),
+		), checkers.Invalid},
+		{"cas fail when not matching leaves the state", seq(
+			op(0, "write", 1, ok, 1),
+			op(1, "cas", []any{3, 4}, fail, []any{3, 4}),
+			op(2, "read", nil, ok, 1),
+		), checkers.Valid},
+		{"cas fail when matching", seq(
+			op(0, "write", 1, ok, 1),
+			op(1, "cas", []any{1, 2}, fail, []any{1, 2}),
+		), checkers.Invalid},
+		{"cas fail did not write", seq(
+			op(0, "write", 1, ok, 1),
+			op(1, "cas", []any{3, 4}, fail, []any{3, 4}),
+			op(2, "read", nil, ok, 4),
+		), checkers.Invalid},
+		{"cas on absent key expects nil", seq(
+			op(1, "cas", []any{nil, 4}, ok, nil),
+			op(2, "read", nil, ok, 4),
+		), checkers.Valid},
+		{"cas with a Go int slice", seq(
+			op(0, "write", 1, ok, 1),
+			op(1, "cas", []int{1, 2}, ok, nil),
+			op(2, "read", nil, ok, 2),
+		), checkers.Valid},
+		{"info cas took effect", seq(
+			op(0, "write", 1, ok, 1),
+			op(1, "cas", []any{1, 2}, info, nil),
+			op(2, "read", nil, ok, 2),
+		), checkers.Valid},
+		{"info cas did not take effect", seq(
+			op(0, "write", 1, ok, 1),
+			op(1, "cas", []any{1, 2}, info, nil),
+			op(2, "read", nil, ok, 1),
+			op(2, "read", nil, ok, 1),
+		), checkers.Valid},
+		{"info cas took effect later", seq(
+			op(0, "write", 1, ok, 1),
+			op(1, "cas", []any{1, 2}, info, nil),
+			op(2, "read", nil, ok, 1),
+			op(2, "read", nil, ok, 2),
+		), checkers.Valid},
+		{"info cas takes effect at most once", seq(
+			op(0, "write", 1, ok, 1),
+			op(1, "cas", []any{1, 2}, info, nil),
+			op(2, "read", nil, ok, 2),
+			op(2, "read", nil, ok, 1),
+		), checkers.Invalid},
+		{"info cas cannot write when not matching", seq(
+			op(0, "write", 1, ok, 1),
+			op(1, "cas", []any{5, 2}, info, nil),
+			op(2, "read", nil, ok, 2),
+		), checkers.Invalid},
+		{"info cas matches a state set later", seq(
+			op(1, "cas", []any{1, 2}, info, nil),
+			op(0, "write", 1, ok, 1),
+			op(2, "read", nil, ok, 2),
+		), checkers.Valid},
+		{"fail ops are ignored", seq(
+			op(0, "write", 1, ok, 1),
+			op(1, "write", 2, fail, 2),
+			op(2, "read", nil, fail, 99),
+			op(2, "read", nil, ok, 1),
+		), checkers.Valid},
+		{"a failed write did not happen", seq(
+			op(0, "write", 1, ok, 1),
+			op(1, "write", 2, fail, 2),
+			op(2, "read", nil, ok, 2),
+		), checkers.Invalid},
+		{"info read constrains nothing", seq(
+			op(0, "write", 1, ok, 1),
+			op(2, "read", nil, info, 99),
+		), checkers.Valid},
+		{"writing nil makes the key absent", seq(
+			op(0, "write", 1, ok, 1),
+			op(0, "write", nil, ok, nil),
+			op(2, "read", nil, ok, nil),
+		), checkers.Valid},
+		{"strings and numbers differ", seq(
+			op(0, "write", 1, ok, 1),
+			op(2, "read", nil, ok, "1"),
+		), checkers.Invalid},
+		{"nemesis events are ignored", seq(
+			one(history.Event{Process: history.NemesisProcess, Type: info, F: "partition", Value: "majority"}),
+			op(0, "write", 1, ok, 1),
+			one(history.Event{Process: history.NemesisProcess, Type: info, F: "heal"}),
+			op(2, "read", nil, ok, 1),
+		), checkers.Valid},
+		{"empty key is a register like any", seq(
+			one(evk(0, inv, "write", "", 1)),
+			one(evk(0, ok, "write", "", 1)),
+			one(evk(1, inv, "read", "", nil)),
+			one(evk(1, ok, "read", "", 1)),
+		), checkers.Valid},
+		{"keys are independent", seq(
+			one(evk(0, inv, "write", "a", 1)),
+			one(evk(0, ok, "write", "a", 1)),
+			one(evk(1, inv, "read", "b", nil)),
+			one(evk(1, ok, "read", "b", nil)),
+		), checkers.Valid},
+	}
+	c := New(Options{Timeout: 10 * time.Second})
+	for _, tt := range tests {
+		for _, encoding := range []string{"go", "json"} {
+			t.Run(tt.name+"/"+encoding, func(t *testing.T) {
+				events := tt.events
+				if encoding == "json" {
+					events = roundTrip(t, events)
+				}
+				res := c.Check(t.Context(), events, "")
+				if res.Valid != tt.want {
+					t.Fatalf("verdict %v, want %v (reason %q, anomalies %q)", res.Valid, tt.want, res.Reason, res.Anomalies)
+				}
+				if tt.want == checkers.Invalid && len(res.Anomalies) == 0 {
+					t.Errorf("invalid with no anomalies")
+				}
+				if tt.want == checkers.Valid && len(res.Anomalies) != 0 {
+					t.Errorf("valid with anomalies %q", res.Anomalies)
+				}
+			})
+		}
+	}
+}
+
+// A value written as a Go int and read back as a json.Number (or float64,
+// as encoding/json gives without UseNumber) is the same value.
+func TestValueTypesCompareEqual(t *testing.T) {
+	for _, read := range []any{json.Number("3"), float64(3), int64(3), 3} {
+		events := seq(
+			op(0, "write", 3, ok, 3),
+			op(1, "read", nil, ok, read),
+			op(0, "cas", []any{json.Number("3"), int8(4)}, ok, nil),
+			op(1, "read", nil, ok, json.Number("4")),
+		)
+		if res := New(Options{}).Check(t.Context(), events, ""); res.Valid != checkers.Valid {
+			t.Errorf("read %T: verdict %v (%q)", read, res.Valid, res.Anomalies)
+		}
+	}
+}
+
+func TestMultipleKeysOneBad(t *testing.T) {
+	var parts [][]history.Event
+	for _, k := range []string{"k1", "k12", "k3/../x"} {
+		parts = append(parts,
+			one(evk(0, inv, "write", k, 1)), one(evk(0, ok, "write", k, 1)),
+			one(evk(1, inv, "write", k, 2)), one(evk(1, ok, "write", k, 2)),
+		)
+	}
+	// k12 and the awkwardly named key read stale values; k1 reads well.
+	parts = append(parts,
+		one(evk(3, inv, "write", "k12", 5)), one(evk(3, info, "write", "k12", 5)),
+		one(evk(2, inv, "read", "k12", nil)), one(evk(2, ok, "read", "k12", 1)),
+		one(evk(2, inv, "read", "k1", nil)), one(evk(2, ok, "read", "k1", 2)),
+		one(evk(2, inv, "read", "k3/../x", nil)), one(evk(2, ok, "read", "k3/../x", 1)),
+	)
+	events := seq(parts...)
+	dir := t.TempDir()
+	res := New(Options{}).Check(t.Context(), events, dir)
+
+	if res.Valid != checkers.Invalid {
+		t.Fatalf("verdict %v, want invalid (%s)", res.Valid, res.Reason)
+	}
+	wantAnomalies := []string{
+		`key "k12": no linearization of 4 operations (1 write info)`,
+		`key "k3/../x": no linearization of 3 operations`,
+	}
+	if strings.Join(res.Anomalies, "\n") != strings.Join(wantAnomalies, "\n") {
+		t.Errorf("anomalies\n%q\nwant\n%q", res.Anomalies, wantAnomalies)
+	}
+	if got := res.Details["failing_keys"]; !equalStrings(got, []string{"k12", "k3/../x"}) {
+		t.Errorf("failing_keys %v", got)
+	}
+	if res.Details["keys_checked"] != 3 || res.Details["ops_checked"] != 10 || res.Details["failing_key_count"] != 2 {
+		t.Errorf("details %v", res.Details)
+	}
+	wantFiles := []string{"linearizable-k12.html", "linearizable-k3_.._x.html"}
+	if !equalStrings(res.Files, wantFiles) {
+		t.Fatalf("files %q, want %q (details %v)", res.Files, wantFiles, res.Details)
+	}
+	html, err := os.ReadFile(filepath.Join(dir, res.Files[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The file holds only the failing key's operations, described by the model.
+	for _, want := range []string{"read → 1", "write 5 (info)", "write 2"} {
+		if !bytes.Contains(html, []byte(want)) {
+			t.Errorf("visualization lacks %q", want)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Errorf("outDir holds %d files, want 2", len(entries))
+	}
+}
+
+func TestNoFilesWithoutOutDirOrWhenValid(t *testing.T) {
+	bad := seq(op(0, "write", 1, ok, 1), op(1, "read", nil, ok, 2))
+	if res := New(Options{}).Check(t.Context(), bad, ""); len(res.Files) != 0 {
+		t.Errorf("files %q with empty outDir", res.Files)
+	}
+	dir := t.TempDir()
+	good := seq(op(0, "write", 1, ok, 1), op(1, "read", nil, ok, 1))
+	if res := New(Options{}).Check(t.Context(), good, dir); len(res.Files) != 0 {
+		t.Errorf("files %q for a valid history", res.Files)
+	}
+	if res := New(Options{MaxFiles: -1}).Check(t.Context(), bad, dir); len(res.Files) != 0 {
+		t.Errorf("files %q with MaxFiles < 0", res.Files)
+	}
+}
+
+func TestVisualizationCap(t *testing.T) {
+	var parts [][]history.Event
+	for _, k := range []string{"a", "b", "c", "d", "e"} {
+		parts = append(parts,
+			one(evk(0, inv, "write", k, 1)), one(evk(0, ok, "write", k, 1)),
+			one(evk(1, inv, "read", k, nil)), one(evk(1, ok, "read", k, 2)))
+	}
+	res := New(Options{MaxFiles: 2}).Check(t.Context(), seq(parts...), t.TempDir())
+	if len(res.Anomalies) != 5 || len(res.Files) != 2 {
+		t.Errorf("%d anomalies, %d files; want 5 and 2", len(res.Anomalies), len(res.Files))
+	}
+}
+
+// hardInvalid is n overlapping writes, then two reads that see the state
+// change after every write has returned. It is not linearizable, but proving
+// so means trying every order of the writes: about n·2^n search states.
+func hardInvalid(n int) []history.Event {
+	var parts [][]history.Event
+	for p := range n {
+		parts = append(parts, one(ev(p, inv, "write", p)))
+	}
+	for p := range n {
+		parts = append(parts, one(ev(p, ok, "write", p)))
+	}
+	parts = append(parts, op(n, "read", nil, ok, 0), op(n, "read", nil, ok, 1))
+	return seq(parts...)
+}
+
+func TestHardHistoryIsInvalid(t *testing.T) {
+	if res := New(Options{}).Check(t.Context(), hardInvalid(6), ""); res.Valid != checkers.Invalid {
+		t.Fatalf("verdict %v, want invalid", res.Valid)
+	}
+}
+
+func TestTimeoutIsUnknown(t *testing.T) {
+	start := time.Now()
+	res := New(Options{Timeout: 50 * time.Millisecond}).Check(t.Context(), hardInvalid(24), t.TempDir())
+	if res.Valid != checkers.Unknown {
+		t.Fatalf("verdict %v, want unknown (%s)", res.Valid, res.Reason)
+	}
+	if !strings.Contains(res.Reason, "time limit of 50ms reached") {
+		t.Errorf("reason %q does not say the time ran out", res.Reason)
+	}
+	if len(res.Files) != 0 || len(res.Anomalies) != 0 {
+		t.Errorf("unknown verdict with files %q, anomalies %q", res.Files, res.Anomalies)
+	}
+	// The search must stop soon after the deadline, not run to its end.
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("check took %s with a 50ms limit", took)
+	}
+}
+
+func TestCancelledContextIsUnknown(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	res := New(Options{}).Check(ctx, seq(op(0, "write", 1, ok, 1)), "")
+	if res.Valid != checkers.Unknown || !strings.Contains(res.Reason, "cancelled") {
+		t.Fatalf("verdict %v, reason %q; want unknown, cancelled", res.Valid, res.Reason)
+	}
+}
+
+func TestInputErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		events []history.Event
+		want   error
+		reason string
+	}{
+		{"unknown f", seq(
+			op(0, "write", 1, ok, 1),
+			op(1, "add", 1, ok, nil),
+			op(1, "add", 2, ok, nil),
+		), ErrUnsupported, `"add" (2 ops)`},
+		{"completion without invoke", seq(
+			one(ev(0, ok, "write", 1)),
+		), ErrMalformed, "no open invoke"},
+		{"invoke while busy", seq(
+			one(ev(0, inv, "write", 1)),
+			one(ev(0, inv, "write", 2)),
+		), ErrMalformed, "invokes again"},
+		{"cas value not a pair", seq(
+			op(0, "cas", 3, ok, nil),
+		), ErrMalformed, "cas value 3 is not [expected, new]"},
+		{"cas value of three", seq(
+			op(0, "cas", []any{1, 2, 3}, ok, nil),
+		), ErrMalformed, "[1,2,3]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Prepare(tt.events)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Prepare error %v, want %v", err, tt.want)
+			}
+			res := New(Options{}).Check(t.Context(), tt.events, "")
+			if res.Valid != checkers.Unknown {
+				t.Errorf("verdict %v, want unknown", res.Valid)
+			}
+			if !strings.Contains(res.Reason, tt.reason) {
+				t.Errorf("reason %q lacks %q", res.Reason, tt.reason)
+			}
+		})
+	}
+}
+
+func TestPrepareCounts(t *testing.T) {
+	p, err := Prepare(seq(
+		op(0, "write", 1, ok, 1),
+		op(0, "write", 2, fail, 2),
+		op(1, "read", nil, info, nil),
+		op(1, "read", nil, fail, nil),
+		one(evk(2, inv, "cas", "y", []any{1, 2})),
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Keys() != 2 || p.Ops() != 2 || p.dropped != 3 {
+		t.Errorf("keys %d ops %d dropped %d; want 2, 2, 3", p.Keys(), p.Ops(), p.dropped)
+	}
+	if y := p.keys[1]; y.key != "y" || y.infoCas != 1 || y.ops[0].ret != infinity || y.ops[0].completeIndex != -1 {
+		t.Errorf("open cas on y prepared as %+v", y)
+	}
+}
+
+func TestFileName(t *testing.T) {
+	used := map[string]bool{}
+	for _, c := range []struct{ key, want string }{
+		{"k12", "linearizable-k12.html"},
+		{"", "linearizable-empty-key.html"},
+		{"../etc/passwd", "linearizable-_._etc_passwd.html"},
+		{"k/1", "linearizable-k_1.html"},
+		{"k_1", "linearizable-k_1-2.html"},
+		{"ключ", "linearizable-____.html"},
+		{strings.Repeat("a", 200), "linearizable-" + strings.Repeat("a", 64) + ".html"},
+	} {
+		if got := fileName(c.key, used); got != c.want {
+			t.Errorf("fileName(%q) = %q, want %q", c.key, got, c.want)
+		}
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	m := newModel([]string{"", "3", "4"}, nil)
+	for _, c := range []struct {
+		in   opInput
+		out  opOutput
+		want string
+	}{
+		{opInput{kind: kindRead}, opOutput{value: 1}, "read → 3"},
+		{opInput{kind: kindRead}, opOutput{value: absent}, "read → absent"},
+		{opInput{kind: kindWrite, value: 2}, opOutput{}, "write 4"},
+		{opInput{kind: kindWrite, value: 2}, opOutput{ret: retInfo}, "write 4 (info)"},
+		{opInput{kind: kindCas, expected: 1, value: 2}, opOutput{}, "cas 3→4"},
+		{opInput{kind: kindCas, expected: 1, value: 2}, opOutput{ret: retNotMatched}, "cas 3→4 (not matched)"},
+		{opInput{kind: kindCas, expected: 1, value: 2}, opOutput{ret: retInfo}, "cas 3→4 (info)"},
+	} {
+		if got := m.DescribeOperation(&c.in, &c.out); got != c.want {
+			t.Errorf("got %q, want %q", got, c.want)
+		}
+	}
+	if got := m.DescribeState(absent); got != "absent" {
+		t.Errorf("state %q", got)
+	}
+}
+
+func equalStrings(got any, want []string) bool {
+	g, ok := got.([]string)
+	if !ok || len(g) != len(want) {
+		return false
+	}
+	for i := range g {
+		if g[i] != want[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,357 @@
+// Package mesh puts one Toxiproxy proxy on every ordered pair of nodes, so
+// that a one-way partition or a slow link is one call.
+//
+// Toxiproxy runs embedded in the harness process (no HTTP API, no extra
+// process). Node i reaches node j only by dialling Addr(i, j), the proxy for
+// the ordered pair (i -> j), which forwards to j's peer listener. A TCP
+// connection carries bytes both ways, so bytes travelling from j to i flow
+// through two proxies: the upstream stream of proxy (j -> i), on connections
+// j opened, and the downstream stream of proxy (i -> j), the responses on
+// connections i opened. Partition and SetLinkToxic act on both, so a fault on
+// "j -> i" holds on every connection between the two nodes.
+//
+// Behaviours of Toxiproxy v2.12 worth knowing (the tests pin them):
+//   - Toxics act on live connections as well as new ones.
+//   - A partition drops bytes but keeps connections open; new connections are
+//     still accepted (the proxy accepts and dials the upstream), they just
+//     carry nothing across the partition.
+//   - Healing a partitioned stream CLOSES every connection that stream
+//     belongs to (removing a `timeout` toxic closes the stream). That is what
+//     we want: a receiver only ever sees a prefix of what was sent, never a
+//     stream with a gap in it, and nodes reconnect as after a real outage.
+//   - A connection close (FIN) still crosses a partition: if j dies or closes
+//     a connection, i sees it end.
+//   - Adding a toxic briefly interrupts each live link on that stream; if a
+//     link is blocked writing to a receiver that does not read (a paused node
+//     with full socket buffers), the call waits until the receiver reads.
+package mesh
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/rs/zerolog"
+)
+
+// Stream names a direction of a Toxiproxy proxy: upstream carries bytes from
+// the dialling node to the listening one, downstream carries the replies.
+const (
+	upstream   = "upstream"
+	downstream = "downstream"
+)
+
+// partitionToxic names the toxic Partition puts on a stream. Link toxics
+// may not use it.
+const partitionToxic = "partition"
+
+// partitionName is the partition toxic's name on one stream: Toxiproxy wants
+// names unique across both streams of a proxy.
+func partitionName(stream string) string { return partitionToxic + "-" + stream }
+
+// Mesh is the set of proxies between the nodes of one cluster. Methods are
+// safe for concurrent use.
+type Mesh struct {
+	logger  *slog.Logger
+	ids     []int // sorted node IDs
+	proxies map[pair]*toxiproxy.Proxy
+	addrs   map[pair]string // listen address of each proxy, fixed at New
+
+	mu sync.Mutex
+	// holes are the proxy streams Partition has black-holed.
+	holes map[hole]bool
+	// linkToxics are the toxics SetLinkToxic has put on, by link and name.
+	linkToxics map[linkToxic]bool
+	closed     bool
+}
+
+// pair is an ordered pair of nodes: the proxy node from dials to reach to.
+type pair struct{ from, to int }
+
+// hole is one stream of one proxy.
+type hole struct {
+	proxy  pair
+	stream string
+}
+
+type linkToxic struct {
+	link pair // bytes travelling link.from -> link.to
+	name string
+}
+
+// New starts a proxy for every ordered pair of distinct nodes in upstreams,
+// which maps a node ID to the address of its peer listener. Each proxy
+// listens on 127.0.0.1 on a port the kernel chooses.
+func New(ctx context.Context, logger *slog.Logger, upstreams map[int]string) (*Mesh, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	// Toxiproxy logs through zerolog; we report what matters through slog.
+	server := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
+	m := &Mesh{
+		logger:     logger,
+		proxies:    make(map[pair]*toxiproxy.Proxy),
+		addrs:      make(map[pair]string),
+		holes:      make(map[hole]bool),
+		linkToxics: make(map[linkToxic]bool),
+	}
+	for id := range upstreams {
+		m.ids = append(m.ids, id)
+	}
+	sort.Ints(m.ids)
+	for _, from := range m.ids {
+		for _, to := range m.ids {
+			if from == to {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				m.Close()
+				return nil, fmt.Errorf("mesh: %w", err)
+			}
+			p := pair{from, to}
+			name := fmt.Sprintf("n%d->n%d", from, to)
+			proxy := toxiproxy.NewProxy(server, name, "127.0.0.1:0", upstreams[to])
+			if err := proxy.Start(); err != nil {
+				m.Close()
+				return nil, fmt.Errorf("mesh: start proxy %s to %s: %w", name, upstreams[to], err)
+			}
+			m.proxies[p] = proxy
+			// Start has replaced ":0" with the address actually bound.
+			m.addrs[p] = proxy.Listen
+		}
+	}
+	logger.Debug("mesh started", "nodes", len(m.ids), "proxies", len(m.proxies))
+	return m, nil
+}
+
+// Addr is the address node from dials to reach node to, or "" when there is
+// no such proxy.
+func (m *Mesh) Addr(from, to int) string { return m.addrs[pair{from, to}] }
+
+// PeersOf maps every other node to the address node from dials to reach it:
+// what goes into that node's NodeConfig.Peers.
+func (m *Mesh) PeersOf(from int) map[int]string {
+	peers := make(map[int]string, len(m.ids))
+	for _, to := range m.ids {
+		if to != from {
+			peers[to] = m.addrs[pair{from, to}]
+		}
+	}
+	return peers
+}
+
+// Partition replaces the current partition with g: afterwards node i hears
+// nothing from any node in g[i], on any connection, while every stream g
+// does not name flows. A grudge is one-way: g = {2: [1]} silences 1 -> 2
+// only. Streams that stay partitioned are left alone; streams that heal
+// close their connections (see the package comment).
+func (m *Mesh) Partition(g map[int][]int) error {
+	want := make(map[hole]bool)
+	for i, from := range g {
+		for _, j := range from {
+			if i == j {
+				return fmt.Errorf("mesh: partition: node %d cannot hold a grudge against itself", i)
+			}
+			if m.proxies[pair{i, j}] == nil {
+				return fmt.Errorf("mesh: partition: no link between nodes %d and %d (nodes: %v)", i, j, m.ids)
+			}
+			for _, h := range streamsCarrying(j, i) {
+				want[h] = true
+			}
+		}
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return errors.New("mesh: partition: mesh is closed")
+	}
+	var errs []error
+	for h := range m.holes {
+		if !want[h] {
+			if err := m.proxies[h.proxy].Toxics.RemoveToxic(context.Background(), partitionName(h.stream)); err != nil {
+				errs = append(errs, fmt.Errorf("mesh: heal %s of n%d->n%d: %w", h.stream, h.proxy.from, h.proxy.to, err))
+				continue
+			}
+			delete(m.holes, h)
+		}
+	}
+	for h := range want {
+		if m.holes[h] {
+			continue
+		}
+		// timeout 0 drops every byte and never closes the connection.
+		err := m.addToxic(h, partitionName(h.stream), "timeout", 1, map[string]any{"timeout": 0})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("mesh: partition %s of n%d->n%d: %w", h.stream, h.proxy.from, h.proxy.to, err))
+			continue
+		}
+		m.holes[h] = true
+	}
+	if len(errs) == 0 {
+		m.logger.Info("mesh partitioned", "grudge", g, "streams", len(m.holes))
+	}
+	return errors.Join(errs...)
+}
+
+// Heal removes every partition and every link toxic.
+func (m *Mesh) Heal() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return errors.New("mesh: heal: mesh is closed")
+	}
+	for _, p := range m.proxies {
+		p.Toxics.ResetToxics(context.Background())
+	}
+	clear(m.holes)
+	clear(m.linkToxics)
+	m.logger.Info("mesh healed")
+	return nil
+}
+
+// Toxic is a Toxiproxy toxic for SetLinkToxic.
+type Toxic struct {
+	// Name identifies the toxic on its link; setting a name again replaces
+	// the toxic. "partition" is reserved.
+	Name string
+	// Type is a Toxiproxy toxic type: latency, bandwidth, slow_close,
+	// timeout, reset_peer, slicer, limit_data.
+	Type string
+	// Attributes are the type's attributes as Toxiproxy documents them,
+	// e.g. {"latency": 200, "jitter": 50} (milliseconds) for latency.
+	Attributes map[string]any
+	// Toxicity is the probability the toxic applies; 0 means 1. Toxiproxy
+	// draws it per connection (again each time the link's toxics change),
+	// not per byte.
+	Toxicity float32
+}
+
+// SetLinkToxic puts t on every byte travelling from node from to node to,
+// on any connection between them (the upstream stream of proxy from -> to
+// and the downstream stream of proxy to -> from). It replaces a toxic of the
+// same name on that link.
+func (m *Mesh) SetLinkToxic(from, to int, t Toxic) error {
+	if t.Name == "" || t.Name == partitionToxic {
+		return fmt.Errorf("mesh: link toxic n%d->n%d: bad name %q", from, to, t.Name)
+	}
+	if m.proxies[pair{from, to}] == nil {
+		return fmt.Errorf("mesh: link toxic: no link between nodes %d and %d (nodes: %v)", from, to, m.ids)
+	}
+	toxicity := t.Toxicity
+	if toxicity == 0 {
+		toxicity = 1
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return errors.New("mesh: link toxic: mesh is closed")
+	}
+	key := linkToxic{pair{from, to}, t.Name}
+	if m.linkToxics[key] {
+		if err := m.removeLinkToxic(key); err != nil {
+			return err
+		}
+	}
+	for _, h := range streamsCarrying(from, to) {
+		if err := m.addToxic(h, toxicName(key), t.Type, toxicity, t.Attributes); err != nil {
+			// Do not leave the link half-poisoned.
+			m.linkToxics[key] = true
+			return errors.Join(fmt.Errorf("mesh: link toxic %q n%d->n%d: %w", t.Name, from, to, err), m.removeLinkToxic(key))
+		}
+	}
+	m.linkToxics[key] = true
+	m.logger.Info("mesh link toxic set", "from", from, "to", to, "name", t.Name, "type", t.Type, "attributes", t.Attributes)
+	return nil
+}
+
+// RemoveLinkToxic removes the named toxic from the link from -> to. Removing
+// a toxic that is not there is a no-op.
+func (m *Mesh) RemoveLinkToxic(from, to int, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return errors.New("mesh: remove link toxic: mesh is closed")
+	}
+	key := linkToxic{pair{from, to}, name}
+	if !m.linkToxics[key] {
+		return nil
+	}
+	return m.removeLinkToxic(key)
+}
+
+// removeLinkToxic removes key from both streams that carry it; m.mu is held.
+func (m *Mesh) removeLinkToxic(key linkToxic) error {
+	var errs []error
+	for _, h := range streamsCarrying(key.link.from, key.link.to) {
+		err := m.proxies[h.proxy].Toxics.RemoveToxic(context.Background(), toxicName(key))
+		if err != nil && !errors.Is(err, toxiproxy.ErrToxicNotFound) {
+			errs = append(errs, fmt.Errorf("mesh: remove link toxic %q n%d->n%d: %w", key.name, key.link.from, key.link.to, err))
+		}
+	}
+	delete(m.linkToxics, key)
+	return errors.Join(errs...)
+}
+
+// toxicName keeps link toxics apart from the partition toxic and from each
+// other: a proxy's downstream stream carries link to->from's toxics.
+func toxicName(key linkToxic) string {
+	return fmt.Sprintf("link-n%d->n%d-%s", key.link.from, key.link.to, key.name)
+}
+
+// addToxic puts one toxic on one proxy stream; m.mu is held.
+func (m *Mesh) addToxic(h hole, name, typ string, toxicity float32, attrs map[string]any) error {
+	if attrs == nil {
+		attrs = map[string]any{}
+	}
+	body, err := json.Marshal(map[string]any{
+		"name":       name,
+		"type":       typ,
+		"stream":     h.stream,
+		"toxicity":   toxicity,
+		"attributes": attrs,
+	})
+	if err != nil {
+		return fmt.Errorf("encode toxic %s: %w", name, err)
+	}
+	if _, err := m.proxies[h.proxy].Toxics.AddToxicJson(bytes.NewReader(body)); err != nil {
+		return fmt.Errorf("add %s toxic %s: %w", typ, name, err)
+	}
+	return nil
+}
+
+// streamsCarrying are the two proxy streams that carry bytes from node src
+// to node dst: requests on connections src opened, replies on connections
+// dst opened.
+func streamsCarrying(src, dst int) []hole {
+	return []hole{
+		{proxy: pair{src, dst}, stream: upstream},
+		{proxy: pair{dst, src}, stream: downstream},
+	}
+}
+
+// Close stops every proxy and closes every connection through them. It is
+// safe to call more than once.
+func (m *Mesh) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	for _, p := range m.proxies {
+		p.Stop()
+	}
+	m.logger.Debug("mesh closed")
+	return nil
+}
+
+// Nodes returns the IDs of the nodes the mesh connects, sorted.
+func (m *Mesh) Nodes() []int { return slices.Clone(m.ids) }

@@ -1,0 +1,80 @@
+// Package workloads holds what clients do during a run. A workload pairs a
+// seeded operation generator with the checkers that judge its history.
+package workloads
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/systems"
+)
+
+// Generator hands out operations. Implementations are safe for concurrent
+// use by the run's workers.
+type Generator interface {
+	Next() systems.Op
+	// Keys returns every key handed out so far, for final reads.
+	Keys() []string
+}
+
+// Options tune a workload for one run.
+type Options struct {
+	Seed        uint64
+	Concurrency int
+	// Functions are the operation names the system's client supports for
+	// this workload; the generator uses only those.
+	Functions []string
+	// CheckTimeout bounds the checkers; past it they say unknown.
+	CheckTimeout time.Duration
+}
+
+// Workload is one kind of client activity.
+type Workload interface {
+	Name() string
+	Summary() string
+	NewGenerator(o Options) Generator
+	Checkers(o Options) []checkers.Checker
+}
+
+// Registry maps names to workloads.
+type Registry struct{ byName map[string]Workload }
+
+// Default returns a registry of every workload faultline ships.
+func Default() *Registry {
+	r := &Registry{byName: map[string]Workload{}}
+	for _, w := range []Workload{Register{}} {
+		r.byName[w.Name()] = w
+	}
+	return r
+}
+
+// Get returns the named workload or an error listing the valid names.
+func (r *Registry) Get(name string) (Workload, error) {
+	if w, ok := r.byName[name]; ok {
+		return w, nil
+	}
+	return nil, fmt.Errorf("unknown workload %q (valid: %s)", name, strings.Join(r.Names(), ", "))
+}
+
+// Names lists the registered workloads, sorted.
+func (r *Registry) Names() []string {
+	names := make([]string, 0, len(r.byName))
+	for n := range r.byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// newRand makes the generator's random source from the run seed; a fixed
+// stream tag keeps it apart from the nemesis's stream of the same seed.
+func newRand(seed uint64, stream uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, stream))
+}
+
+func has(fs []string, f string) bool { return slices.Contains(fs, f) }

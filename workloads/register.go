@@ -7,6 +7,7 @@ import (
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/checkers/linearizable"
+	"github.com/faultline/faultline/harness/history"
 	"github.com/faultline/faultline/systems"
 )
 
@@ -52,6 +53,15 @@ func (Register) NewGenerator(o Options) Generator {
 func (Register) Checkers(o Options) []checkers.Checker {
 	return []checkers.Checker{linearizable.New(linearizable.Options{Timeout: o.CheckTimeout})}
 }
+
+// Validate reports a history the register checkers cannot judge: one that
+// does not pair up, or has operations other than read, write and cas.
+func (Register) Validate(events []history.Event) error {
+	_, err := linearizable.Prepare(events)
+	return err
+}
+
+var _ Validator = Register{}
 
 type registerKey struct {
 	name      string

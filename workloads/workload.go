@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/harness/history"
 	"github.com/faultline/faultline/systems"
 )
 
@@ -39,6 +40,13 @@ type Workload interface {
 	Summary() string
 	NewGenerator(o Options) Generator
 	Checkers(o Options) []checkers.Checker
+}
+
+// Validator is implemented by workloads that can tell a history they
+// cannot judge at all (malformed, foreign operations) from one that is
+// merely inconsistent; `faultline check` maps its error to exit code 2.
+type Validator interface {
+	Validate(events []history.Event) error
 }
 
 // Registry maps names to workloads.

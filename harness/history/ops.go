@@ -27,7 +27,7 @@ func (o Op) Outcome() Type {
 // operation is still open: histories where a process does two things at once
 // cannot be judged.
 func Pair(events []Event) ([]Op, error) {
-	var ops []Op
+	ops := make([]Op, 0, len(events)/2+1)
 	open := map[int]int{} // process -> index into ops
 	for _, e := range events {
 		if e.IsNemesis() {

@@ -1,0 +1,140 @@
+package quorum
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/systems"
+)
+
+// defaultClientTimeout bounds an operation whose ctx has no deadline. A node
+// answers within two peer timeouts (1.5s), so this only fires on a paused
+// or unreachable node.
+const defaultClientTimeout = 5 * time.Second
+
+// client is the register workload's client: one HTTP request per operation
+// to the endpoint the harness picks. Safe for concurrent use.
+type client struct {
+	hc      *http.Client
+	timeout time.Duration
+}
+
+func newClient(timeout time.Duration) *client {
+	return &client{
+		timeout: timeout,
+		hc: &http.Client{Transport: &http.Transport{
+			Proxy:               nil, // loopback or the run's own network, never an env proxy
+			DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
+			MaxIdleConns:        256,
+			MaxIdleConnsPerHost: 64,
+			IdleConnTimeout:     30 * time.Second,
+			DisableCompression:  true,
+		}},
+	}
+}
+
+// Invoke runs op on node. Outcomes:
+//   - OK: the node completed the op; a read's Value is its JSON value with
+//     numbers as json.Number (nil when absent).
+//   - Fail: the op certainly took no effect: the node said so (a write whose
+//     query phase found no majority stored nothing), the request never left
+//     (dial failed), or the op was a read, which has no effect anyway.
+//   - Info: a write that may have been applied: a timeout, a connection
+//     lost after sending, or a node reporting its store phase incomplete.
+func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.Op) systems.Completion {
+	req := clientRequest{Key: op.Key}
+	var path string
+	switch op.F {
+	case "read":
+		path = pathRead
+	case "write":
+		path = pathWrite
+		raw, err := json.Marshal(op.Value)
+		if err != nil {
+			return fail("encode value: %v", err)
+		}
+		req.Value = raw
+	default:
+		return fail("quorum: unsupported operation %q (supports read, write)", op.F)
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return fail("encode request: %v", err)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+node.Client+path, bytes.NewReader(body))
+	if err != nil {
+		return fail("build request: %v", err)
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	resp, err := c.hc.Do(hreq)
+	if err != nil {
+		var opErr *net.OpError
+		if errors.As(err, &opErr) && opErr.Op == "dial" {
+			return fail("not sent to %s: %v", node.Name, err)
+		}
+		return unsure(op, fmt.Sprintf("%s: %v", node.Name, err))
+	}
+	defer resp.Body.Close()
+	var cr clientResponse
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBodyBytes)).Decode(&cr); err != nil {
+		return unsure(op, fmt.Sprintf("%s: %s, unreadable reply: %v", node.Name, resp.Status, err))
+	}
+	switch cr.Outcome {
+	case outcomeOK:
+		c := systems.Completion{Type: history.OK}
+		if op.F == "read" {
+			v, err := decodeValue(cr.Value)
+			if err != nil {
+				return fail("%s: bad value %s: %v", node.Name, cr.Value, err)
+			}
+			c.Value = v
+		}
+		return c
+	case outcomeFail:
+		return systems.Completion{Type: history.Fail, Error: cr.Error}
+	case outcomeUnknown:
+		return unsure(op, cr.Error)
+	default:
+		return unsure(op, fmt.Sprintf("%s: %s, unknown outcome %q: %s", node.Name, resp.Status, cr.Outcome, cr.Error))
+	}
+}
+
+// decodeValue turns a JSON value into Go values with exact numbers.
+func decodeValue(raw json.RawMessage) (any, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func fail(format string, args ...any) systems.Completion {
+	return systems.Completion{Type: history.Fail, Error: fmt.Sprintf(format, args...)}
+}
+
+// unsure is the completion of an op whose effect is unknown: Info for a
+// write; Fail for a read, which changes nothing whether or not it ran.
+func unsure(op systems.Op, msg string) systems.Completion {
+	if op.F == "read" {
+		return systems.Completion{Type: history.Fail, Error: msg}
+	}
+	return systems.Completion{Type: history.Info, Error: msg}
+}

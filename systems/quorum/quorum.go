@@ -1,0 +1,56 @@
+// Package quorum is an ABD replicated register store: every node is both a
+// replica and a coordinator, keys are independent multi-writer registers,
+// and a majority of replicas must answer each phase of an operation.
+//
+// The protocol core (tag.go, round.go) is pure: a Round takes replies and
+// says what to send next. node.go wraps it with HTTP transport and
+// durable storage; client.go is the harness's client.
+package quorum
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/faultline/faultline/systems"
+)
+
+// BugNoWriteBack names the bug where a read skips its write-back phase.
+const BugNoWriteBack = "no-write-back"
+
+type system struct{}
+
+// New returns the quorum system.
+func New() systems.System { return system{} }
+
+func (system) Name() string { return "quorum" }
+
+func (system) Summary() string {
+	return "ABD quorum-replicated multi-writer registers: majority reads with write-back, tagged majority writes, fsynced replicas"
+}
+
+func (system) Bugs() []systems.Bug {
+	return []systems.Bug{{
+		Name: BugNoWriteBack,
+		Description: "A read returns the newest value of a majority without writing it back to a majority. " +
+			"Breaks linearizability: while a write is only partly applied, one read can return its value " +
+			"and a later read, asking another majority, the older one. Exposed by reads concurrent with writes, " +
+			"and by kills or partitions that leave a write on a minority of replicas.",
+	}}
+}
+
+func (system) Workloads() map[string][]string {
+	return map[string][]string{"register": {"read", "write"}}
+}
+
+func (system) MinNodes() int { return 3 }
+
+func (system) RunNode(ctx context.Context, cfg systems.NodeConfig) error {
+	return runNode(ctx, cfg, defaultNodeOptions())
+}
+
+func (system) NewClient(workload string, nodes []systems.Endpoint) (systems.Client, error) {
+	if workload != "register" {
+		return nil, fmt.Errorf("quorum: no client for workload %q (serves: register)", workload)
+	}
+	return newClient(defaultClientTimeout), nil
+}

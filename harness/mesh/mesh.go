@@ -10,20 +10,27 @@
 // connections i opened. Partition and SetLinkToxic act on both, so a fault on
 // "j -> i" holds on every connection between the two nodes.
 //
-// Behaviours of Toxiproxy v2.12 worth knowing (the tests pin them):
-//   - Toxics act on live connections as well as new ones.
-//   - A partition drops bytes but keeps connections open; new connections are
-//     still accepted (the proxy accepts and dials the upstream), they just
-//     carry nothing across the partition.
-//   - Healing a partitioned stream CLOSES every connection that stream
-//     belongs to (removing a `timeout` toxic closes the stream). That is what
-//     we want: a receiver only ever sees a prefix of what was sent, never a
-//     stream with a gap in it, and nodes reconnect as after a real outage.
+// How partitions behave (the tests pin each point):
+//   - They act on live connections as well as new ones, and new connections
+//     are still accepted (the proxy accepts and dials the upstream); they
+//     just carry nothing across the partition.
+//   - A partitioned stream drops bytes but keeps its connections open.
+//   - When a stream heals, every connection that lost bytes to the partition
+//     is closed; the others carry on. A receiver thus only ever sees a prefix
+//     of what was sent, never a stream with a gap in it, and nodes reconnect
+//     as after a real outage.
 //   - A connection close (FIN) still crosses a partition: if j dies or closes
 //     a connection, i sees it end.
-//   - Adding a toxic briefly interrupts each live link on that stream; if a
-//     link is blocked writing to a receiver that does not read (a paused node
-//     with full socket buffers), the call waits until the receiver reads.
+//
+// Why not Toxiproxy's own `timeout` toxic for partitions: adding any toxic
+// interrupts each live link on its stream, and a link blocked writing to a
+// receiver that does not read (a paused node whose socket buffers filled)
+// cannot be interrupted, so the call hangs until the node reads again
+// (tested: ~7 MB in flight was enough). Removing a `timeout` toxic also
+// closes every connection on the stream, gap or not. So each stream gets a
+// "gate" toxic when the mesh starts, and Partition only flips gates: it
+// never waits on a link. Link toxics (SetLinkToxic) are ordinary Toxiproxy
+// toxics and do have that wait when a receiver is stuck.
 package mesh
 
 import (
@@ -48,11 +55,11 @@ const (
 	downstream = "downstream"
 )
 
-// partitionToxic names the toxic Partition puts on a stream. Link toxics
-// may not use it.
+// partitionToxic names the gate toxic on each stream. Link toxics may not
+// use it.
 const partitionToxic = "partition"
 
-// partitionName is the partition toxic's name on one stream: Toxiproxy wants
+// partitionName is the gate toxic's name on one stream: Toxiproxy wants
 // names unique across both streams of a proxy.
 func partitionName(stream string) string { return partitionToxic + "-" + stream }
 
@@ -64,9 +71,10 @@ type Mesh struct {
 	proxies map[pair]*toxiproxy.Proxy
 	addrs   map[pair]string // listen address of each proxy, fixed at New
 
+	// gates has the partition switch of every proxy stream.
+	gates map[streamID]*gate
+
 	mu sync.Mutex
-	// holes are the proxy streams Partition has black-holed.
-	holes map[hole]bool
 	// linkToxics are the toxics SetLinkToxic has put on, by link and name.
 	linkToxics map[linkToxic]bool
 	closed     bool
@@ -75,8 +83,8 @@ type Mesh struct {
 // pair is an ordered pair of nodes: the proxy node from dials to reach to.
 type pair struct{ from, to int }
 
-// hole is one stream of one proxy.
-type hole struct {
+// streamID names one stream of one proxy.
+type streamID struct {
 	proxy  pair
 	stream string
 }
@@ -99,7 +107,7 @@ func New(ctx context.Context, logger *slog.Logger, upstreams map[int]string) (*M
 		logger:     logger,
 		proxies:    make(map[pair]*toxiproxy.Proxy),
 		addrs:      make(map[pair]string),
-		holes:      make(map[hole]bool),
+		gates:      make(map[streamID]*gate),
 		linkToxics: make(map[linkToxic]bool),
 	}
 	for id := range upstreams {
@@ -118,6 +126,16 @@ func New(ctx context.Context, logger *slog.Logger, upstreams map[int]string) (*M
 			p := pair{from, to}
 			name := fmt.Sprintf("n%d->n%d", from, to)
 			proxy := toxiproxy.NewProxy(server, name, "127.0.0.1:0", upstreams[to])
+			// Gates go in before the proxy accepts anything, so they come
+			// first in every link's chain, before any link toxic.
+			for _, stream := range []string{upstream, downstream} {
+				g, err := addGate(proxy, partitionName(stream), stream)
+				if err != nil {
+					m.Close()
+					return nil, fmt.Errorf("mesh: proxy %s: %w", name, err)
+				}
+				m.gates[streamID{p, stream}] = g
+			}
 			if err := proxy.Start(); err != nil {
 				m.Close()
 				return nil, fmt.Errorf("mesh: start proxy %s to %s: %w", name, upstreams[to], err)
@@ -150,10 +168,10 @@ func (m *Mesh) PeersOf(from int) map[int]string {
 // Partition replaces the current partition with g: afterwards node i hears
 // nothing from any node in g[i], on any connection, while every stream g
 // does not name flows. A grudge is one-way: g = {2: [1]} silences 1 -> 2
-// only. Streams that stay partitioned are left alone; streams that heal
-// close their connections (see the package comment).
+// only. Streams that heal close the connections that lost bytes (see the
+// package comment). Partition never waits for the nodes.
 func (m *Mesh) Partition(g map[int][]int) error {
-	want := make(map[hole]bool)
+	want := make(map[streamID]bool)
 	for i, from := range g {
 		for _, j := range from {
 			if i == j {
@@ -162,8 +180,8 @@ func (m *Mesh) Partition(g map[int][]int) error {
 			if m.proxies[pair{i, j}] == nil {
 				return fmt.Errorf("mesh: partition: no link between nodes %d and %d (nodes: %v)", i, j, m.ids)
 			}
-			for _, h := range streamsCarrying(j, i) {
-				want[h] = true
+			for _, id := range streamsCarrying(j, i) {
+				want[id] = true
 			}
 		}
 	}
@@ -173,32 +191,11 @@ func (m *Mesh) Partition(g map[int][]int) error {
 	if m.closed {
 		return errors.New("mesh: partition: mesh is closed")
 	}
-	var errs []error
-	for h := range m.holes {
-		if !want[h] {
-			if err := m.proxies[h.proxy].Toxics.RemoveToxic(context.Background(), partitionName(h.stream)); err != nil {
-				errs = append(errs, fmt.Errorf("mesh: heal %s of n%d->n%d: %w", h.stream, h.proxy.from, h.proxy.to, err))
-				continue
-			}
-			delete(m.holes, h)
-		}
+	for id, gt := range m.gates {
+		gt.set(want[id])
 	}
-	for h := range want {
-		if m.holes[h] {
-			continue
-		}
-		// timeout 0 drops every byte and never closes the connection.
-		err := m.addToxic(h, partitionName(h.stream), "timeout", 1, map[string]any{"timeout": 0})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("mesh: partition %s of n%d->n%d: %w", h.stream, h.proxy.from, h.proxy.to, err))
-			continue
-		}
-		m.holes[h] = true
-	}
-	if len(errs) == 0 {
-		m.logger.Info("mesh partitioned", "grudge", g, "streams", len(m.holes))
-	}
-	return errors.Join(errs...)
+	m.logger.Info("mesh partitioned", "grudge", g, "streams", len(want))
+	return nil
 }
 
 // Heal removes every partition and every link toxic.
@@ -208,13 +205,15 @@ func (m *Mesh) Heal() error {
 	if m.closed {
 		return errors.New("mesh: heal: mesh is closed")
 	}
-	for _, p := range m.proxies {
-		p.Toxics.ResetToxics(context.Background())
+	for _, g := range m.gates {
+		g.set(false)
 	}
-	clear(m.holes)
-	clear(m.linkToxics)
+	var errs []error
+	for key := range m.linkToxics {
+		errs = append(errs, m.removeLinkToxic(key))
+	}
 	m.logger.Info("mesh healed")
-	return nil
+	return errors.Join(errs...)
 }
 
 // Toxic is a Toxiproxy toxic for SetLinkToxic.
@@ -307,7 +306,7 @@ func toxicName(key linkToxic) string {
 }
 
 // addToxic puts one toxic on one proxy stream; m.mu is held.
-func (m *Mesh) addToxic(h hole, name, typ string, toxicity float32, attrs map[string]any) error {
+func (m *Mesh) addToxic(h streamID, name, typ string, toxicity float32, attrs map[string]any) error {
 	if attrs == nil {
 		attrs = map[string]any{}
 	}
@@ -330,8 +329,8 @@ func (m *Mesh) addToxic(h hole, name, typ string, toxicity float32, attrs map[st
 // streamsCarrying are the two proxy streams that carry bytes from node src
 // to node dst: requests on connections src opened, replies on connections
 // dst opened.
-func streamsCarrying(src, dst int) []hole {
-	return []hole{
+func streamsCarrying(src, dst int) []streamID {
+	return []streamID{
 		{proxy: pair{src, dst}, stream: upstream},
 		{proxy: pair{dst, src}, stream: downstream},
 	}

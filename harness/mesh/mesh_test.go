@@ -224,6 +224,14 @@ func TestSymmetricPartition(t *testing.T) {
 	}
 	f.both(t, f.connect(t, 3, 1), true, true)
 	f.both(t, f.connect(t, 2, 3), true, true)
+
+	// A close still crosses the partition.
+	c := f.connect(t, 1, 2)
+	c.end[2].Close()
+	c.end[1].SetReadDeadline(time.Now().Add(arriveWithin))
+	if _, err := c.end[1].Read(make([]byte, 8)); err != io.EOF {
+		t.Fatalf("n1 should see n2's close across the partition, got %v", err)
+	}
 }
 
 func TestPartitionReplacesAndKeepsUnchangedStreams(t *testing.T) {
@@ -252,25 +260,61 @@ func TestPartitionReplacesAndKeepsUnchangedStreams(t *testing.T) {
 
 func TestHeal(t *testing.T) {
 	f := newFixture(t, 3)
-	old12, old21, old13 := f.connect(t, 1, 2), f.connect(t, 2, 1), f.connect(t, 1, 3)
+	old12, old21, quiet12, old13 := f.connect(t, 1, 2), f.connect(t, 2, 1), f.connect(t, 1, 2), f.connect(t, 1, 3)
 	if err := f.m.Partition(map[int][]int{2: {1}}); err != nil {
 		t.Fatalf("Partition: %v", err)
 	}
-	f.hears(t, old12, 1, 2, false) // dropped for good
+	// Bytes 1 sends now are dropped for good, on both kinds of connection.
+	f.hears(t, old12, 1, 2, false)
+	f.hears(t, old21, 1, 2, false)
 	if err := f.m.Heal(); err != nil {
 		t.Fatalf("Heal: %v", err)
 	}
-	// Connections that crossed the partition are closed, so nobody sees a
-	// stream with a gap in it; new connections carry everything.
+	// Connections that lost bytes are closed, so nobody sees a stream with
+	// a gap in it; a connection that lost nothing carries on, and so do
+	// new ones.
 	closed(t, old12)
 	closed(t, old21)
+	f.both(t, quiet12, true, true)
 	f.both(t, f.connect(t, 1, 2), true, true)
 	f.both(t, f.connect(t, 2, 1), true, true)
-	// A connection on a link that was never partitioned lives on.
 	f.both(t, old13, true, true)
 	// Healing a healed mesh is fine.
 	if err := f.m.Heal(); err != nil {
 		t.Fatalf("second Heal: %v", err)
+	}
+}
+
+// TestPartitionDoesNotWaitForStuckReceiver fills the path to a node that
+// does not read (as a paused node would) and partitions and heals around
+// it: neither may wait for the node.
+func TestPartitionDoesNotWaitForStuckReceiver(t *testing.T) {
+	f := newFixture(t, 2)
+	c := f.connect(t, 1, 2)
+	buf := make([]byte, 64<<10)
+	for filled := false; !filled; {
+		c.end[1].SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+		_, err := c.end[1].Write(buf)
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			filled = true
+		case err != nil:
+			t.Fatalf("filling: %v", err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		err := f.m.Partition(map[int][]int{2: {1}, 1: {2}})
+		done <- errors.Join(err, f.m.Heal())
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Partition/Heal: %v", err)
+		}
+	case <-time.After(2 * time.Second):
+		c.end[2].Close() // let the mesh go
+		t.Fatalf("Partition/Heal waited for a receiver that does not read")
 	}
 }
 
@@ -312,6 +356,21 @@ func TestLinkToxic(t *testing.T) {
 	}
 	if err := f.m.RemoveLinkToxic(1, 2, "slow"); err != nil {
 		t.Fatalf("removing a missing toxic should be a no-op: %v", err)
+	}
+
+	// Heal removes link toxics too.
+	err = f.m.SetLinkToxic(2, 1, Toxic{Name: "slow", Type: "latency", Attributes: map[string]any{"latency": delay.Milliseconds()}})
+	if err != nil {
+		t.Fatalf("SetLinkToxic: %v", err)
+	}
+	if d := f.latencyOf(t, old12, 2, 1); d < delay-50*time.Millisecond {
+		t.Errorf("2->1 took %v, want at least %v", d, delay)
+	}
+	if err := f.m.Heal(); err != nil {
+		t.Fatalf("Heal: %v", err)
+	}
+	if d := f.latencyOf(t, old12, 2, 1); d > delay*2/3 {
+		t.Errorf("after Heal 2->1 took %v", d)
 	}
 }
 

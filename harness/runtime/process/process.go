@@ -18,6 +18,10 @@
 //   - It serves GET /status on its admin address; Start returns once that
 //     says ready:true.
 //
+// Ports are found by listening on 127.0.0.1:0 and closing again, so another
+// process could take one before the node binds it (most likely while a
+// node is down); the node then fails to start and says so in its log.
+//
 // Children die with the harness. Each is started with Pdeathsig = SIGKILL,
 // from one OS thread reserved for that (the signal fires when the forking
 // thread exits, not the process, and Go ends threads that a goroutine locked
@@ -353,7 +357,7 @@ func (c *Cluster) Resume(ctx context.Context, id int) error {
 }
 
 // Status asks a node's admin endpoint. A paused node does not answer: the
-// call fails when ctx ends (or after a few seconds without a deadline).
+// call fails when ctx ends, and after 5s at most.
 func (c *Cluster) Status(ctx context.Context, id int) (systems.Status, error) {
 	n, err := c.node(id)
 	if err != nil {

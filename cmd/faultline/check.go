@@ -1,0 +1,93 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/harness/store"
+	"github.com/faultline/faultline/workloads"
+)
+
+func newCheckCmd(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		workload, out string
+		timeout       time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "check PATH",
+		Short: "Re-judge a stored run dir or a history file and print the verdict",
+		Long: `Check reads a history (a run dir's history.jsonl, or any JSON-lines history
+file in the format README.md describes) and runs the workload's checkers on it.
+A run dir's test.json names the workload; --workload overrides it. A run cut
+short (the harness killed) is checked up to its last complete line.`,
+		Example: `  faultline check results/latest
+  faultline check --workload register some/history.jsonl`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := args[0]
+			fi, err := os.Stat(path)
+			if err != nil {
+				return usageErr("cannot read %s: %v", path, err)
+			}
+			histPath := path
+			if fi.IsDir() {
+				histPath = filepath.Join(path, store.HistoryFile)
+				if !cmd.Flags().Changed("out") {
+					out = path
+				}
+				var t harness.Test
+				if err := store.ReadJSON(path, store.TestFile, &t); err == nil && !cmd.Flags().Changed("workload") && t.Workload != "" {
+					workload = t.Workload
+				}
+			}
+			w, err := workloads.Default().Get(workload)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			events, err := history.ReadFile(histPath)
+			if err != nil {
+				var le *history.LineError
+				if !errors.As(err, &le) || !errors.Is(err, history.ErrTruncated) {
+					return usageErr("%v", err)
+				}
+				fmt.Fprintf(stderr, "faultline: warning: %v; checking the %d complete events before it\n", err, len(events))
+			}
+			if v, ok := w.(workloads.Validator); ok {
+				if err := v.Validate(events); err != nil {
+					return usageErr("%s: %v", histPath, err)
+				}
+			}
+			sum := checkers.Run(cmd.Context(), w.Checkers(workloads.Options{CheckTimeout: timeout}), events, out)
+			reason := ""
+			switch sum.Valid {
+			case checkers.Invalid:
+				reason = "anomalies found"
+			case checkers.Unknown:
+				reason = "a checker could not decide"
+			}
+			fmt.Fprintf(stdout, "%d events from %s\n", len(events), histPath)
+			printVerdict(stdout, sum.Valid, reason, sum.Checkers)
+			switch sum.Valid {
+			case checkers.Valid:
+				return nil
+			case checkers.Invalid:
+				return &exitError{code: exitInvalid}
+			default:
+				return &exitError{code: exitUnknown}
+			}
+		},
+	}
+	cmd.Flags().StringVar(&workload, "workload", "register", "workload whose checkers judge the history")
+	cmd.Flags().StringVar(&out, "out", "", "directory for checker artifacts such as visualizations (default: the run dir when PATH is one)")
+	cmd.Flags().DurationVar(&timeout, "check-timeout", 2*time.Minute, "time limit for the checkers; past it the verdict is unknown")
+	return cmd
+}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/systems/registry"
+	"github.com/faultline/faultline/workloads"
+)
+
+func newListCmd(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List systems (their workloads and named bugs), workloads and faults",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			reg := registry.Default()
+			fmt.Fprintln(stdout, "Systems:")
+			for _, name := range reg.Names() {
+				s, _ := reg.Get(name)
+				fmt.Fprintf(stdout, "  %s — %s (at least %d nodes)\n", s.Name(), s.Summary(), s.MinNodes())
+				ws := s.Workloads()
+				names := make([]string, 0, len(ws))
+				for w := range ws {
+					names = append(names, w)
+				}
+				sort.Strings(names)
+				for _, w := range names {
+					fmt.Fprintf(stdout, "    workload %s: %s\n", w, strings.Join(ws[w], ", "))
+				}
+				for _, b := range s.Bugs() {
+					fmt.Fprintf(stdout, "    bug %s: %s\n", b.Name, b.Description)
+				}
+			}
+			fmt.Fprintln(stdout, "Workloads:")
+			wr := workloads.Default()
+			for _, name := range wr.Names() {
+				w, _ := wr.Get(name)
+				fmt.Fprintf(stdout, "  %s — %s\n", name, w.Summary())
+			}
+			fmt.Fprintf(stdout, "Faults (--nemesis): %s, or none\n", strings.Join(nemesis.Default().Names(), ", "))
+			return nil
+		},
+	}
+}

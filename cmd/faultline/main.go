@@ -1,0 +1,108 @@
+// Command faultline runs chaos tests against distributed systems and
+// judges their histories. See `faultline --help` and README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/faultline/faultline/harness"
+)
+
+// Exit codes, documented in README.md and `faultline --help`.
+const (
+	exitValid   = 0
+	exitInvalid = 1
+	exitUsage   = 2
+	exitUnknown = 3
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first Ctrl-C the run winds down; a second one kills
+		// the harness at once (its nodes die with it: parent-death signal).
+		<-ctx.Done()
+		stop()
+	}()
+	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// exitError carries an exit code and a one-line reason out of a command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErr(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// execute runs the command line args and returns the process exit code. It
+// never calls os.Exit, so tests can drive it.
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitValid
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(stderr, "faultline:", ee.err)
+		}
+		return ee.code
+	}
+	code := harness.ExitCode(err)
+	var ce *harness.ConfigError
+	var cl *harness.ClusterError
+	if !errors.As(err, &ce) && !errors.As(err, &cl) {
+		// Anything cobra rejected (unknown flag, bad value) is bad usage.
+		code = exitUsage
+	}
+	fmt.Fprintln(stderr, "faultline:", err)
+	return code
+}
+
+const rootLong = `faultline starts a real cluster, puts a Toxiproxy proxy on every link between
+nodes, drives client operations while a nemesis partitions and kills nodes,
+records every operation in a history, and checks that history for consistency
+violations.
+
+Exit codes (run and check):
+  0  valid: no anomaly found
+  1  anomalies found
+  2  bad usage or configuration (unknown system, workload, nemesis or bug;
+     malformed history)
+  3  unknown: a checker gave up, the run was interrupted, or the cluster
+     could not be brought up or did not recover`
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "faultline",
+		Short:         "Chaos and fault-injection tests for distributed systems",
+		Long:          rootLong,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newRunCmd(stdout, stderr), newCheckCmd(stdout, stderr), newListCmd(stdout), newNodeCmd(stderr))
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return usageErr("%v (see --help)", err)
+	})
+	return root
+}

@@ -1,0 +1,361 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/checkers/stats"
+	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/harness/runtime"
+	"github.com/faultline/faultline/harness/runtime/process"
+	"github.com/faultline/faultline/harness/store"
+	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/systems"
+	"github.com/faultline/faultline/workloads"
+)
+
+// Options are how a run is carried out, as opposed to what it tests.
+type Options struct {
+	// NodeCommand runs one node: the program and leading arguments, to
+	// which the runtime appends the node's flags. The CLI passes its own
+	// executable and "node".
+	NodeCommand []string
+	// Logger receives the harness's log (the CLI's stderr); the run's
+	// harness.log gets everything regardless.
+	Logger *slog.Logger
+}
+
+// Results is what results.json holds.
+type Results struct {
+	Valid    checkers.Verdict           `json:"valid"`
+	Reason   string                     `json:"reason,omitempty"`
+	Checkers map[string]checkers.Result `json:"checkers"`
+	Stats    stats.Stats                `json:"stats"`
+	// Interrupted is set when the run was stopped early (Ctrl-C).
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Recovered says whether every node was healthy again after the faults
+	// were undone; nil when recovery was not attempted.
+	Recovered *bool `json:"recovered,omitempty"`
+}
+
+// Outcome is a finished run.
+type Outcome struct {
+	RunDir  string
+	Results Results
+}
+
+// ExitCode is the CLI's exit code for the run: 0 valid, 1 anomalies, 3
+// unknown (a checker gave up, the run was interrupted, or the cluster did
+// not recover).
+func (o *Outcome) ExitCode() int {
+	switch o.Results.Valid {
+	case checkers.Valid:
+		return 0
+	case checkers.Invalid:
+		return 1
+	default:
+		return 3
+	}
+}
+
+// Run runs t and stores its results. A non-nil error means there is no
+// verdict: a *ConfigError (bad test) or a *ClusterError (the cluster could
+// not start). Cancelling ctx interrupts the run: clients and nemesis stop,
+// the cluster is torn down, and what was recorded is still checked.
+func Run(ctx context.Context, t Test, opts Options) (*Outcome, error) {
+	res, err := Resolve(t)
+	if err != nil {
+		return nil, err
+	}
+	if len(opts.NodeCommand) == 0 {
+		return nil, &ConfigError{Err: errors.New("no node command: the harness needs a program to run nodes with")}
+	}
+	t.Schedule = nemesis.Plan(t.Seed, len(res.Faults), t.NemesisInterval.D(), t.TimeLimit.D())
+	res.Test = t
+
+	label := fmt.Sprintf("%s-%s-s%d", t.System, t.Workload, t.Seed)
+	dir, err := store.NewRun(t.ResultsDir, label, time.Now())
+	if err != nil {
+		return nil, &ConfigError{Err: err}
+	}
+	if err := store.WriteJSON(dir, store.TestFile, t); err != nil {
+		return nil, &ConfigError{Err: err}
+	}
+	logFile, err := os.Create(filepath.Join(dir, store.HarnessLog))
+	if err != nil {
+		return nil, &ConfigError{Err: fmt.Errorf("create harness log: %w", err)}
+	}
+	defer logFile.Close()
+	console := opts.Logger
+	if console == nil {
+		console = slog.New(slog.DiscardHandler)
+	}
+	log := slog.New(slog.NewMultiHandler(
+		slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug}),
+		console.Handler(),
+	)).With("run", filepath.Base(dir))
+
+	r := &run{res: res, t: t, dir: dir, log: log, opts: opts}
+	return r.run(ctx)
+}
+
+type run struct {
+	res  *Resolved
+	t    Test
+	dir  string
+	log  *slog.Logger
+	opts Options
+
+	cluster runtime.Cluster
+	client  systems.Client
+	gen     workloads.Generator
+	rec     *history.Recorder
+	nodes   []systems.Endpoint
+}
+
+func (r *run) run(ctx context.Context) (*Outcome, error) {
+	t := r.t
+	r.log.Info("starting cluster", "system", t.System, "nodes", t.Nodes, "bugs", t.Bugs, "seed", t.Seed)
+	cluster, err := process.Start(ctx, runtime.Spec{
+		System: t.System, Nodes: t.Nodes, Bugs: t.Bugs, RunDir: r.dir,
+		Command: r.opts.NodeCommand, Logger: r.log,
+	})
+	if err != nil {
+		err = fmt.Errorf("cluster did not come up: %w", err)
+		r.storeResults(Results{Valid: checkers.Unknown, Reason: err.Error()})
+		return nil, &ClusterError{Err: err}
+	}
+	r.cluster = cluster
+	defer func() {
+		if err := r.cluster.Close(); err != nil {
+			r.log.Warn("closing cluster", "err", err)
+		}
+	}()
+	r.nodes = cluster.Nodes()
+
+	wopts := workloads.Options{
+		Seed: t.Seed, Concurrency: t.Concurrency,
+		Functions:    r.res.System.Workloads()[t.Workload],
+		CheckTimeout: t.CheckTimeout.D(),
+	}
+	r.client, err = r.res.System.NewClient(t.Workload, r.nodes)
+	if err != nil {
+		return nil, &ConfigError{Err: fmt.Errorf("client for %s/%s: %w", t.System, t.Workload, err)}
+	}
+	r.gen = r.res.Workload.NewGenerator(wopts)
+
+	hf, err := os.OpenFile(filepath.Join(r.dir, store.HistoryFile), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, &ConfigError{Err: fmt.Errorf("create history: %w", err)}
+	}
+	defer hf.Close()
+	start := time.Now()
+	r.rec = history.NewRecorder(hf, start)
+
+	r.log.Info("running", "time_limit", t.TimeLimit.D(), "concurrency", t.Concurrency, "rate", t.Rate, "faults", t.Nemesis)
+	nem := &nemesis.Runner{
+		Cluster: cluster, Faults: r.res.Faults, Steps: t.Schedule,
+		Rand:    rand.New(rand.NewPCG(t.Seed, nemesis.Stream+1)),
+		History: r.rec, Logger: r.log, StepTimeout: t.RecoveryTimeout.D(),
+	}
+	r.drive(ctx, start, nem)
+
+	results := Results{}
+	interrupted := ctx.Err() != nil
+	if !interrupted {
+		ok := r.recover(ctx, nem)
+		results.Recovered = &ok
+		if ok && t.FinalReads {
+			r.finalReads(ctx)
+		}
+	}
+	interrupted = ctx.Err() != nil
+	if err := r.cluster.Close(); err != nil {
+		r.log.Warn("closing cluster", "err", err)
+	}
+	if err := r.rec.Err(); err != nil {
+		r.log.Error("history was not fully written", "err", err)
+	}
+
+	events := r.rec.Events()
+	r.log.Info("checking", "events", len(events))
+	// The check gets its own deadline: an interrupted run is still judged
+	// on what it recorded.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.CheckTimeout.D()+10*time.Second)
+	defer cancel()
+	sum := checkers.Run(cctx, r.res.Workload.Checkers(wopts), events, r.dir)
+	results.Valid, results.Checkers = sum.Valid, sum.Checkers
+	results.Stats = stats.Compute(events)
+	results.Interrupted = interrupted
+	switch {
+	case results.Valid == checkers.Invalid:
+		results.Reason = "anomalies found"
+	case interrupted:
+		results.Valid, results.Reason = checkers.Unknown, "run interrupted before its time limit; no anomaly in what was recorded"
+	case results.Recovered != nil && !*results.Recovered:
+		results.Valid, results.Reason = checkers.Unknown, fmt.Sprintf("cluster did not recover within %s after the faults stopped; see harness.log and nodes/", t.RecoveryTimeout.D())
+	case results.Valid == checkers.Unknown:
+		results.Reason = "a checker could not decide"
+	}
+	r.storeResults(results)
+	r.log.Info("done", "valid", results.Valid.String(), "dir", r.dir)
+	return &Outcome{RunDir: r.dir, Results: results}, nil
+}
+
+func (r *run) storeResults(res Results) {
+	if res.Checkers == nil {
+		res.Checkers = map[string]checkers.Result{}
+	}
+	if err := store.WriteJSON(r.dir, store.ResultsFile, res); err != nil {
+		r.log.Error("storing results", "err", err)
+	}
+}
+
+// drive runs the clients and the nemesis until the time limit or ctx ends.
+func (r *run) drive(ctx context.Context, start time.Time, nem *nemesis.Runner) {
+	t := r.t
+	runCtx, cancel := context.WithDeadline(ctx, start.Add(t.TimeLimit.D()))
+	defer cancel()
+	limit := rate.Inf
+	if t.Rate > 0 {
+		limit = rate.Limit(t.Rate)
+	}
+	lim := rate.NewLimiter(limit, 1)
+
+	var wg sync.WaitGroup
+	wg.Go(func() { nem.Run(runCtx, start) })
+	for w := range t.Concurrency {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(t.Seed, uint64(1000+w)))
+			process := w
+			for lim.Wait(runCtx) == nil {
+				op := r.gen.Next()
+				node := r.nodes[rng.IntN(len(r.nodes))]
+				if r.invoke(ctx, process, node, op) == history.Info {
+					// The op may still be in flight: this worker goes on
+					// as a new process, so no process does two things at once.
+					process += t.Concurrency
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// invoke records op's invoke, runs it, records its completion and returns
+// the completion type. ctx is the run's context: ending it cuts the op
+// short (an info outcome).
+func (r *run) invoke(ctx context.Context, process int, node systems.Endpoint, op systems.Op) history.Type {
+	inv := history.Event{Process: process, Type: history.Invoke, F: op.F, Key: op.Key, Value: op.Value, Node: node.Name}
+	r.rec.Record(inv)
+	octx, cancel := context.WithTimeout(ctx, r.t.OpTimeout.D())
+	c := r.client.Invoke(octx, node, op)
+	cancel()
+	if !c.Type.Valid() || c.Type == history.Invoke {
+		c = systems.Completion{Type: history.Info, Error: fmt.Sprintf("client returned bad completion type %q", c.Type)}
+	}
+	done := history.Event{Process: process, Type: c.Type, F: op.F, Key: op.Key, Value: op.Value, Node: node.Name, Error: c.Error}
+	if op.F == "read" {
+		done.Value = nil
+		if c.Type == history.OK {
+			done.Value = c.Value
+		}
+	}
+	if c.Node != "" {
+		done.Node = c.Node
+	}
+	r.rec.Record(done)
+	return c.Type
+}
+
+// recover undoes every fault and waits for all nodes to be healthy.
+func (r *run) recover(ctx context.Context, nem *nemesis.Runner) bool {
+	rctx, cancel := context.WithTimeout(ctx, r.t.RecoveryTimeout.D())
+	defer cancel()
+	r.log.Info("recovering: stopping faults, healing, restarting nodes")
+	nem.StopAll(rctx)
+	if err := r.cluster.Heal(rctx); err != nil {
+		r.log.Error("heal", "err", err)
+	}
+	for _, n := range r.nodes {
+		if err := r.cluster.Resume(rctx, n.ID); err != nil {
+			r.log.Warn("resume", "node", n.Name, "err", err)
+		}
+		if err := r.cluster.Start(rctx, n.ID); err != nil {
+			r.log.Error("restart", "node", n.Name, "err", err)
+		}
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		healthy := 0
+		for _, n := range r.nodes {
+			sctx, scancel := context.WithTimeout(rctx, time.Second)
+			st, err := r.cluster.Status(sctx, n.ID)
+			scancel()
+			if err == nil && st.Ready {
+				healthy++
+			}
+		}
+		if healthy == len(r.nodes) {
+			r.log.Info("cluster healthy")
+			return true
+		}
+		select {
+		case <-rctx.Done():
+			r.log.Error("cluster did not recover", "healthy", healthy, "nodes", len(r.nodes))
+			return false
+		case <-tick.C:
+		}
+	}
+}
+
+// finalReads reads every key once after recovery, on fresh processes, so
+// the history ends with the cluster's settled state.
+func (r *run) finalReads(ctx context.Context) {
+	keys := r.gen.Keys()
+	r.log.Info("final reads", "keys", len(keys))
+	base := r.maxProcess() + 1
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := range r.t.Concurrency {
+		wg.Go(func() {
+			process := base + w
+			for i := range work {
+				node := r.nodes[(i+w)%len(r.nodes)]
+				if r.invoke(ctx, process, node, systems.Op{F: "read", Key: keys[i]}) == history.Info {
+					process += r.t.Concurrency
+				}
+			}
+		})
+	}
+	for i := range keys {
+		select {
+		case work <- i:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(work)
+	wg.Wait()
+}
+
+func (r *run) maxProcess() int {
+	m := 0
+	for _, e := range r.rec.Events() {
+		m = max(m, e.Process)
+	}
+	return m
+}

@@ -1,0 +1,187 @@
+// Package harness runs one test: it starts a cluster, drives the workload
+// while the nemesis injects faults, records the history, recovers the
+// cluster, checks the history and stores the results. See DESIGN.md, "The
+// path of one run".
+package harness
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/systems"
+	"github.com/faultline/faultline/systems/registry"
+	"github.com/faultline/faultline/workloads"
+)
+
+// Duration is a time.Duration that reads and writes JSON as "30s".
+type Duration time.Duration
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration: want a string like \"30s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration: %w", err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Test is a test as data: what to run, against what, for how long. It is
+// stored, with every default resolved, as the run's test.json.
+type Test struct {
+	System   string   `json:"system"`
+	Workload string   `json:"workload"`
+	Nemesis  []string `json:"nemesis"` // fault names; empty or ["none"] for none
+	Bugs     []string `json:"bugs,omitempty"`
+	Nodes    int      `json:"nodes"`
+	Runtime  string   `json:"runtime"`
+
+	TimeLimit       Duration `json:"time_limit"`       // how long clients run
+	Concurrency     int      `json:"concurrency"`      // client workers
+	Rate            float64  `json:"rate"`             // total ops/s across workers; 0 = unlimited
+	OpTimeout       Duration `json:"op_timeout"`       // past it an op is recorded info
+	NemesisInterval Duration `json:"nemesis_interval"` // between fault starts and stops
+	RecoveryTimeout Duration `json:"recovery_timeout"` // for the cluster to be healthy again after the run
+	CheckTimeout    Duration `json:"check_timeout"`    // past it checkers say unknown
+	FinalReads      bool     `json:"final_reads"`      // read every key once after recovery
+
+	Seed       uint64 `json:"seed"`
+	ResultsDir string `json:"results_dir"`
+
+	// Schedule is the nemesis plan derived from the seed, stored so a
+	// reader of test.json sees what was meant to happen and when.
+	Schedule []nemesis.Step `json:"schedule,omitempty"`
+}
+
+// DefaultTest returns a test with every default filled in.
+func DefaultTest() Test {
+	return Test{
+		System:          "quorum",
+		Workload:        "register",
+		Nemesis:         []string{"partition", "kill"},
+		Nodes:           5,
+		Runtime:         "process",
+		TimeLimit:       Duration(30 * time.Second),
+		Concurrency:     10,
+		Rate:            200,
+		OpTimeout:       Duration(2 * time.Second),
+		NemesisInterval: Duration(5 * time.Second),
+		RecoveryTimeout: Duration(30 * time.Second),
+		CheckTimeout:    Duration(2 * time.Minute),
+		FinalReads:      true,
+		ResultsDir:      "results",
+	}
+}
+
+// Runtimes lists the runtimes faultline has.
+var runtimes = []string{"process"}
+
+// ConfigError is bad usage or configuration: exit code 2.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// ClusterError means the cluster could not be brought up (or back): exit 3.
+type ClusterError struct{ Err error }
+
+func (e *ClusterError) Error() string { return e.Err.Error() }
+func (e *ClusterError) Unwrap() error { return e.Err }
+
+// Resolved is a validated test with its parts looked up.
+type Resolved struct {
+	Test     Test
+	System   systems.System
+	Workload workloads.Workload
+	Faults   []nemesis.Fault
+}
+
+// Resolve checks t and looks up its system, workload and faults. Every
+// problem is a *ConfigError naming what was wrong and what is allowed.
+func Resolve(t Test) (*Resolved, error) {
+	bad := func(format string, args ...any) (*Resolved, error) {
+		return nil, &ConfigError{Err: fmt.Errorf(format, args...)}
+	}
+	sys, err := registry.Default().Get(t.System)
+	if err != nil {
+		return nil, &ConfigError{Err: err}
+	}
+	w, err := workloads.Default().Get(t.Workload)
+	if err != nil {
+		return nil, &ConfigError{Err: err}
+	}
+	fs, ok := sys.Workloads()[t.Workload]
+	if !ok {
+		return bad("system %s does not serve workload %q (it serves: %s)", sys.Name(), t.Workload, strings.Join(sortedKeys(sys.Workloads()), ", "))
+	}
+	_ = fs
+	faults, err := nemesis.Default().Get(t.Nemesis)
+	if err != nil {
+		return nil, &ConfigError{Err: err}
+	}
+	if err := systems.CheckBugs(sys, t.Bugs); err != nil {
+		return nil, &ConfigError{Err: err}
+	}
+	if !slices.Contains(runtimes, t.Runtime) {
+		return bad("unknown runtime %q (valid: %s)", t.Runtime, strings.Join(runtimes, ", "))
+	}
+	switch {
+	case t.Nodes < sys.MinNodes():
+		return bad("--nodes %d is too few for %s: it needs at least %d", t.Nodes, sys.Name(), sys.MinNodes())
+	case t.Nodes > 15:
+		return bad("--nodes %d is too many: at most 15 (the mesh has n*(n-1) proxies)", t.Nodes)
+	case t.TimeLimit <= 0:
+		return bad("--time-limit must be positive, got %s", t.TimeLimit.D())
+	case t.Concurrency < 1:
+		return bad("--concurrency must be at least 1, got %d", t.Concurrency)
+	case t.Rate < 0:
+		return bad("--rate must be >= 0 (0 = unlimited), got %g", t.Rate)
+	case t.OpTimeout <= 0:
+		return bad("--op-timeout must be positive, got %s", t.OpTimeout.D())
+	case len(faults) > 0 && t.NemesisInterval <= 0:
+		return bad("--nemesis-interval must be positive, got %s", t.NemesisInterval.D())
+	case t.RecoveryTimeout <= 0 || t.CheckTimeout <= 0:
+		return bad("recovery and check timeouts must be positive")
+	case t.ResultsDir == "":
+		return bad("--results must name a directory")
+	}
+	return &Resolved{Test: t, System: sys, Workload: w, Faults: faults}, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// ExitCode maps a run's outcome to the CLI's documented exit codes.
+func ExitCode(err error) int {
+	var ce *ConfigError
+	var cl *ClusterError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ce):
+		return 2
+	case errors.As(err, &cl):
+		return 3
+	default:
+		return 3
+	}
+}

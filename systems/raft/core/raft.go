@@ -761,3 +761,7 @@ func (r *Raft) Advance(rd Ready) {
 		}
 	}
 }
+
+// Snapshot returns the latest snapshot (from Compact, a leader, or
+// Config), or nil. The caller must not modify it.
+func (r *Raft) Snapshot() *Snapshot { return r.snapshot }

@@ -1,0 +1,193 @@
+package raft
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/systems"
+)
+
+const (
+	// defaultClientTimeout bounds an operation whose ctx has no deadline;
+	// a node answers within its opTimeout (2s) unless paused or cut off.
+	defaultClientTimeout = 5 * time.Second
+	// maxAttempts bounds redirects and waits for a leader per operation.
+	maxAttempts = 8
+	// noLeaderBackoff is the wait before asking again when no node knows
+	// a leader (an election is on; it takes 150-300ms).
+	noLeaderBackoff = 50 * time.Millisecond
+	maxBodyBytes    = 1 << 20
+)
+
+// client is the register workload's client: one POST /kv per attempt,
+// following redirects to the leader. Safe for concurrent use.
+type client struct {
+	hc      *http.Client
+	timeout time.Duration
+	byName  map[string]systems.Endpoint
+}
+
+func newClient(nodes []systems.Endpoint, timeout time.Duration) *client {
+	byName := make(map[string]systems.Endpoint, len(nodes))
+	for _, e := range nodes {
+		byName[e.Name] = e
+	}
+	return &client{
+		timeout: timeout,
+		byName:  byName,
+		hc: &http.Client{Transport: &http.Transport{
+			Proxy:               nil, // loopback or the run's own network, never an env proxy
+			DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
+			MaxIdleConns:        512,
+			MaxIdleConnsPerHost: 128,
+			IdleConnTimeout:     30 * time.Second,
+			DisableCompression:  true,
+		}},
+	}
+}
+
+// Invoke runs op, starting at node and following redirects to the leader
+// (at most maxAttempts tries). Outcomes:
+//   - OK: applied (a write, a cas that matched) or read with the value
+//     (numbers as json.Number; nil when absent).
+//   - Fail: certainly no effect: a cas whose expected value did not match
+//     ("cas mismatch"), every attempt redirected or unsent, or a read that
+//     did not complete (a read has no effect either way).
+//   - Info: a write or cas that may have been applied: proposed but not
+//     known to be applied in time, leadership changed after proposing, or
+//     the connection was lost after the request was sent.
+func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.Op) systems.Completion {
+	req := clientRequest{F: op.F, Key: op.Key}
+	switch op.F {
+	case "read":
+	case "write", "cas":
+		raw, err := json.Marshal(op.Value)
+		if err != nil {
+			return fail("encode value: %v", err)
+		}
+		req.Value = raw
+	default:
+		return fail("raft: unsupported operation %q (read, write, cas)", op.F)
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return fail("encode request: %v", err)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	target := node
+	lastErr := "no attempt"
+	for range maxAttempts {
+		res, sent, err := c.do(ctx, target, body)
+		if err != nil {
+			if !sent {
+				return fail("not sent to %s: %v", target.Name, err)
+			}
+			return unsure(op, fmt.Sprintf("%s: %v", target.Name, err))
+		}
+		served := ""
+		if target.Name != node.Name {
+			served = target.Name
+		}
+		switch res.Outcome {
+		case outcomeOK:
+			comp := systems.Completion{Type: history.OK, Node: served}
+			if op.F == "read" {
+				v, err := decodeValue(res.Value)
+				if err != nil {
+					return fail("%s: bad value %s: %v", target.Name, res.Value, err)
+				}
+				comp.Value = v
+			}
+			return comp
+		case outcomeFail:
+			return systems.Completion{Type: history.Fail, Error: res.Error, Node: served}
+		case outcomeInfo:
+			comp := unsure(op, fmt.Sprintf("%s: %s", target.Name, res.Error))
+			comp.Node = served
+			return comp
+		case outcomeRedirect:
+			lastErr = fmt.Sprintf("%s: not leader (leader %q)", target.Name, res.Leader)
+			if next, ok := c.byName[res.Leader]; ok && res.Leader != target.Name {
+				target = next
+				continue
+			}
+			// No leader known: an election is on. Wait, then ask the
+			// node first chosen again.
+			target = node
+			t := time.NewTimer(noLeaderBackoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return fail("no leader before the deadline: %s", lastErr)
+			case <-t.C:
+			}
+		default:
+			return unsure(op, fmt.Sprintf("%s: unknown outcome %q: %s", target.Name, res.Outcome, res.Error))
+		}
+	}
+	// Every attempt was redirected: nothing was proposed.
+	return fail("no leader after %d attempts: %s", maxAttempts, lastErr)
+}
+
+// do sends one request. sent is false when the request certainly did not
+// reach the node (the dial failed).
+func (c *client) do(ctx context.Context, target systems.Endpoint, body []byte) (res result, sent bool, err error) {
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+target.Client+pathKV, bytes.NewReader(body))
+	if err != nil {
+		return res, false, fmt.Errorf("build request: %w", err)
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	resp, err := c.hc.Do(hreq)
+	if err != nil {
+		var opErr *net.OpError
+		if errors.As(err, &opErr) && opErr.Op == "dial" {
+			return res, false, err
+		}
+		return res, true, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBodyBytes)).Decode(&res); err != nil {
+		return res, true, fmt.Errorf("%s, unreadable reply: %w", resp.Status, err)
+	}
+	return res, true, nil
+}
+
+// decodeValue turns a JSON value into Go values with exact numbers.
+func decodeValue(raw json.RawMessage) (any, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func fail(format string, args ...any) systems.Completion {
+	return systems.Completion{Type: history.Fail, Error: fmt.Sprintf(format, args...)}
+}
+
+// unsure is the completion of an op whose effect is unknown: Info for a
+// write or cas; Fail for a read, which changes nothing whether or not it
+// ran.
+func unsure(op systems.Op, msg string) systems.Completion {
+	if op.F == "read" {
+		return systems.Completion{Type: history.Fail, Error: msg}
+	}
+	return systems.Completion{Type: history.Info, Error: msg}
+}

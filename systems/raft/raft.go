@@ -1,0 +1,92 @@
+// Package raft is faultline's Raft key-value store, the flagship system
+// under test: a register per key (read, write, cas) replicated by the
+// deterministic protocol core in systems/raft/core, with linearizable reads
+// through ReadIndex. Each node persists its log with fsync before it
+// acknowledges anything, and talks to its peers over TCP through the mesh.
+package raft
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/faultline/faultline/systems"
+)
+
+// Named bugs.
+const (
+	BugVoteWithoutLogCheck = "vote-without-log-check"
+	BugNoPrevLogCheck      = "no-prev-log-check"
+	BugCommitPreviousTerm  = "commit-previous-term"
+	BugStaleLocalRead      = "stale-local-read"
+	BugAckBeforeFsync      = "ack-before-fsync"
+)
+
+type system struct{}
+
+// New returns the Raft system.
+func New() systems.System { return system{} }
+
+func (system) Name() string { return "raft" }
+
+func (system) Summary() string {
+	return "Raft-replicated key-value registers (read, write, cas) with pre-vote, check-quorum, ReadIndex reads and snapshots"
+}
+
+func (system) Bugs() []systems.Bug {
+	return []systems.Bug{
+		{
+			Name: BugVoteWithoutLogCheck,
+			Description: "Nodes grant votes without the election restriction (Raft §5.4.1): a candidate whose log " +
+				"lacks committed entries can win and overwrite them, so acknowledged writes vanish. Exposed by " +
+				"partitions or kills that leave a node behind and then let it campaign (isolate, then heal and " +
+				"isolate the leader); surfaces as lost writes and non-linearizable reads.",
+		},
+		{
+			Name: BugNoPrevLogCheck,
+			Description: "A follower accepts AppendEntries without checking that its entry at the previous index " +
+				"has the leader's term (Raft §5.3): logs diverge below a matching entry and followers commit and " +
+				"apply entries the leader never had. Exposed by leader changes while some follower holds " +
+				"uncommitted entries of a deposed leader (partitions of the leader, kills during writes); " +
+				"surfaces once such a follower leads or serves reads.",
+		},
+		{
+			Name: BugCommitPreviousTerm,
+			Description: "A leader commits an entry of an earlier term as soon as a majority stores it (the Figure 8 " +
+				"mistake, Raft §5.4.2): a later leader can overwrite an entry already acknowledged to a client. " +
+				"Exposed by repeated leader kills or partitions during writes, so that leaders of successive terms " +
+				"hold different uncommitted tails; surfaces as lost acknowledged writes.",
+		},
+		{
+			Name: BugStaleLocalRead,
+			Description: "Every node answers reads from its own state machine, with no ReadIndex round and no " +
+				"redirect to the leader: a follower behind the leader, or a deposed leader on the minority side of " +
+				"a partition, returns stale values. Exposed by partitions (and by any lag under load); surfaces as " +
+				"non-linearizable reads.",
+		},
+		{
+			Name: BugAckBeforeFsync,
+			Description: "Nodes send votes and append acknowledgements before their log reaches disk, and never " +
+				"fsync: a power loss forgets entries counted toward a commit, and votes, so committed writes can " +
+				"be lost and a node can vote twice in a term. Only a power-loss fault (dropping unsynced page " +
+				"cache) exposes it, which the harness does not have yet; SIGKILL keeps the page cache, so kills " +
+				"do not.",
+		},
+	}
+}
+
+func (system) Workloads() map[string][]string {
+	return map[string][]string{"register": {"read", "write", "cas"}}
+}
+
+func (system) MinNodes() int { return 3 }
+
+func (system) RunNode(ctx context.Context, cfg systems.NodeConfig) error {
+	return runNode(ctx, cfg, defaultNodeOptions())
+}
+
+func (system) NewClient(workload string, nodes []systems.Endpoint) (systems.Client, error) {
+	if workload != "register" {
+		return nil, fmt.Errorf("raft: no client for workload %q (serves: register)", workload)
+	}
+	return newClient(nodes, defaultClientTimeout), nil
+}

@@ -196,10 +196,7 @@ func (c *testCluster) mustOK(node int, op systems.Op) systems.Completion {
 	return comp
 }
 
-func testOptions() nodeOptions {
-	o := defaultNodeOptions()
-	return o
-}
+func testOptions() nodeOptions { return defaultNodeOptions() }
 
 func valueOf(c systems.Completion) string { return history.ValueKey(c.Value) }
 
@@ -360,5 +357,48 @@ func TestClusterSurvivesKillLeaderRounds(t *testing.T) {
 		if got := valueOf(c.mustOK(lead, systems.Op{F: "read", Key: k})); got != fmt.Sprint(v) {
 			t.Errorf("acknowledged write %s=%d reads back as %s", k, v, got)
 		}
+	}
+}
+
+func TestSystemContract(t *testing.T) {
+	s := New()
+	if s.Name() != "raft" || s.MinNodes() != 3 {
+		t.Fatalf("name %q min nodes %d", s.Name(), s.MinNodes())
+	}
+	if got := s.Workloads()["register"]; len(got) != 3 {
+		t.Fatalf("register ops %v, want read, write, cas", got)
+	}
+	var names []string
+	for _, b := range s.Bugs() {
+		if b.Description == "" {
+			t.Errorf("bug %s has no description", b.Name)
+		}
+		names = append(names, b.Name)
+	}
+	if err := systems.CheckBugs(s, names); err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 5 {
+		t.Fatalf("bugs %v, want 5", names)
+	}
+	if _, err := s.NewClient("bank", nil); err == nil {
+		t.Fatalf("NewClient accepted an unknown workload")
+	}
+}
+
+// The ack-before-fsync node still works (its damage needs a power loss).
+func TestClusterAckBeforeFsyncRuns(t *testing.T) {
+	c := newTestCluster(t, 3, testOptions())
+	for id := 1; id <= 3; id++ {
+		c.stop(id)
+		cfg := c.cfgs[id]
+		cfg.Bugs = []string{BugAckBeforeFsync}
+		c.cfgs[id] = cfg
+		c.start(id)
+	}
+	lead := c.leader()
+	c.mustOK(lead, systems.Op{F: "write", Key: "a", Value: 1})
+	if got := valueOf(c.mustOK(lead, systems.Op{F: "read", Key: "a"})); got != "1" {
+		t.Fatalf("read a = %s", got)
 	}
 }

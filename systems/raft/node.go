@@ -462,6 +462,18 @@ func (n *node) maybeSnapshot() error {
 
 // abandon answers every waiting client as the node stops.
 func (n *node) abandon() {
+	for {
+		select {
+		case p := <-n.propc:
+			p.done <- result{Outcome: outcomeFail, Error: "node stopping: not proposed"}
+			continue
+		case q := <-n.readc:
+			q.done <- result{Outcome: outcomeFail, Error: "node stopping"}
+			continue
+		default:
+		}
+		break
+	}
 	for idx, p := range n.pending {
 		p.done <- result{Outcome: outcomeInfo, Error: "outcome unknown: node stopping"}
 		delete(n.pending, idx)

@@ -3,6 +3,16 @@
 // deterministic protocol core in systems/raft/core, with linearizable reads
 // through ReadIndex. Each node persists its log with fsync before it
 // acknowledges anything, and talks to its peers over TCP through the mesh.
+//
+// Client API (cfg.ClientListen): POST /kv with {"f": "read"|"write"|"cas",
+// "key": K, "value": V} (for cas V is [expected, new]). The answer is
+// {"outcome": "ok"|"fail"|"info"|"redirect", "value", "error", "leader",
+// "node"}: fail means certainly no effect (a cas mismatch is fail with
+// error "cas mismatch"), info means unknown, redirect means this node does
+// not lead and proposed nothing. The client follows redirects.
+//
+// Timings (defaultNodeOptions): 10ms tick, election timeout 15-30 ticks,
+// heartbeat every 3 ticks, snapshot every 10000 applied entries.
 package raft
 
 import (

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/checkers/stats"
 	"github.com/faultline/faultline/harness/history"
@@ -226,19 +224,14 @@ func (r *run) drive(ctx context.Context, start time.Time, nem *nemesis.Runner) {
 	t := r.t
 	runCtx, cancel := context.WithDeadline(ctx, start.Add(t.TimeLimit.D()))
 	defer cancel()
-	limit := rate.Inf
-	if t.Rate > 0 {
-		limit = rate.Limit(t.Rate)
-	}
-	lim := rate.NewLimiter(limit, 1)
-
 	var wg sync.WaitGroup
 	wg.Go(func() { nem.Run(runCtx, start) })
 	for w := range t.Concurrency {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(t.Seed, uint64(1000+w)))
+			pace := newPacer(t.Rate/float64(t.Concurrency), rng, time.Now())
 			process := w
-			for lim.Wait(runCtx) == nil {
+			for pace.wait(runCtx) {
 				op := r.gen.Next()
 				node := r.nodes[rng.IntN(len(r.nodes))]
 				if r.invoke(ctx, process, node, op) == history.Info {
@@ -358,4 +351,48 @@ func (r *run) maxProcess() int {
 		m = max(m, e.Process)
 	}
 	return m
+}
+
+// pacer spaces one worker's operations as a Poisson process: the gaps are
+// exponentially distributed with the worker's share of the total rate.
+// Evenly spaced operations (a token bucket) almost never overlap when each
+// takes a millisecond, and overlap is where anomalies live; random arrivals
+// at the same average rate give the overlap real clients have.
+type pacer struct {
+	mean time.Duration // 0: no pacing
+	rng  *rand.Rand
+	next time.Time
+}
+
+func newPacer(perSecond float64, rng *rand.Rand, start time.Time) *pacer {
+	p := &pacer{rng: rng, next: start}
+	if perSecond > 0 {
+		p.mean = time.Duration(float64(time.Second) / perSecond)
+	}
+	return p
+}
+
+// wait blocks until the next operation is due and reports whether ctx is
+// still live. A worker that falls behind (slow operations) catches up by
+// not waiting (up to a second's worth), so the average rate holds while
+// the cluster keeps up.
+func (p *pacer) wait(ctx context.Context) bool {
+	if p.mean > 0 {
+		// Catch up at most one second: after a partition stalled the
+		// worker, a burst of everything it missed would not be realistic.
+		if now := time.Now(); now.Sub(p.next) > time.Second {
+			p.next = now
+		}
+		p.next = p.next.Add(time.Duration(p.rng.ExpFloat64() * float64(p.mean)))
+		if d := time.Until(p.next); d > 0 {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return false
+			case <-t.C:
+			}
+		}
+	}
+	return ctx.Err() == nil
 }

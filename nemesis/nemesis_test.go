@@ -169,6 +169,48 @@ func TestPartitionAndKillActOnTheClusterAndRecordEvents(t *testing.T) {
 	}
 }
 
+func TestPartitionCutSpreadsLinkByLinkAndEndsComplete(t *testing.T) {
+	c := &countingCluster{fakeCluster: newFake(5)}
+	p := &Partition{Onset: 20 * time.Millisecond}
+	start := time.Now()
+	if _, err := p.Start(context.Background(), c, rand.New(rand.NewPCG(3, 4))); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < 20*time.Millisecond {
+		t.Fatalf("the cut took %s, less than its onset", took)
+	}
+	links := 0
+	for _, from := range c.grudge {
+		links += len(from)
+	}
+	if c.calls != links {
+		t.Fatalf("%d Partition calls for %d cut links: want one step per link", c.calls, links)
+	}
+	// The final grudge is a clean bisection: symmetric, and every node
+	// that hears nobody from the other side hears everyone on its own.
+	for a, from := range c.grudge {
+		for _, b := range from {
+			if !slices.Contains(c.grudge[b], a) {
+				t.Fatalf("final grudge %v is not symmetric (%d ignores %d)", c.grudge, a, b)
+			}
+		}
+	}
+}
+
+type countingCluster struct {
+	*fakeCluster
+	calls int
+}
+
+func (c *countingCluster) Partition(ctx context.Context, g runtime.Grudge) error {
+	c.calls++
+	cp := runtime.Grudge{}
+	for k, v := range g {
+		cp[k] = append([]int(nil), v...)
+	}
+	return c.fakeCluster.Partition(ctx, cp)
+}
+
 func TestRegistryRejectsUnknownAndDuplicateFaults(t *testing.T) {
 	if _, err := Default().Get([]string{"partition", "flood"}); err == nil {
 		t.Fatal("unknown fault accepted")

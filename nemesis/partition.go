@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"time"
 
 	"github.com/faultline/faultline/harness/runtime"
 	"github.com/faultline/faultline/systems"
@@ -12,7 +13,22 @@ import (
 
 // Partition cuts the cluster in two: either random halves or one node
 // isolated from the rest, chosen at random each time.
-type Partition struct{}
+//
+// The cut does not fall on every link at the same instant. Real partitions
+// spread over milliseconds as switches, routes and firewall rules fail one
+// by one (Jepsen's iptables partitions land node by node), and that spread
+// is what leaves operations in flight with some links cut and others not: a
+// write that reached a few replicas but not a majority. Links are cut one
+// at a time, in random order, over Onset; the partition is complete when
+// Start returns.
+type Partition struct {
+	// Onset is how long the cut takes to spread over all its links; zero
+	// means DefaultOnset, negative means all links at once.
+	Onset time.Duration
+}
+
+// DefaultOnset is the spread of a partition's cut over its links.
+const DefaultOnset = 200 * time.Millisecond
 
 func (*Partition) Name() string   { return "partition" }
 func (*Partition) StartF() string { return "start-partition" }
@@ -33,7 +49,7 @@ func (p *Partition) Start(ctx context.Context, c runtime.Cluster, rng *rand.Rand
 		sort.Ints(side)
 	}
 	g := Bisect(ids, side)
-	if err := c.Partition(ctx, g); err != nil {
+	if err := p.cut(ctx, c, g, rng); err != nil {
 		return Action{}, fmt.Errorf("partition %s %v: %w", kind, side, err)
 	}
 	return Action{F: p.StartF(), Value: map[string]any{"kind": kind, "components": components(ids, side)}}, nil
@@ -44,6 +60,50 @@ func (p *Partition) Stop(ctx context.Context, c runtime.Cluster) (Action, error)
 		return Action{}, fmt.Errorf("heal: %w", err)
 	}
 	return Action{F: p.StopF()}, nil
+}
+
+// cut applies g link by link over the onset, each step a larger grudge.
+func (p *Partition) cut(ctx context.Context, c runtime.Cluster, g runtime.Grudge, rng *rand.Rand) error {
+	onset := p.Onset
+	if onset == 0 {
+		onset = DefaultOnset
+	}
+	type edge struct{ to, from int } // "to" stops hearing "from"
+	var edges []edge
+	for _, to := range sortedIDs(g) {
+		for _, from := range g[to] {
+			edges = append(edges, edge{to, from})
+		}
+	}
+	if onset < 0 || len(edges) < 2 {
+		return c.Partition(ctx, g)
+	}
+	rng.Shuffle(len(edges), func(i, j int) { edges[i], edges[j] = edges[j], edges[i] })
+	step := onset / time.Duration(len(edges)-1)
+	partial := runtime.Grudge{}
+	for i, e := range edges {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(step):
+			}
+		}
+		partial[e.to] = append(partial[e.to], e.from)
+		if err := c.Partition(ctx, partial); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sortedIDs(g runtime.Grudge) []int {
+	ids := make([]int, 0, len(g))
+	for id := range g {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	return ids
 }
 
 // Bisect returns the grudge of a clean two-way split: every node on one

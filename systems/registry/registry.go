@@ -9,6 +9,7 @@ import (
 
 	"github.com/faultline/faultline/systems"
 	"github.com/faultline/faultline/systems/quorum"
+	"github.com/faultline/faultline/systems/raft"
 )
 
 // Registry maps names to systems.
@@ -19,6 +20,7 @@ func Default() *Registry {
 	r := &Registry{byName: map[string]systems.System{}}
 	for _, s := range []systems.System{
 		quorum.New(),
+		raft.New(),
 	} {
 		r.byName[s.Name()] = s
 	}

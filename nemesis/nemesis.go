@@ -41,6 +41,7 @@ func Default() *Registry {
 	return &Registry{byName: map[string]func() Fault{
 		"partition": func() Fault { return &Partition{} },
 		"kill":      func() Fault { return &Kill{} },
+		"slow":      func() Fault { return &Slow{} },
 	}}
 }
 

@@ -3,6 +3,7 @@ package nemesis
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"reflect"
@@ -68,6 +69,10 @@ func (c *fakeCluster) Heal(context.Context) error {
 	c.grudge = nil
 	c.mu.Unlock()
 	c.log("heal")
+	return nil
+}
+func (c *fakeCluster) SlowLink(_ context.Context, from, to int, lat, _ time.Duration) error {
+	c.log(fmt.Sprintf("slow %d->%d %s", from, to, lat))
 	return nil
 }
 func (c *fakeCluster) Close() error { return nil }
@@ -214,7 +219,7 @@ func (c *countingCluster) Partition(ctx context.Context, g runtime.Grudge) error
 func TestRegistryRejectsUnknownAndDuplicateFaults(t *testing.T) {
 	if _, err := Default().Get([]string{"partition", "flood"}); err == nil {
 		t.Fatal("unknown fault accepted")
-	} else if want := `unknown nemesis "flood" (valid: kill, partition, or none)`; err.Error() != want {
+	} else if want := `unknown nemesis "flood" (valid: kill, partition, slow, or none)`; err.Error() != want {
 		t.Fatalf("err = %q, want %q", err, want)
 	}
 	if _, err := Default().Get([]string{"kill", "kill"}); err == nil {

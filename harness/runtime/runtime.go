@@ -7,6 +7,7 @@ package runtime
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/faultline/faultline/systems"
 )
@@ -47,6 +48,10 @@ type Cluster interface {
 	// partition.
 	Partition(ctx context.Context, g Grudge) error
 	Heal(ctx context.Context) error
+	// SlowLink delays every byte sent from node from to node to, on any
+	// connection, by latency ± jitter; a zero latency removes the delay.
+	// Heal removes it too.
+	SlowLink(ctx context.Context, from, to int, latency, jitter time.Duration) error
 	// Close stops every node and proxy. It is safe to call more than once.
 	Close() error
 }

@@ -392,6 +392,19 @@ func (c *Cluster) Partition(ctx context.Context, g runtime.Grudge) error {
 	return c.mesh.Partition(g)
 }
 
+// SlowLink puts a latency toxic on the bytes from -> to.
+func (c *Cluster) SlowLink(ctx context.Context, from, to int, latency, jitter time.Duration) error {
+	if latency <= 0 {
+		return c.mesh.RemoveLinkToxic(from, to, slowToxic)
+	}
+	return c.mesh.SetLinkToxic(from, to, mesh.Toxic{
+		Name: slowToxic, Type: "latency",
+		Attributes: map[string]any{"latency": latency.Milliseconds(), "jitter": jitter.Milliseconds()},
+	})
+}
+
+const slowToxic = "slow"
+
 // Heal removes every partition and link toxic.
 func (c *Cluster) Heal(ctx context.Context) error {
 	return c.mesh.Heal()

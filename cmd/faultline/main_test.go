@@ -1,0 +1,337 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The test binary doubles as the faultline CLI: with FAULTLINE_AS_CLI set
+// it runs the command line instead of the tests. Nodes are started through
+// os.Executable, so they are this binary too and inherit the variable.
+func TestMain(m *testing.M) {
+	if os.Getenv("FAULTLINE_AS_CLI") != "" {
+		if os.Getenv("FAULTLINE_TEST_NODE_FAILS") != "" && len(os.Args) > 1 && os.Args[1] == "node" {
+			fmt.Fprintln(os.Stderr, "test node: failing on purpose before listening")
+			os.Exit(1)
+		}
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// cli runs the faultline CLI as a child process with a hard deadline.
+func cli(t *testing.T, timeout time.Duration, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), "FAULTLINE_AS_CLI=1"), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("faultline %v did not finish in %s\nstderr:\n%s", args, timeout, tail(errb.String(), 30))
+	}
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{code: code, stdout: out.String(), stderr: errb.String()}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func readResults(t *testing.T, dir string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// nodePIDs finds every node pid the harness logged starting.
+func nodePIDs(t *testing.T, runDir string) []int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(runDir, "harness.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, m := range regexp.MustCompile(`msg="node started".* pid=(\d+)`).FindAllStringSubmatch(string(b), -1) {
+		pid, _ := strconv.Atoi(m[1])
+		pids = append(pids, pid)
+	}
+	if len(pids) == 0 {
+		t.Fatalf("no node pids in harness.log:\n%s", tail(string(b), 20))
+	}
+	return pids
+}
+
+// alive reports whether pid is a live (not zombie) process.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the ")" closing the command name.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+func waitGone(t *testing.T, pids []int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		var left []int
+		for _, p := range pids {
+			if alive(p) {
+				left = append(left, p)
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, p := range left {
+				_ = syscall.Kill(p, syscall.SIGKILL)
+			}
+			t.Fatalf("node processes %v still alive %s after the harness ended", left, within)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestRunThenCheckReproducesTheVerdict(t *testing.T) {
+	results := t.TempDir()
+	r := cli(t, 2*time.Minute, nil, "run", "--system", "quorum", "--nodes", "3", "--time-limit", "6s",
+		"--nemesis", "partition,kill", "--nemesis-interval", "1500ms", "--seed", "11", "--results", results, "-q")
+	if r.code != 0 {
+		t.Fatalf("run exit %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, tail(r.stderr, 30))
+	}
+	if !strings.HasPrefix(r.stdout, "valid") {
+		t.Fatalf("stdout does not start with the verdict:\n%s", r.stdout)
+	}
+	latest := filepath.Join(results, "latest")
+	for _, f := range []string{"test.json", "history.jsonl", "results.json", "harness.log", "nodes/n1.log", "nodes/n3.log"} {
+		if _, err := os.Stat(filepath.Join(latest, f)); err != nil {
+			t.Errorf("run dir lacks %s: %v", f, err)
+		}
+	}
+	res := readResults(t, latest)
+	if res["valid"] != true {
+		t.Fatalf("results.json valid = %v", res["valid"])
+	}
+	stats := res["stats"].(map[string]any)["ops"].(map[string]any)
+	if stats["ok"].(float64) < 100 {
+		t.Fatalf("only %v ok operations in 6s", stats["ok"])
+	}
+	var test map[string]any
+	b, _ := os.ReadFile(filepath.Join(latest, "test.json"))
+	_ = json.Unmarshal(b, &test)
+	if test["seed"] != 11.0 || test["rate"] != 200.0 || test["schedule"] == nil {
+		t.Fatalf("test.json lacks the seed, resolved defaults or schedule: %v", test)
+	}
+	hist, _ := os.ReadFile(filepath.Join(latest, "history.jsonl"))
+	for _, f := range []string{`"f":"start-partition"`, `"f":"kill"`, `"f":"restart"`} {
+		if !bytes.Contains(hist, []byte(f)) && !bytes.Contains(hist, []byte(`"f":"stop-partition"`)) {
+			t.Errorf("history lacks nemesis event %s", f)
+		}
+	}
+	waitGone(t, nodePIDs(t, latest), 5*time.Second)
+
+	c := cli(t, time.Minute, nil, "check", latest)
+	if c.code != 0 || !strings.Contains(c.stdout, "valid") {
+		t.Fatalf("check exit %d, want 0:\n%s\n%s", c.code, c.stdout, c.stderr)
+	}
+}
+
+func TestCheckFindsAStaleReadAndWritesTheVisualization(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "h.jsonl")
+	hist := `{"process":0,"type":"invoke","f":"write","key":"x","value":1}
+{"process":0,"type":"ok","f":"write","key":"x","value":1}
+{"process":1,"type":"invoke","f":"write","key":"x","value":2}
+{"process":1,"type":"ok","f":"write","key":"x","value":2}
+{"process":2,"type":"invoke","f":"read","key":"x","value":null}
+{"process":2,"type":"ok","f":"read","key":"x","value":1}
+`
+	if err := os.WriteFile(path, []byte(hist), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := cli(t, time.Minute, nil, "check", "--out", dir, path)
+	if r.code != 1 {
+		t.Fatalf("check exit %d, want 1 (anomaly)\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, `"x"`) {
+		t.Fatalf("output does not name the failing key:\n%s", r.stdout)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "linearizable-*.html")); len(m) != 1 {
+		t.Fatalf("want one visualization, got %v", m)
+	}
+}
+
+func TestBadInputExitsTwoWithAOneLineReason(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.jsonl")
+	_ = os.WriteFile(bad, []byte(`{"process":0,"type":"invoke","f":"read","key":"x"}`+"\n"+`{"process":0,"type":"done","f":"read"}`+"\n"), 0o644)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--system", "paxos"}, `unknown system "paxos" (valid: `},
+		{[]string{"run", "--workload", "bank"}, `unknown workload "bank" (valid: register)`},
+		{[]string{"run", "--nemesis", "partition,flood"}, `unknown nemesis "flood" (valid: kill, partition, slow, or none)`},
+		{[]string{"run", "--bug", "no-such-bug"}, `unknown bug "no-such-bug" for system quorum (valid: no-write-back)`},
+		{[]string{"run", "--nodes", "2"}, `--nodes 2 is too few for quorum: it needs at least 3`},
+		{[]string{"run", "--time-limit", "-1s"}, `--time-limit must be positive`},
+		{[]string{"run", "--frobnicate"}, `unknown flag: --frobnicate`},
+		{[]string{"check", bad}, bad + `:2: type "done" is not one of invoke, ok, fail, info`},
+		{[]string{"check", filepath.Join(dir, "missing")}, `cannot read`},
+		{[]string{"check", "--workload", "bank", bad}, `unknown workload "bank"`},
+	}
+	for _, c := range cases {
+		r := cli(t, 30*time.Second, nil, append(c.args, "--results", dir)...)
+		if c.args[0] == "check" {
+			r = cli(t, 30*time.Second, nil, c.args...)
+		}
+		if r.code != 2 {
+			t.Errorf("%v: exit %d, want 2\n%s", c.args, r.code, r.stderr)
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if len(lines) != 1 || !strings.Contains(lines[0], c.want) {
+			t.Errorf("%v: stderr %q, want one line containing %q", c.args, r.stderr, c.want)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("bad runs left results behind: %v", entries)
+	}
+}
+
+func TestNodeThatCannotStartExitsThreeWithItsLog(t *testing.T) {
+	results := t.TempDir()
+	r := cli(t, time.Minute, []string{"FAULTLINE_TEST_NODE_FAILS=1"}, "run", "--nodes", "3", "--time-limit", "5s", "--results", results, "-q")
+	if r.code != 3 {
+		t.Fatalf("exit %d, want 3\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "failing on purpose") {
+		t.Fatalf("stderr does not carry the node's log tail:\n%s", r.stderr)
+	}
+	res := readResults(t, filepath.Join(results, "latest"))
+	if res["valid"] != "unknown" {
+		t.Fatalf("results.json valid = %v, want unknown", res["valid"])
+	}
+}
+
+// startRun starts a long run in the background and waits until its history
+// has grown, so there is something to lose.
+func startRun(t *testing.T, results string) (*exec.Cmd, *bytes.Buffer, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "run", "--system", "quorum", "--nodes", "3", "--time-limit", "60s",
+		"--nemesis-interval", "1s", "--seed", "5", "--results", results)
+	cmd.Env = append(os.Environ(), "FAULTLINE_AS_CLI=1")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	latest := filepath.Join(results, "latest")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if fi, err := os.Stat(filepath.Join(latest, "history.jsonl")); err == nil && fi.Size() > 20_000 {
+			return cmd, &out, latest
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run recorded too little in 30s:\n%s", tail(out.String(), 30))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestInterruptStopsTheRunCleansUpAndStillJudges(t *testing.T) {
+	results := t.TempDir()
+	cmd, out, latest := startRun(t, results)
+	start := time.Now()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	code := cmd.ProcessState.ExitCode()
+	if took := time.Since(start); took > 20*time.Second {
+		t.Fatalf("run took %s to stop after SIGINT", took)
+	}
+	if code != 3 && code != 1 {
+		t.Fatalf("exit %d (%v), want 3 (interrupted, unknown) or 1\n%s", code, err, tail(out.String(), 20))
+	}
+	waitGone(t, nodePIDs(t, latest), 5*time.Second)
+	res := readResults(t, latest)
+	if res["interrupted"] != true {
+		t.Fatalf("results.json does not say interrupted: %v", res)
+	}
+	c := cli(t, time.Minute, nil, "check", latest)
+	if c.code != 0 && c.code != 1 {
+		t.Fatalf("check of the interrupted run: exit %d\n%s", c.code, c.stderr)
+	}
+}
+
+func TestSIGKILLedHarnessLeavesNoNodesAndACheckableHistory(t *testing.T) {
+	results := t.TempDir()
+	cmd, _, latest := startRun(t, results)
+	pids := nodePIDs(t, latest)
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	waitGone(t, pids, 5*time.Second)
+	if _, err := os.Stat(filepath.Join(latest, "results.json")); !os.IsNotExist(err) {
+		t.Fatalf("a killed harness should not have written results.json (err=%v)", err)
+	}
+	c := cli(t, time.Minute, nil, "check", latest)
+	if c.code != 0 && c.code != 1 {
+		t.Fatalf("check of the killed run: exit %d\n%s\n%s", c.code, c.stdout, c.stderr)
+	}
+	if !strings.Contains(c.stdout, "events from") {
+		t.Fatalf("check printed no event count:\n%s", c.stdout)
+	}
+}
+
+func TestListNamesSystemsBugsAndFaults(t *testing.T) {
+	r := cli(t, 30*time.Second, nil, "list")
+	for _, want := range []string{"quorum", "no-write-back", "register", "partition", "kill"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("list output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}

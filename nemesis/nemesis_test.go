@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -214,6 +215,34 @@ func (c *countingCluster) Partition(ctx context.Context, g runtime.Grudge) error
 		cp[k] = append([]int(nil), v...)
 	}
 	return c.fakeCluster.Partition(ctx, cp)
+}
+
+func TestSlowDelaysSomeLinksAndStopRemovesExactlyThose(t *testing.T) {
+	c := newFake(5)
+	s := &Slow{}
+	a, err := s.Start(context.Background(), c, rand.New(rand.NewPCG(9, 9)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slowed := len(c.actions)
+	if slowed == 0 || slowed == 20 {
+		t.Fatalf("slowed %d of 20 links, want some but not all", slowed)
+	}
+	if links := a.Value.(map[string]any)["links"].([]string); len(links) != slowed {
+		t.Fatalf("history names %d links, %d were slowed", len(links), slowed)
+	}
+	if _, err := s.Stop(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	removed := 0
+	for _, act := range c.actions[slowed:] {
+		if strings.HasSuffix(act, " 0s") {
+			removed++
+		}
+	}
+	if removed != slowed {
+		t.Fatalf("stop removed %d delays, want %d", removed, slowed)
+	}
 }
 
 func TestRegistryRejectsUnknownAndDuplicateFaults(t *testing.T) {

@@ -11,8 +11,9 @@ import (
 	"github.com/faultline/faultline/systems"
 )
 
-// Slow makes a random half of the directed links slow: every byte on them
-// waits Latency ± Jitter. Mixed fast and slow links are what a congested
+// Slow makes about three quarters of the directed links slow, chosen at
+// random: every chunk of bytes on them waits Latency ± Jitter. Mixed fast
+// and slow links with a jitter as large as the latency are what a congested
 // network looks like, and they stretch the moment when a write has reached
 // some replicas but not a majority from microseconds to tens of
 // milliseconds, long enough for other clients to see both sides of it.
@@ -26,7 +27,7 @@ type Slow struct {
 // fast enough that a correct system stays available.
 const (
 	DefaultSlowLatency = 50 * time.Millisecond
-	DefaultSlowJitter  = 25 * time.Millisecond
+	DefaultSlowJitter  = 50 * time.Millisecond
 )
 
 func (*Slow) Name() string   { return "slow" }
@@ -44,7 +45,7 @@ func (s *Slow) Start(ctx context.Context, c runtime.Cluster, rng *rand.Rand) (Ac
 	var errs []error
 	for _, from := range ids {
 		for _, to := range ids {
-			if from == to || rng.IntN(2) == 0 {
+			if from == to || rng.IntN(4) == 0 { // keep a quarter of the links fast
 				continue
 			}
 			if err := c.SlowLink(ctx, from, to, lat, jit); err != nil {

@@ -33,8 +33,9 @@ func (system) Bugs() []systems.Bug {
 		Name: BugNoWriteBack,
 		Description: "A read returns the newest value of a majority without writing it back to a majority. " +
 			"Breaks linearizability: while a write is only partly applied, one read can return its value " +
-			"and a later read, asking another majority, the older one. Exposed by reads concurrent with writes, " +
-			"and by kills or partitions that leave a write on a minority of replicas.",
+			"and a later read, asking another majority, the older one. Exposed by slow links (--nemesis slow), " +
+			"which hold a write on a minority for tens of milliseconds; partitions and kills expose it only " +
+			"when they land inside a write's store phase, which on loopback is rare.",
 	}}
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/internal/freeport"
 	"github.com/faultline/faultline/systems"
 )
 
@@ -23,18 +24,6 @@ const testPeerTimeout = 300 * time.Millisecond
 
 func testOptions() nodeOptions {
 	return nodeOptions{PeerTimeout: testPeerTimeout, ShutdownTimeout: time.Second}
-}
-
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
 }
 
 // testCluster runs nodes in-process, wired directly to each other's peer
@@ -49,9 +38,10 @@ func newTestCluster(t *testing.T, n int, bugs ...string) *testCluster {
 	t.Helper()
 	dir := t.TempDir()
 	c := &testCluster{t: t, cfgs: map[int]systems.NodeConfig{}, stops: map[int]func(){}}
+	addrs := freeport.MustTake(t, 3*n)
 	peerAddr := map[int]string{}
 	for id := 1; id <= n; id++ {
-		peerAddr[id] = freeAddr(t)
+		peerAddr[id] = addrs[3*(id-1)]
 	}
 	for id := 1; id <= n; id++ {
 		peers := map[int]string{}
@@ -62,7 +52,7 @@ func newTestCluster(t *testing.T, n int, bugs ...string) *testCluster {
 		}
 		c.cfgs[id] = systems.NodeConfig{
 			System: "quorum", ID: id, Name: systems.NodeName(id),
-			PeerListen: peerAddr[id], ClientListen: freeAddr(t), AdminListen: freeAddr(t),
+			PeerListen: peerAddr[id], ClientListen: addrs[3*(id-1)+1], AdminListen: addrs[3*(id-1)+2],
 			Peers: peers, DataDir: filepath.Join(dir, systems.NodeName(id)), Bugs: bugs,
 			Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 		}
@@ -339,9 +329,10 @@ func blackHole(t *testing.T) string {
 // soloNode starts node 1 of 3 with the given peer addresses.
 func soloNode(t *testing.T, peers map[int]string, bugs ...string) systems.NodeConfig {
 	t.Helper()
+	addrs := freeport.MustTake(t, 3)
 	cfg := systems.NodeConfig{
 		System: "quorum", ID: 1, Name: "n1",
-		PeerListen: freeAddr(t), ClientListen: freeAddr(t), AdminListen: freeAddr(t),
+		PeerListen: addrs[0], ClientListen: addrs[1], AdminListen: addrs[2],
 		Peers: peers, DataDir: t.TempDir(), Bugs: bugs,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -465,7 +456,7 @@ func TestReadWritesBackUnlessBugged(t *testing.T) {
 
 func TestClientOutcomesWithoutANode(t *testing.T) {
 	cl := newTestClient(t)
-	dead := systems.Endpoint{Name: "n9", Client: freeAddr(t)}
+	dead := systems.Endpoint{Name: "n9", Client: freeport.MustTake(t, 1)[0]}
 	if got := invoke(t, cl, dead, systems.Op{F: "write", Key: "k", Value: 1}); got.Type != history.Fail {
 		t.Errorf("write to a closed port: %s %q, want fail (never sent)", got.Type, got.Error)
 	}

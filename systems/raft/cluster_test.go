@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/internal/freeport"
 	"github.com/faultline/faultline/systems"
 )
 
@@ -30,24 +30,15 @@ type testCluster struct {
 	hc      *http.Client
 }
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 func newTestCluster(t testing.TB, n int, opts nodeOptions) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, opts: opts, cfgs: map[int]systems.NodeConfig{}, cancels: map[int]context.CancelFunc{},
 		done: map[int]chan error{}, hc: &http.Client{Timeout: time.Second}}
 	dir := t.TempDir()
+	addrs := freeport.MustTake(t, 3*n)
 	peer := map[int]string{}
 	for id := 1; id <= n; id++ {
-		peer[id] = freeAddr(t)
+		peer[id] = addrs[3*(id-1)]
 	}
 	level := slog.LevelWarn
 	if os.Getenv("RAFT_TEST_DEBUG") != "" {
@@ -57,7 +48,7 @@ func newTestCluster(t testing.TB, n int, opts nodeOptions) *testCluster {
 	for id := 1; id <= n; id++ {
 		cfg := systems.NodeConfig{
 			System: "raft", ID: id, Name: systems.NodeName(id),
-			PeerListen: peer[id], ClientListen: freeAddr(t), AdminListen: freeAddr(t),
+			PeerListen: peer[id], ClientListen: addrs[3*(id-1)+1], AdminListen: addrs[3*(id-1)+2],
 			Peers: map[int]string{}, DataDir: filepath.Join(dir, systems.NodeName(id)), Logger: logger,
 		}
 		for j := 1; j <= n; j++ {

@@ -38,7 +38,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -53,6 +52,7 @@ import (
 
 	"github.com/faultline/faultline/harness/mesh"
 	"github.com/faultline/faultline/harness/runtime"
+	"github.com/faultline/faultline/internal/freeport"
 	"github.com/faultline/faultline/systems"
 )
 
@@ -140,9 +140,9 @@ func Start(ctx context.Context, spec runtime.Spec) (*Cluster, error) {
 		}
 	}
 
-	// Hold every node's ports until the mesh has its own, so the kernel
-	// cannot hand a node's port to a proxy.
-	ports, release, err := reservePorts(3 * spec.Nodes)
+	// Node ports come from below the ephemeral range, where neither the
+	// mesh's proxies (bound to :0) nor outgoing connections can take them.
+	ports, err := freeport.Take(3 * spec.Nodes)
 	if err != nil {
 		return nil, fmt.Errorf("process runtime: %w", err)
 	}
@@ -151,7 +151,6 @@ func Start(ctx context.Context, spec runtime.Spec) (*Cluster, error) {
 		upstreams[id] = ports[3*(id-1)]
 	}
 	m, err := mesh.New(ctx, logger, upstreams)
-	release()
 	if err != nil {
 		return nil, fmt.Errorf("process runtime: %w", err)
 	}
@@ -553,28 +552,6 @@ func procState(pid int) (byte, error) {
 		return 0, fmt.Errorf("odd /proc/%d/stat: %q", pid, b)
 	}
 	return b[i+2], nil
-}
-
-// reservePorts listens on n loopback ports and returns their addresses and
-// a function that closes the listeners, freeing the ports for the nodes.
-func reservePorts(n int) ([]string, func(), error) {
-	var lns []net.Listener
-	release := func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}
-	addrs := make([]string, 0, n)
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			release()
-			return nil, nil, fmt.Errorf("reserve port: %w", err)
-		}
-		lns = append(lns, ln)
-		addrs = append(addrs, ln.Addr().String())
-	}
-	return addrs, release, nil
 }
 
 // logTail returns the last n lines of the file at path, or a note saying

@@ -23,8 +23,6 @@ func step(state int, in *opInput, out *opOutput) (bool, int) {
 		switch out.ret {
 		case retOK:
 			return state == in.expected, in.value
-		case retNotMatched:
-			return state != in.expected, state
 		case retInfo:
 			// Nobody saw the result, so any state is allowed; what the
 			// cas did follows from the state where it is linearized.
@@ -72,10 +70,7 @@ func newModel(values []string, stop *atomic.Bool) porcupine.Model {
 				return "write " + describe(i.value)
 			default:
 				s := "cas " + describe(i.expected) + "→" + describe(i.value)
-				switch o.ret {
-				case retNotMatched:
-					return s + " (not matched)"
-				case retInfo:
+				if o.ret == retInfo {
 					return s + " (info)"
 				}
 				return s

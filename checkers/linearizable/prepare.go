@@ -43,9 +43,8 @@ const (
 type retKind uint8
 
 const (
-	retOK         retKind = iota
-	retNotMatched         // a cas that completed fail: it ran and saw state != expected
-	retInfo               // indeterminate: may or may not have taken effect
+	retOK   retKind = iota
+	retInfo // indeterminate: may or may not have taken effect
 )
 
 // opInput is a porcupine Operation's Input. Values are interned ids (see
@@ -112,9 +111,10 @@ func (p *Prepared) Ops() int { return p.ops }
 //   - write info (or no completion): kept with an infinite return, so it may
 //     take effect at any point after its invoke, or never.
 //   - cas ok: the state must equal expected, and becomes new.
-//   - cas fail: kept as a cas that ran and did not match: the state must
-//     differ from expected and is unchanged. Every failed cas is read this
-//     way; a client must report a cas it is unsure of as info, not fail.
+//   - cas fail: dropped, it did not take effect. A fail may mean "expected
+//     did not match" or "never sent" (a refused connection, no leader);
+//     reading every fail as a mismatch observation would turn the second
+//     kind into false anomalies. Jepsen's Knossos drops failed ops too.
 //   - cas info (or no completion): infinite return; at its linearization
 //     point it behaves as a real cas would (state == expected → new, else
 //     unchanged), and it never constrains the state, since nobody saw its
@@ -189,15 +189,14 @@ func Prepare(events []history.Event) (*Prepared, error) {
 				return nil, fmt.Errorf("%w: event %d: cas value %s is not [expected, new]",
 					ErrMalformed, op.Invoke.Index, history.ValueKey(op.Invoke.Value))
 			}
+			if outcome == history.Fail {
+				p.dropped++
+				continue
+			}
 			r.in.kind = kindCas
 			r.in.expected = intern(expected)
 			r.in.value = intern(next)
-			switch outcome {
-			case history.Fail:
-				r.out.ret = retNotMatched
-			case history.Info:
-				infoCas = true
-			}
+			infoCas = outcome == history.Info
 		default:
 			unsupported[op.F]++
 			continue

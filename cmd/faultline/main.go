@@ -80,7 +80,7 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 const rootLong = `faultline starts a real cluster, puts a Toxiproxy proxy on every link between
-nodes, drives client operations while a nemesis partitions and kills nodes,
+nodes, drives client operations while a nemesis partitions, slows and kills nodes,
 records every operation in a history, and checks that history for consistency
 violations.
 

@@ -25,7 +25,8 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "run",
 		Short: "Run a test: start a cluster, inject faults, record and check the history",
 		Example: `  faultline run --system quorum --workload register --nemesis partition,kill --time-limit 30s --seed 1
-  faultline run --system quorum --bug no-write-back --seed 3`,
+  faultline run --system quorum --bug no-write-back --nemesis slow --seed 3
+  faultline run --system raft --bug stale-local-read --time-limit 60s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			t.Nemesis = splitList(nemeses)
@@ -63,7 +64,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&t.System, "system", t.System, "system under test (see faultline list)")
 	f.StringVar(&t.Workload, "workload", t.Workload, "workload clients run")
-	f.StringSliceVar(&nemeses, "nemesis", t.Nemesis, "faults to inject, comma-separated (partition, kill) or none")
+	f.StringSliceVar(&nemeses, "nemesis", t.Nemesis, "faults to inject, comma-separated (partition, kill, slow) or none")
 	f.StringSliceVar(&t.Bugs, "bug", nil, "named bug to switch on in every node (repeatable)")
 	f.IntVar(&t.Nodes, "nodes", t.Nodes, "number of nodes")
 	f.StringVar(&t.Runtime, "runtime", t.Runtime, "how nodes run: process")

@@ -8,8 +8,9 @@ package nemesis
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/faultline/faultline/harness/runtime"
@@ -47,12 +48,7 @@ func Default() *Registry {
 
 // Names lists the registered faults, sorted.
 func (r *Registry) Names() []string {
-	names := make([]string, 0, len(r.byName))
-	for n := range r.byName {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(r.byName))
 }
 
 // Get returns a fresh fault of each name, or an error naming the first

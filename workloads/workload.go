@@ -4,9 +4,9 @@ package workloads
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -71,12 +71,7 @@ func (r *Registry) Get(name string) (Workload, error) {
 
 // Names lists the registered workloads, sorted.
 func (r *Registry) Names() []string {
-	names := make([]string, 0, len(r.byName))
-	for n := range r.byName {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(r.byName))
 }
 
 // newRand makes the generator's random source from the run seed; a fixed

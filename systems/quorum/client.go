@@ -59,15 +59,15 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 		path = pathWrite
 		raw, err := json.Marshal(op.Value)
 		if err != nil {
-			return fail("encode value: %v", err)
+			return systems.Failed("encode value: %v", err)
 		}
 		req.Value = raw
 	default:
-		return fail("quorum: unsupported operation %q (supports read, write)", op.F)
+		return systems.Failed("quorum: unsupported operation %q (supports read, write)", op.F)
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
-		return fail("encode request: %v", err)
+		return systems.Failed("encode request: %v", err)
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -76,29 +76,29 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 	}
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+node.Client+path, bytes.NewReader(body))
 	if err != nil {
-		return fail("build request: %v", err)
+		return systems.Failed("build request: %v", err)
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	resp, err := c.hc.Do(hreq)
 	if err != nil {
 		var opErr *net.OpError
 		if errors.As(err, &opErr) && opErr.Op == "dial" {
-			return fail("not sent to %s: %v", node.Name, err)
+			return systems.Failed("not sent to %s: %v", node.Name, err)
 		}
-		return unsure(op, fmt.Sprintf("%s: %v", node.Name, err))
+		return systems.Unsure(op, fmt.Sprintf("%s: %v", node.Name, err))
 	}
 	defer resp.Body.Close()
 	var cr clientResponse
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBodyBytes)).Decode(&cr); err != nil {
-		return unsure(op, fmt.Sprintf("%s: %s, unreadable reply: %v", node.Name, resp.Status, err))
+		return systems.Unsure(op, fmt.Sprintf("%s: %s, unreadable reply: %v", node.Name, resp.Status, err))
 	}
 	switch cr.Outcome {
 	case outcomeOK:
 		c := systems.Completion{Type: history.OK}
 		if op.F == "read" {
-			v, err := decodeValue(cr.Value)
+			v, err := systems.DecodeValue(cr.Value)
 			if err != nil {
-				return fail("%s: bad value %s: %v", node.Name, cr.Value, err)
+				return systems.Failed("%s: bad value %s: %v", node.Name, cr.Value, err)
 			}
 			c.Value = v
 		}
@@ -106,35 +106,8 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 	case outcomeFail:
 		return systems.Completion{Type: history.Fail, Error: cr.Error}
 	case outcomeUnknown:
-		return unsure(op, cr.Error)
+		return systems.Unsure(op, cr.Error)
 	default:
-		return unsure(op, fmt.Sprintf("%s: %s, unknown outcome %q: %s", node.Name, resp.Status, cr.Outcome, cr.Error))
+		return systems.Unsure(op, fmt.Sprintf("%s: %s, unknown outcome %q: %s", node.Name, resp.Status, cr.Outcome, cr.Error))
 	}
-}
-
-// decodeValue turns a JSON value into Go values with exact numbers.
-func decodeValue(raw json.RawMessage) (any, error) {
-	if len(raw) == 0 {
-		return nil, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
-
-func fail(format string, args ...any) systems.Completion {
-	return systems.Completion{Type: history.Fail, Error: fmt.Sprintf(format, args...)}
-}
-
-// unsure is the completion of an op whose effect is unknown: Info for a
-// write; Fail for a read, which changes nothing whether or not it ran.
-func unsure(op systems.Op, msg string) systems.Completion {
-	if op.F == "read" {
-		return systems.Completion{Type: history.Fail, Error: msg}
-	}
-	return systems.Completion{Type: history.Info, Error: msg}
 }

@@ -71,15 +71,15 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 	case "write", "cas":
 		raw, err := json.Marshal(op.Value)
 		if err != nil {
-			return fail("encode value: %v", err)
+			return systems.Failed("encode value: %v", err)
 		}
 		req.Value = raw
 	default:
-		return fail("raft: unsupported operation %q (read, write, cas)", op.F)
+		return systems.Failed("raft: unsupported operation %q (read, write, cas)", op.F)
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
-		return fail("encode request: %v", err)
+		return systems.Failed("encode request: %v", err)
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -92,9 +92,9 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 		res, sent, err := c.do(ctx, target, body)
 		if err != nil {
 			if !sent {
-				return fail("not sent to %s: %v", target.Name, err)
+				return systems.Failed("not sent to %s: %v", target.Name, err)
 			}
-			return unsure(op, fmt.Sprintf("%s: %v", target.Name, err))
+			return systems.Unsure(op, fmt.Sprintf("%s: %v", target.Name, err))
 		}
 		served := ""
 		if target.Name != node.Name {
@@ -104,9 +104,9 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 		case outcomeOK:
 			comp := systems.Completion{Type: history.OK, Node: served}
 			if op.F == "read" {
-				v, err := decodeValue(res.Value)
+				v, err := systems.DecodeValue(res.Value)
 				if err != nil {
-					return fail("%s: bad value %s: %v", target.Name, res.Value, err)
+					return systems.Failed("%s: bad value %s: %v", target.Name, res.Value, err)
 				}
 				comp.Value = v
 			}
@@ -114,7 +114,7 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 		case outcomeFail:
 			return systems.Completion{Type: history.Fail, Error: res.Error, Node: served}
 		case outcomeInfo:
-			comp := unsure(op, fmt.Sprintf("%s: %s", target.Name, res.Error))
+			comp := systems.Unsure(op, fmt.Sprintf("%s: %s", target.Name, res.Error))
 			comp.Node = served
 			return comp
 		case outcomeRedirect:
@@ -130,15 +130,15 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return fail("no leader before the deadline: %s", lastErr)
+				return systems.Failed("no leader before the deadline: %s", lastErr)
 			case <-t.C:
 			}
 		default:
-			return unsure(op, fmt.Sprintf("%s: unknown outcome %q: %s", target.Name, res.Outcome, res.Error))
+			return systems.Unsure(op, fmt.Sprintf("%s: unknown outcome %q: %s", target.Name, res.Outcome, res.Error))
 		}
 	}
 	// Every attempt was redirected: nothing was proposed.
-	return fail("no leader after %d attempts: %s", maxAttempts, lastErr)
+	return systems.Failed("no leader after %d attempts: %s", maxAttempts, lastErr)
 }
 
 // do sends one request. sent is false when the request certainly did not
@@ -162,32 +162,4 @@ func (c *client) do(ctx context.Context, target systems.Endpoint, body []byte) (
 		return res, true, fmt.Errorf("%s, unreadable reply: %w", resp.Status, err)
 	}
 	return res, true, nil
-}
-
-// decodeValue turns a JSON value into Go values with exact numbers.
-func decodeValue(raw json.RawMessage) (any, error) {
-	if len(raw) == 0 {
-		return nil, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
-
-func fail(format string, args ...any) systems.Completion {
-	return systems.Completion{Type: history.Fail, Error: fmt.Sprintf(format, args...)}
-}
-
-// unsure is the completion of an op whose effect is unknown: Info for a
-// write or cas; Fail for a read, which changes nothing whether or not it
-// ran.
-func unsure(op systems.Op, msg string) systems.Completion {
-	if op.F == "read" {
-		return systems.Completion{Type: history.Fail, Error: msg}
-	}
-	return systems.Completion{Type: history.Info, Error: msg}
 }

@@ -4,7 +4,8 @@ package registry
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/faultline/faultline/systems"
@@ -37,10 +38,5 @@ func (r *Registry) Get(name string) (systems.System, error) {
 
 // Names lists the registered systems, sorted.
 func (r *Registry) Names() []string {
-	names := make([]string, 0, len(r.byName))
-	for n := range r.byName {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(r.byName))
 }

@@ -1,0 +1,40 @@
+package systems
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/faultline/faultline/harness/history"
+)
+
+// Failed is the completion of an op that certainly did not take effect.
+func Failed(format string, args ...any) Completion {
+	return Completion{Type: history.Fail, Error: fmt.Sprintf(format, args...)}
+}
+
+// Unsure is the completion of an op whose effect is unknown: Info for
+// anything that may change state; Fail for a read, which changes nothing
+// whether or not it ran, so its unknown outcome is as good as no outcome.
+func Unsure(op Op, msg string) Completion {
+	if op.F == "read" {
+		return Completion{Type: history.Fail, Error: msg}
+	}
+	return Completion{Type: history.Info, Error: msg}
+}
+
+// DecodeValue turns a JSON value into Go values with exact numbers
+// (json.Number), as history.Read does, so values compare by ValueKey
+// whichever way they came. Empty input is nil (absent).
+func DecodeValue(raw json.RawMessage) (any, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}

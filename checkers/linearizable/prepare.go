@@ -44,7 +44,7 @@ type retKind uint8
 
 const (
 	retOK   retKind = iota
-	retInfo // indeterminate: may or may not have taken effect
+	retInfo         // indeterminate: may or may not have taken effect
 )
 
 // opInput is a porcupine Operation's Input. Values are interned ids (see

@@ -25,6 +25,12 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "test node: failing on purpose before listening")
 			os.Exit(1)
 		}
+		if d, err := time.ParseDuration(os.Getenv("FAULTLINE_TEST_PANIC_AFTER")); err == nil && len(os.Args) > 1 && os.Args[1] == "run" {
+			go func() {
+				time.Sleep(d)
+				panic("test: harness panics mid-run")
+			}()
+		}
 		main()
 		return
 	}
@@ -324,6 +330,19 @@ func TestSIGKILLedHarnessLeavesNoNodesAndACheckableHistory(t *testing.T) {
 	}
 	if !strings.Contains(c.stdout, "events from") {
 		t.Fatalf("check printed no event count:\n%s", c.stdout)
+	}
+}
+
+func TestPanickingHarnessLeavesNoNodes(t *testing.T) {
+	results := t.TempDir()
+	r := cli(t, time.Minute, []string{"FAULTLINE_TEST_PANIC_AFTER=2s"}, "run", "--nodes", "3", "--time-limit", "30s", "--results", results, "-q")
+	if r.code != 2 || !strings.Contains(r.stderr, "test: harness panics mid-run") {
+		t.Fatalf("exit %d, want Go's panic exit 2 with the panic message\n%s", r.code, tail(r.stderr, 10))
+	}
+	latest := filepath.Join(results, "latest")
+	waitGone(t, nodePIDs(t, latest), 5*time.Second)
+	if c := cli(t, time.Minute, nil, "check", latest); c.code != 0 && c.code != 1 {
+		t.Fatalf("check of the panicked run: exit %d\n%s", c.code, c.stderr)
 	}
 }
 

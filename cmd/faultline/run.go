@@ -54,7 +54,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			printVerdict(stdout, out.Results.Valid, out.Results.Reason, out.Results.Checkers)
-			fmt.Fprintf(stdout, "results: %s\n", out.RunDir)
+			fmt.Fprintf(stdout, "results: %s (seed %d)\n", out.RunDir, t.Seed)
 			if code := out.ExitCode(); code != exitValid {
 				return &exitError{code: code}
 			}

@@ -148,13 +148,17 @@ func (r *run) run(ctx context.Context) (*Outcome, error) {
 	}
 	r.client, err = r.res.System.NewClient(t.Workload, r.nodes)
 	if err != nil {
-		return nil, &ConfigError{Err: fmt.Errorf("client for %s/%s: %w", t.System, t.Workload, err)}
+		err = fmt.Errorf("client for %s/%s: %w", t.System, t.Workload, err)
+		r.storeResults(Results{Valid: checkers.Unknown, Reason: err.Error()})
+		return nil, &ConfigError{Err: err}
 	}
 	r.gen = r.res.Workload.NewGenerator(wopts)
 
 	hf, err := os.OpenFile(filepath.Join(r.dir, store.HistoryFile), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, &ConfigError{Err: fmt.Errorf("create history: %w", err)}
+		err = fmt.Errorf("create history: %w", err)
+		r.storeResults(Results{Valid: checkers.Unknown, Reason: err.Error()})
+		return nil, &ConfigError{Err: err}
 	}
 	defer hf.Close()
 	start := time.Now()
@@ -186,20 +190,25 @@ func (r *run) run(ctx context.Context) (*Outcome, error) {
 	}
 
 	events := r.rec.Events()
-	r.log.Info("checking", "events", len(events))
-	// The check gets its own deadline: an interrupted run is still judged
-	// on what it recorded.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), t.CheckTimeout.D()+10*time.Second)
+	// A run interrupted earlier is still judged on what it recorded, within
+	// a short budget; otherwise a Ctrl-C now cuts the check short, and the
+	// checkers say unknown.
+	cctx, cancel := context.WithTimeout(ctx, t.CheckTimeout.D())
+	if interrupted {
+		cctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), min(t.CheckTimeout.D(), 30*time.Second))
+	}
 	defer cancel()
+	r.log.Info("checking", "events", len(events), "time_limit", t.CheckTimeout.D())
 	sum := checkers.Run(cctx, r.res.Workload.Checkers(wopts), events, r.dir)
 	results.Valid, results.Checkers = sum.Valid, sum.Checkers
 	results.Stats = stats.Compute(events)
+	interrupted = interrupted || ctx.Err() != nil
 	results.Interrupted = interrupted
 	switch {
 	case results.Valid == checkers.Invalid:
 		results.Reason = "anomalies found"
 	case interrupted:
-		results.Valid, results.Reason = checkers.Unknown, "run interrupted before its time limit; no anomaly in what was recorded"
+		results.Valid, results.Reason = checkers.Unknown, "run interrupted; no anomaly in what was recorded and checked"
 	case results.Recovered != nil && !*results.Recovered:
 		results.Valid, results.Reason = checkers.Unknown, fmt.Sprintf("cluster did not recover within %s after the faults stopped; see harness.log and nodes/", t.RecoveryTimeout.D())
 	case results.Valid == checkers.Unknown:
@@ -271,12 +280,22 @@ func (r *run) invoke(ctx context.Context, process int, node systems.Endpoint, op
 	return c.Type
 }
 
-// recover undoes every fault and waits for all nodes to be healthy.
-func (r *run) recover(ctx context.Context, nem *nemesis.Runner) bool {
+// recover undoes every fault and waits for all nodes to be healthy. The
+// whole of it is one nemesis "recover" in the history, so a reader sees
+// where the faults really ended even if a scheduled stop failed.
+func (r *run) recover(ctx context.Context, nem *nemesis.Runner) (ok bool) {
 	rctx, cancel := context.WithTimeout(ctx, r.t.RecoveryTimeout.D())
 	defer cancel()
 	r.log.Info("recovering: stopping faults, healing, restarting nodes")
 	nem.StopAll(rctx)
+	r.rec.Record(history.Event{Process: history.NemesisProcess, Type: history.Invoke, F: "recover"})
+	defer func() {
+		done := history.Event{Process: history.NemesisProcess, Type: history.Info, F: "recover", Value: map[string]any{"healthy": ok}}
+		if !ok {
+			done.Error = fmt.Sprintf("not every node was healthy within %s", r.t.RecoveryTimeout.D())
+		}
+		r.rec.Record(done)
+	}()
 	if err := r.cluster.Heal(rctx); err != nil {
 		r.log.Error("heal", "err", err)
 	}

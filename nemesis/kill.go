@@ -30,17 +30,21 @@ func (k *Kill) Start(ctx context.Context, c runtime.Cluster, rng *rand.Rand) (Ac
 	if most := (len(ids) - 1) / 2; most > 1 && rng.IntN(2) == 0 {
 		n = 1 + rng.IntN(most)
 	}
-	perm := rng.Perm(len(ids))
-	k.killed = k.killed[:0]
-	for _, i := range perm[:n] {
-		k.killed = append(k.killed, ids[i])
+	var chosen []int
+	for _, i := range rng.Perm(len(ids))[:n] {
+		chosen = append(chosen, ids[i])
 	}
-	sort.Ints(k.killed)
+	sort.Ints(chosen)
+	// Only nodes really killed are restarted by Stop and named in the
+	// history; the end-of-run recovery restarts anything else that is down.
 	var errs []error
-	for _, id := range k.killed {
+	k.killed = nil
+	for _, id := range chosen {
 		if err := c.Kill(ctx, id); err != nil {
 			errs = append(errs, fmt.Errorf("kill %s: %w", systems.NodeName(id), err))
+			continue
 		}
+		k.killed = append(k.killed, id)
 	}
 	return Action{F: k.StartF(), Value: names(k.killed), Node: nodeField(k.killed)}, errors.Join(errs...)
 }

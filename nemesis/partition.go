@@ -49,10 +49,12 @@ func (p *Partition) Start(ctx context.Context, c runtime.Cluster, rng *rand.Rand
 		sort.Ints(side)
 	}
 	g := Bisect(ids, side)
+	a := Action{F: p.StartF(), Value: map[string]any{"kind": kind, "components": components(ids, side)}}
 	if err := p.cut(ctx, c, g, rng); err != nil {
-		return Action{}, fmt.Errorf("partition %s %v: %w", kind, side, err)
+		// Some links may be cut: say which partition was meant.
+		return a, fmt.Errorf("partition %s %v: %w", kind, side, err)
 	}
-	return Action{F: p.StartF(), Value: map[string]any{"kind": kind, "components": components(ids, side)}}, nil
+	return a, nil
 }
 
 func (p *Partition) Stop(ctx context.Context, c runtime.Cluster) (Action, error) {

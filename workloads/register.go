@@ -36,7 +36,7 @@ func (Register) Summary() string {
 }
 
 // ActiveKeys is how many keys are in use at once for a concurrency: about
-// four workers per key, so operations on a key overlap.
+// five workers per key, so operations on a key overlap.
 func ActiveKeys(concurrency int) int { return max(1, concurrency/5) }
 
 func (Register) NewGenerator(o Options) Generator {

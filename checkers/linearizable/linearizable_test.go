@@ -71,7 +71,9 @@ func TestCheck(t *testing.T) {
 		events []history.Event
 		want   checkers.Verdict
 	}{
-		{"empty history", nil, checkers.Valid},
+		// An empty history proves nothing: unknown, so a dead run cannot pass.
+		{"empty history", nil, checkers.Unknown},
+		{"only failed operations", seq(op(0, "write", 1, fail, 1), op(1, "read", nil, fail, nil)), checkers.Unknown},
 		{"sequential", seq(
 			op(0, "read", nil, ok, nil),
 			op(0, "write", 1, ok, 1),

@@ -45,7 +45,11 @@ short (the harness killed) is checked up to its last complete line.`,
 					out = path
 				}
 				var t harness.Test
-				if err := store.ReadJSON(path, store.TestFile, &t); err == nil && !cmd.Flags().Changed("workload") && t.Workload != "" {
+				switch err := store.ReadJSON(path, store.TestFile, &t); {
+				case cmd.Flags().Changed("workload"):
+				case err != nil:
+					fmt.Fprintf(stderr, "faultline: warning: %v; judging as workload %q\n", err, workload)
+				case t.Workload != "":
 					workload = t.Workload
 				}
 			}

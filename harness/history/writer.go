@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 )
@@ -37,8 +38,15 @@ func (r *Recorder) Record(e Event) Event {
 	if r.err == nil {
 		line, err := json.Marshal(e)
 		if err != nil {
-			r.err = fmt.Errorf("history: encode event %d: %w", e.Index, err)
-			return e
+			// A value JSON cannot carry (NaN, a channel) must not cost the
+			// rest of the file: write it as text and say so.
+			e.Error = strings.TrimSpace(e.Error + fmt.Sprintf(" (value not JSON-encodable: %v)", err))
+			e.Value = fmt.Sprintf("%v", e.Value)
+			r.events[len(r.events)-1] = e
+			if line, err = json.Marshal(e); err != nil {
+				r.err = fmt.Errorf("history: encode event %d: %w", e.Index, err)
+				return e
+			}
 		}
 		line = append(line, '\n')
 		if _, err := r.w.Write(line); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 
@@ -15,7 +16,8 @@ import (
 // Kill SIGKILLs a random minority of nodes (one, or up to just under half)
 // and restarts them on their data dirs when stopped. Killing a minority
 // keeps a majority up, so a correct system stays available for most
-// operations while the dead nodes' in-flight work is cut short.
+// operations while the dead nodes' in-flight work is cut short. Half the
+// time, when the system reports a leader, the leader is among the killed.
 type Kill struct {
 	killed []int
 }
@@ -31,8 +33,18 @@ func (k *Kill) Start(ctx context.Context, c runtime.Cluster, rng *rand.Rand) (Ac
 		n = 1 + rng.IntN(most)
 	}
 	var chosen []int
-	for _, i := range rng.Perm(len(ids))[:n] {
-		chosen = append(chosen, ids[i])
+	if rng.IntN(2) == 0 {
+		if id, ok := leader(ctx, c); ok {
+			chosen = append(chosen, id)
+		}
+	}
+	for _, i := range rng.Perm(len(ids)) {
+		if len(chosen) == n {
+			break
+		}
+		if !slices.Contains(chosen, ids[i]) {
+			chosen = append(chosen, ids[i])
+		}
 	}
 	sort.Ints(chosen)
 	// Only nodes really killed are restarted by Stop and named in the

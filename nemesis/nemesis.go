@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/faultline/faultline/harness/runtime"
 )
@@ -32,6 +33,21 @@ type Fault interface {
 	StopF() string
 	Start(ctx context.Context, c runtime.Cluster, rng *rand.Rand) (Action, error)
 	Stop(ctx context.Context, c runtime.Cluster) (Action, error)
+}
+
+// leader asks every node's admin endpoint and returns the node that says it
+// leads in the highest term, if any. Systems without leaders never say so.
+func leader(ctx context.Context, c runtime.Cluster) (int, bool) {
+	best, bestTerm, found := 0, uint64(0), false
+	for _, n := range c.Nodes() {
+		sctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		st, err := c.Status(sctx, n.ID)
+		cancel()
+		if err == nil && st.Role == "leader" && (!found || st.Term > bestTerm) {
+			best, bestTerm, found = n.ID, st.Term, true
+		}
+	}
+	return best, found
 }
 
 // Registry maps names to fault constructors.

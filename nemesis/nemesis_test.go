@@ -22,6 +22,7 @@ import (
 type fakeCluster struct {
 	mu      sync.Mutex
 	n       int
+	leader  int // node whose status says leader; 0 for none
 	dead    map[int]bool
 	grudge  runtime.Grudge
 	actions []string
@@ -55,8 +56,11 @@ func (c *fakeCluster) Start(_ context.Context, id int) error {
 }
 func (c *fakeCluster) Pause(context.Context, int) error  { return nil }
 func (c *fakeCluster) Resume(context.Context, int) error { return nil }
-func (c *fakeCluster) Status(context.Context, int) (systems.Status, error) {
-	return systems.Status{Ready: true}, nil
+func (c *fakeCluster) Status(_ context.Context, id int) (systems.Status, error) {
+	if id == c.leader {
+		return systems.Status{Ready: true, Role: "leader", Term: 3}, nil
+	}
+	return systems.Status{Ready: true, Role: "follower"}, nil
 }
 func (c *fakeCluster) Partition(_ context.Context, g runtime.Grudge) error {
 	c.mu.Lock()
@@ -242,6 +246,48 @@ func TestSlowDelaysSomeLinksAndStopRemovesExactlyThose(t *testing.T) {
 	}
 	if removed != slowed {
 		t.Fatalf("stop removed %d delays, want %d", removed, slowed)
+	}
+}
+
+func TestFaultsAimAtTheLeaderWhenThereIsOne(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	isolated, killed := 0, 0
+	for range 60 {
+		c := newFake(5)
+		c.leader = 4
+		a, err := (&Partition{Onset: -1}).Start(context.Background(), c, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := a.Value.(map[string]any); v["kind"] == "isolate-leader" {
+			if comps := v["components"].([][]string); len(comps[0]) != 1 || comps[0][0] != "n4" {
+				t.Fatalf("isolate-leader isolated %v, want n4", comps[0])
+			}
+			isolated++
+		}
+		k := &Kill{}
+		if _, err := k.Start(context.Background(), c, rng); err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(k.killed, 4) {
+			killed++
+		}
+	}
+	// A third of partitions isolate the leader; half of kills take it,
+	// plus the chance of picking it at random.
+	if isolated < 10 || isolated > 30 {
+		t.Errorf("leader isolated in %d of 60 partitions, want about 20", isolated)
+	}
+	if killed < 25 || killed > 50 {
+		t.Errorf("leader killed in %d of 60 kills, want about 38", killed)
+	}
+	// With no leader reported, no partition claims to isolate one.
+	c := newFake(5)
+	for range 20 {
+		a, _ := (&Partition{Onset: -1}).Start(context.Background(), c, rng)
+		if a.Value.(map[string]any)["kind"] == "isolate-leader" {
+			t.Fatal("isolate-leader without a leader")
+		}
 	}
 }
 

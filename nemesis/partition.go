@@ -11,8 +11,10 @@ import (
 	"github.com/faultline/faultline/systems"
 )
 
-// Partition cuts the cluster in two: either random halves or one node
-// isolated from the rest, chosen at random each time.
+// Partition cuts the cluster in two, each time one of: random halves; one
+// random node isolated; or, for systems that report a leader on their
+// admin endpoint, the leader isolated (a third of the time), since leader
+// changes are where replication protocols break.
 //
 // The cut does not fall on every link at the same instant. Real partitions
 // spread over milliseconds as switches, routes and firewall rules fail one
@@ -38,10 +40,18 @@ func (p *Partition) Start(ctx context.Context, c runtime.Cluster, rng *rand.Rand
 	ids := nodeIDs(c)
 	var side []int
 	kind := "halves"
-	if rng.IntN(2) == 0 {
+	roll := rng.IntN(3)
+	if roll == 0 {
+		if id, ok := leader(ctx, c); ok {
+			kind, side = "isolate-leader", []int{id}
+		} else {
+			roll = 1
+		}
+	}
+	if roll == 1 {
 		kind = "isolate"
 		side = []int{ids[rng.IntN(len(ids))]}
-	} else {
+	} else if roll == 2 {
 		perm := rng.Perm(len(ids))
 		for _, i := range perm[:len(ids)/2] {
 			side = append(side, ids[i])

@@ -53,11 +53,12 @@ func (system) Bugs() []systems.Bug {
 		},
 		{
 			Name: BugNoPrevLogCheck,
-			Description: "A follower accepts AppendEntries without checking that its entry at the previous index " +
-				"has the leader's term (Raft §5.3): logs diverge below a matching entry and followers commit and " +
-				"apply entries the leader never had. Exposed by leader changes while some follower holds " +
-				"uncommitted entries of a deposed leader (partitions of the leader, kills during writes); " +
-				"surfaces once such a follower leads or serves reads.",
+			Description: "A follower accepts AppendEntries without the previous-index/previous-term check " +
+				"(Raft §5.3): a follower that missed entries appends the next ones at the wrong indices and " +
+				"acknowledges them, and one holding a deposed leader's entries keeps them. Logs diverge, the " +
+				"leader counts replicas that lack what they acknowledged, and committed writes vanish once such " +
+				"a follower leads. Exposed by partitions (a follower misses appends, then gets the next ones) " +
+				"and kills; surfaces as lost writes and non-linearizable reads after leader changes.",
 		},
 		{
 			Name: BugCommitPreviousTerm,

@@ -14,11 +14,12 @@ type Bugs struct {
 	// restriction of paper §5.4.1: a candidate with a stale log can win and
 	// overwrite committed entries.
 	VoteWithoutLogCheck bool
-	// NoPrevLogCheck makes a follower accept an AppendEntries without
-	// checking that its entry at the previous index has the previous term
-	// (paper §5.3, the consistency check), as long as it has an entry there:
-	// logs diverge below the appended entries, and the follower then
-	// commits entries the leader never had.
+	// NoPrevLogCheck makes a follower accept an AppendEntries without the
+	// consistency check of paper §5.3: whatever it holds at the previous
+	// index is taken to match, and when its log is shorter than that index
+	// the entries go on its end, at the wrong indices, and are acknowledged
+	// where the leader put them. Logs diverge, and the leader counts a
+	// replica that does not hold what it acknowledged.
 	NoPrevLogCheck bool
 	// CommitPreviousTerm lets a leader commit an entry of an earlier term
 	// by counting replicas (the mistake paper §5.4.2 and Figure 8 warn

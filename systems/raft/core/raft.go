@@ -650,8 +650,22 @@ func (r *Raft) handleAppend(m Message) {
 		return
 	}
 	ok := r.log.matchTerm(m.Index, m.LogTerm)
-	if !ok && r.cfg.Bugs.NoPrevLogCheck && m.Index <= r.log.lastIndex() {
-		ok = true // the bug: whatever we hold at prev is taken to match
+	ack := m.Index + uint64(len(m.Entries))
+	if !ok && r.cfg.Bugs.NoPrevLogCheck {
+		// The bug, as the seed's append_entries has it: no look at the
+		// previous entry at all. Whatever we hold at prev is taken to
+		// match, and when our log is shorter than prev the entries go on
+		// its end, at the wrong indices, and are acknowledged as if they
+		// sat where the leader put them.
+		ok = true
+		if last := r.log.lastIndex(); m.Index > last {
+			shifted := make([]Entry, len(m.Entries))
+			for i, e := range m.Entries {
+				e.Index = last + 1 + uint64(i)
+				shifted[i] = e
+			}
+			m.Entries, m.Index = shifted, last
+		}
 	}
 	if !ok {
 		hintIndex, hintTerm := r.log.findConflictByTerm(min(m.Index, r.log.lastIndex()), m.LogTerm)
@@ -672,7 +686,7 @@ func (r *Raft) handleAppend(m Message) {
 		r.log.truncateAndAppend(m.Entries[ci-m.Entries[0].Index:])
 	}
 	r.log.commitTo(min(m.Commit, lastNew))
-	r.send(Message{Type: MsgAppResp, To: m.From, Index: lastNew})
+	r.send(Message{Type: MsgAppResp, To: m.From, Index: ack})
 }
 
 func (r *Raft) handleHeartbeat(m Message) {

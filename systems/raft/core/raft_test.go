@@ -553,3 +553,60 @@ func TestRandomFaultsKeepSafety(t *testing.T) {
 		}
 	}
 }
+
+// TestPrevLogCheckGap is the seed's own form of the mistake: a follower
+// whose log is shorter than the leader's previous index. Correct: it
+// rejects (§5.3). With no-prev-log-check it appends the entries at the end
+// of what it has, at the wrong indices, and acknowledges them where the
+// leader put them, so the leader counts a replica that does not hold them.
+func TestPrevLogCheckGap(t *testing.T) {
+	follower := func(t *testing.T, bugs Bugs) *Raft {
+		cfg := DefaultConfig(2, []uint64{1, 2, 3}, rand.New(rand.NewPCG(2, 42)))
+		cfg.Bugs = bugs
+		cfg.HardState = HardState{Term: 2}
+		cfg.Entries = []Entry{{Index: 1, Term: 1}, {Index: 2, Term: 1}}
+		r, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		app := Message{Type: MsgApp, From: 1, To: 2, Term: 2, Index: 5, LogTerm: 2,
+			Entries: []Entry{{Index: 6, Term: 2, Data: []byte("x")}, {Index: 7, Term: 2, Data: []byte("y")}}}
+		if err := r.Step(app); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	reply := func(r *Raft) Message {
+		rd := r.Ready()
+		defer r.Advance(rd)
+		for _, m := range rd.Messages {
+			if m.Type == MsgAppResp {
+				return m
+			}
+		}
+		t.Fatal("no append response")
+		return Message{}
+	}
+	t.Run("correct", func(t *testing.T) {
+		r := follower(t, Bugs{})
+		if m := reply(r); !m.Reject {
+			t.Fatalf("follower with log up to 2 accepted entries after index 5: %+v", m)
+		}
+		if r.log.lastIndex() != 2 {
+			t.Fatalf("log grew to %d on a rejected append", r.log.lastIndex())
+		}
+	})
+	t.Run("bug no-prev-log-check", func(t *testing.T) {
+		r := follower(t, Bugs{NoPrevLogCheck: true})
+		m := reply(r)
+		if m.Reject || m.Index != 7 {
+			t.Fatalf("reply %+v, want an ack of index 7 (where the leader put the entries)", m)
+		}
+		if r.log.lastIndex() != 4 {
+			t.Fatalf("log ends at %d, want 4: the two entries appended right after index 2", r.log.lastIndex())
+		}
+		if term, _ := r.log.term(3); term != 2 {
+			t.Fatalf("index 3 has term %d, want the leader's entry 6 (term 2) shifted there", term)
+		}
+	})
+}

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
+	"time"
 
 	"github.com/faultline/faultline/harness/history"
 )
@@ -35,4 +38,19 @@ func DecodeValue(raw json.RawMessage) (any, error) {
 		return nil, err
 	}
 	return v, nil
+}
+
+// NewHTTPClient returns the HTTP client a system's client library uses to
+// reach nodes: never through a proxy from the environment (traffic goes
+// only to loopback or the run's own networks), quick to fail a dial, and
+// with enough idle connections per node for the run's workers.
+func NewHTTPClient(idlePerHost int) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
+		MaxIdleConns:        4 * idlePerHost,
+		MaxIdleConnsPerHost: idlePerHost,
+		IdleConnTimeout:     30 * time.Second,
+		DisableCompression:  true,
+	}}
 }

@@ -30,14 +30,7 @@ type client struct {
 func newClient(timeout time.Duration) *client {
 	return &client{
 		timeout: timeout,
-		hc: &http.Client{Transport: &http.Transport{
-			Proxy:               nil, // loopback or the run's own network, never an env proxy
-			DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
-			MaxIdleConns:        256,
-			MaxIdleConnsPerHost: 64,
-			IdleConnTimeout:     30 * time.Second,
-			DisableCompression:  true,
-		}},
+		hc:      systems.NewHTTPClient(64),
 	}
 }
 
@@ -45,10 +38,10 @@ func newClient(timeout time.Duration) *client {
 //   - OK: the node completed the op; a read's Value is its JSON value with
 //     numbers as json.Number (nil when absent).
 //   - Fail: the op certainly took no effect: the node said so (a write whose
-//     query phase found no majority stored nothing), the request never left
-//     (dial failed), or the op was a read, which has no effect anyway.
-//   - Info: a write that may have been applied: a timeout, a connection
-//     lost after sending, or a node reporting its store phase incomplete.
+//     query phase found no majority stored nothing; a read that found no
+//     majority), or the request never left (dial failed).
+//   - Info: the outcome is unknown: a timeout, a connection lost after
+//     sending, or a node reporting its store phase incomplete.
 func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.Op) systems.Completion {
 	req := clientRequest{Key: op.Key}
 	var path string

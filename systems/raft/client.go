@@ -43,14 +43,7 @@ func newClient(nodes []systems.Endpoint, timeout time.Duration) *client {
 	return &client{
 		timeout: timeout,
 		byName:  byName,
-		hc: &http.Client{Transport: &http.Transport{
-			Proxy:               nil, // loopback or the run's own network, never an env proxy
-			DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
-			MaxIdleConns:        512,
-			MaxIdleConnsPerHost: 128,
-			IdleConnTimeout:     30 * time.Second,
-			DisableCompression:  true,
-		}},
+		hc:      systems.NewHTTPClient(128),
 	}
 }
 
@@ -59,11 +52,10 @@ func newClient(nodes []systems.Endpoint, timeout time.Duration) *client {
 //   - OK: applied (a write, a cas that matched) or read with the value
 //     (numbers as json.Number; nil when absent).
 //   - Fail: certainly no effect: a cas whose expected value did not match
-//     ("cas mismatch"), every attempt redirected or unsent, or a read that
-//     did not complete (a read has no effect either way).
-//   - Info: a write or cas that may have been applied: proposed but not
-//     known to be applied in time, leadership changed after proposing, or
-//     the connection was lost after the request was sent.
+//     ("cas mismatch"), or every attempt redirected or unsent.
+//   - Info: the outcome is unknown: proposed but not known to be applied in
+//     time, leadership changed after proposing, or the connection was lost
+//     after the request was sent.
 func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.Op) systems.Completion {
 	req := clientRequest{F: op.F, Key: op.Key}
 	switch op.F {

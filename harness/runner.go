@@ -15,7 +15,6 @@ import (
 	"github.com/faultline/faultline/checkers/stats"
 	"github.com/faultline/faultline/harness/history"
 	"github.com/faultline/faultline/harness/runtime"
-	"github.com/faultline/faultline/harness/runtime/process"
 	"github.com/faultline/faultline/harness/store"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/systems"
@@ -124,7 +123,7 @@ type run struct {
 func (r *run) run(ctx context.Context) (*Outcome, error) {
 	t := r.t
 	r.log.Info("starting cluster", "system", t.System, "nodes", t.Nodes, "bugs", t.Bugs, "seed", t.Seed)
-	cluster, err := process.Start(ctx, runtime.Spec{
+	cluster, err := startCluster(ctx, t.Runtime, runtime.Spec{
 		System: t.System, Nodes: t.Nodes, Bugs: t.Bugs, RunDir: r.dir,
 		Command: r.opts.NodeCommand, Logger: r.log,
 	})

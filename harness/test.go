@@ -86,9 +86,6 @@ func DefaultTest() Test {
 	}
 }
 
-// Runtimes lists the runtimes faultline has.
-var runtimes = []string{"process"}
-
 // ConfigError is bad usage or configuration: exit code 2.
 type ConfigError struct{ Err error }
 

@@ -76,8 +76,16 @@ func (c *fakeCluster) Heal(context.Context) error {
 	c.log("heal")
 	return nil
 }
-func (c *fakeCluster) SlowLink(_ context.Context, from, to int, lat, _ time.Duration) error {
-	c.log(fmt.Sprintf("slow %d->%d %s", from, to, lat))
+func (c *fakeCluster) SetLinkToxic(_ context.Context, from, to int, t runtime.Toxic) error {
+	c.log(fmt.Sprintf("%s %d->%d %vms", t.Name, from, to, t.Attributes["latency"]))
+	return nil
+}
+func (c *fakeCluster) RemoveLinkToxic(_ context.Context, from, to int, name string) error {
+	c.log(fmt.Sprintf("%s %d->%d 0s", name, from, to))
+	return nil
+}
+func (c *fakeCluster) SetClock(_ context.Context, id int, d time.Duration) error {
+	c.log(fmt.Sprintf("clock %s %s", systems.NodeName(id), d))
 	return nil
 }
 func (c *fakeCluster) Close() error { return nil }

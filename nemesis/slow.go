@@ -30,6 +30,9 @@ const (
 	DefaultSlowJitter  = 50 * time.Millisecond
 )
 
+// slowToxic names the latency toxic Slow puts on links.
+const slowToxic = "slow"
+
 func (*Slow) Name() string   { return "slow" }
 func (*Slow) StartF() string { return "start-slow" }
 func (*Slow) StopF() string  { return "stop-slow" }
@@ -48,7 +51,8 @@ func (s *Slow) Start(ctx context.Context, c runtime.Cluster, rng *rand.Rand) (Ac
 			if from == to || rng.IntN(4) == 0 { // keep a quarter of the links fast
 				continue
 			}
-			if err := c.SlowLink(ctx, from, to, lat, jit); err != nil {
+			t := runtime.Toxic{Name: slowToxic, Type: "latency", Attributes: map[string]any{"latency": lat.Milliseconds(), "jitter": jit.Milliseconds()}}
+			if err := c.SetLinkToxic(ctx, from, to, t); err != nil {
 				errs = append(errs, fmt.Errorf("slow %d->%d: %w", from, to, err))
 				continue
 			}
@@ -62,7 +66,7 @@ func (s *Slow) Start(ctx context.Context, c runtime.Cluster, rng *rand.Rand) (Ac
 func (s *Slow) Stop(ctx context.Context, c runtime.Cluster) (Action, error) {
 	var errs []error
 	for _, l := range s.links {
-		if err := c.SlowLink(ctx, l[0], l[1], 0, 0); err != nil {
+		if err := c.RemoveLinkToxic(ctx, l[0], l[1], slowToxic); err != nil {
 			errs = append(errs, fmt.Errorf("unslow %d->%d: %w", l[0], l[1], err))
 		}
 	}

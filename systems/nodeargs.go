@@ -27,6 +27,9 @@ func (c NodeConfig) Args() []string {
 	for _, id := range ids {
 		args = append(args, "--peer", fmt.Sprintf("%d=%s", id, c.Peers[id]))
 	}
+	if c.Storage != "" {
+		args = append(args, "--storage", c.Storage)
+	}
 	for _, b := range c.Bugs {
 		args = append(args, "--bug", b)
 	}

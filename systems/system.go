@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/systems/clock"
 )
 
 // Bug is a named, switchable mistake a system can be started with.
@@ -37,8 +38,24 @@ type NodeConfig struct {
 	Peers   map[int]string
 	DataDir string
 	Bugs    []string
+	// Storage is how the node's storage treats writes it has not fsynced:
+	// StorageDurable (hand them to the OS at once, as a normal process
+	// does) or StorageLazy (keep them in process memory until fsync, so a
+	// SIGKILL loses them as a power cut would). The power-loss fault runs
+	// nodes lazy.
+	Storage string
 	Logger  *slog.Logger
+	// Clock is the node's time source; the admin endpoint sets its
+	// offset. Nodes take every wall-clock reading from it. Never nil when
+	// the runtime starts a node through `faultline node`.
+	Clock *clock.Clock
 }
+
+// Storage modes (NodeConfig.Storage).
+const (
+	StorageDurable = "durable"
+	StorageLazy    = "lazy"
+)
 
 // Names of the nodes of an n-node cluster are n1..nN.
 func NodeName(id int) string { return fmt.Sprintf("n%d", id) }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/systems"
+	"github.com/faultline/faultline/systems/clock"
 	"github.com/faultline/faultline/systems/registry"
 )
 
@@ -40,7 +41,13 @@ func newNodeCmd(stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return usageErr("%v", err)
 			}
+			switch cfg.Storage {
+			case systems.StorageDurable, systems.StorageLazy:
+			default:
+				return usageErr("--storage %q: want %s or %s", cfg.Storage, systems.StorageDurable, systems.StorageLazy)
+			}
 			cfg.Name = systems.NodeName(cfg.ID)
+			cfg.Clock = clock.New()
 			cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil)).With("node", cfg.Name)
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
@@ -69,6 +76,7 @@ func newNodeCmd(stderr io.Writer) *cobra.Command {
 	f.StringArrayVar(&peers, "peer", nil, "ID=HOST:PORT to reach peer ID at (repeatable)")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for this node's durable state")
 	f.StringArrayVar(&cfg.Bugs, "bug", nil, "named bug to switch on (repeatable)")
+	f.StringVar(&cfg.Storage, "storage", systems.StorageDurable, "what happens to un-fsynced writes: durable (the OS keeps them) or lazy (lost on SIGKILL, like a power cut)")
 	f.BoolVar(&parentWatch, "parent-watch", false, "exit when stdin reaches EOF (the runtime's parent-death pipe)")
 	return cmd
 }

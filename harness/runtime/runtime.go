@@ -17,6 +17,9 @@ type Spec struct {
 	System string   // registry name, passed to `faultline node --system`
 	Nodes  int      // number of nodes, IDs 1..Nodes
 	Bugs   []string // named bugs every node starts with
+	// Storage is passed to every node (systems.StorageDurable or
+	// systems.StorageLazy); empty means durable.
+	Storage string
 	// RunDir is the run's results directory: node data lives in
 	// RunDir/data/<name>, node logs in RunDir/nodes/<name>.log.
 	RunDir string
@@ -28,6 +31,20 @@ type Spec struct {
 
 // Grudge says, for each node, the nodes it must not hear from.
 type Grudge map[int][]int
+
+// Toxic is one Toxiproxy toxic on one direction of a link.
+type Toxic struct {
+	Name string // unique per link; "partition" is reserved
+	// Type is a Toxiproxy toxic type: latency, bandwidth, slicer,
+	// timeout, reset_peer, limit_data, slow_close.
+	Type string
+	// Attributes are the type's attributes as Toxiproxy documents them,
+	// e.g. {"latency": 200, "jitter": 50} (milliseconds) for latency.
+	Attributes map[string]any
+	// Toxicity is the probability the toxic applies; 0 means 1. Toxiproxy
+	// draws it per connection, not per byte.
+	Toxicity float32
+}
 
 // Cluster is a running cluster: its nodes and the mesh between them.
 // Methods are safe for concurrent use.
@@ -48,10 +65,14 @@ type Cluster interface {
 	// partition.
 	Partition(ctx context.Context, g Grudge) error
 	Heal(ctx context.Context) error
-	// SlowLink delays every byte sent from node from to node to, on any
-	// connection, by latency ± jitter; a zero latency removes the delay.
-	// Heal removes it too.
-	SlowLink(ctx context.Context, from, to int, latency, jitter time.Duration) error
+	// SetLinkToxic puts a Toxiproxy toxic on every byte sent from node
+	// from to node to, on any connection, replacing a toxic of the same
+	// name on that link. RemoveLinkToxic removes it (a no-op when absent);
+	// Heal removes every link toxic too.
+	SetLinkToxic(ctx context.Context, from, to int, t Toxic) error
+	RemoveLinkToxic(ctx context.Context, from, to int, name string) error
+	// SetClock sets the offset of a node's clock (its admin endpoint).
+	SetClock(ctx context.Context, id int, offset time.Duration) error
 	// Close stops every node and proxy. It is safe to call more than once.
 	Close() error
 }

@@ -119,7 +119,7 @@ func runNode(ctx context.Context, cfg systems.NodeConfig, opts nodeOptions) erro
 	}{
 		{"peer", cfg.PeerListen, n.peerHandler()},
 		{"client", cfg.ClientListen, n.clientHandler()},
-		{"admin", cfg.AdminListen, admin.Handler(n.status)},
+		{"admin", cfg.AdminListen, admin.Handler(n.status, cfg.Clock)},
 	}
 	var lns []net.Listener
 	for _, s := range servers {

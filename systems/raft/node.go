@@ -185,7 +185,7 @@ func runNode(ctx context.Context, cfg systems.NodeConfig, opts nodeOptions) erro
 	n.tr = newTransport(uint64(cfg.ID), cfg.Peers, logger)
 	n.tr.start(ctx, peerLn)
 	clientSrv := &http.Server{Handler: n.clientHandler(), ReadHeaderTimeout: 5 * time.Second}
-	adminSrv := &http.Server{Handler: admin.Handler(func() systems.Status { return *n.status.Load() }), ReadHeaderTimeout: 5 * time.Second}
+	adminSrv := &http.Server{Handler: admin.Handler(func() systems.Status { return *n.status.Load() }, cfg.Clock), ReadHeaderTimeout: 5 * time.Second}
 	go clientSrv.Serve(clientLn)
 	go adminSrv.Serve(adminLn)
 

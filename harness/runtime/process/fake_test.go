@@ -137,7 +137,7 @@ func fakeNode(args []string) int {
 	ready := !slices.Contains(bugs, bugNeverReady)
 	for addr, h := range map[string]http.Handler{
 		clientL: client,
-		adminL:  admin.Handler(func() systems.Status { return systems.Status{Node: name, Ready: ready} }),
+		adminL:  admin.Handler(func() systems.Status { return systems.Status{Node: name, Ready: ready} }, nil),
 	} {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {

@@ -33,7 +33,6 @@ package process
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -54,6 +53,7 @@ import (
 	"github.com/faultline/faultline/harness/runtime"
 	"github.com/faultline/faultline/internal/freeport"
 	"github.com/faultline/faultline/systems"
+	"github.com/faultline/faultline/systems/admin"
 )
 
 const (
@@ -181,6 +181,7 @@ func Start(ctx context.Context, spec runtime.Spec) (*Cluster, error) {
 				Peers:        m.PeersOf(id),
 				DataDir:      filepath.Join(spec.RunDir, "data", name),
 				Bugs:         slices.Clone(spec.Bugs),
+				Storage:      spec.Storage,
 			},
 			logPath: filepath.Join(spec.RunDir, "nodes", name+".log"),
 		}
@@ -366,22 +367,9 @@ func (c *Cluster) Status(ctx context.Context, id int) (systems.Status, error) {
 }
 
 func (c *Cluster) status(ctx context.Context, n *node) (systems.Status, error) {
-	var st systems.Status
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.cfg.AdminListen+"/status", nil)
+	st, err := admin.GetStatus(ctx, c.http, n.cfg.AdminListen)
 	if err != nil {
 		return st, fmt.Errorf("status of %s: %w", n.cfg.Name, err)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return st, fmt.Errorf("status of %s: %w", n.cfg.Name, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return st, fmt.Errorf("status of %s: %s: %s", n.cfg.Name, resp.Status, strings.TrimSpace(string(body)))
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		return st, fmt.Errorf("status of %s: decode: %w", n.cfg.Name, err)
 	}
 	return st, nil
 }
@@ -391,18 +379,27 @@ func (c *Cluster) Partition(ctx context.Context, g runtime.Grudge) error {
 	return c.mesh.Partition(g)
 }
 
-// SlowLink puts a latency toxic on the bytes from -> to.
-func (c *Cluster) SlowLink(ctx context.Context, from, to int, latency, jitter time.Duration) error {
-	if latency <= 0 {
-		return c.mesh.RemoveLinkToxic(from, to, slowToxic)
-	}
-	return c.mesh.SetLinkToxic(from, to, mesh.Toxic{
-		Name: slowToxic, Type: "latency",
-		Attributes: map[string]any{"latency": latency.Milliseconds(), "jitter": jitter.Milliseconds()},
-	})
+// SetLinkToxic puts t on the bytes from -> to (see mesh.Mesh.SetLinkToxic).
+func (c *Cluster) SetLinkToxic(ctx context.Context, from, to int, t runtime.Toxic) error {
+	return c.mesh.SetLinkToxic(from, to, mesh.Toxic(t))
 }
 
-const slowToxic = "slow"
+// RemoveLinkToxic removes the named toxic from the link from -> to.
+func (c *Cluster) RemoveLinkToxic(ctx context.Context, from, to int, name string) error {
+	return c.mesh.RemoveLinkToxic(from, to, name)
+}
+
+// SetClock sets a node's clock offset through its admin endpoint.
+func (c *Cluster) SetClock(ctx context.Context, id int, offset time.Duration) error {
+	n, err := c.node(id)
+	if err != nil {
+		return err
+	}
+	if err := admin.SetClock(ctx, c.http, n.cfg.AdminListen, offset); err != nil {
+		return fmt.Errorf("set clock of %s: %w", n.cfg.Name, err)
+	}
+	return nil
+}
 
 // Heal removes every partition and link toxic.
 func (c *Cluster) Heal(ctx context.Context) error {

@@ -84,6 +84,7 @@ func (c *fakeCluster) RemoveLinkToxic(_ context.Context, from, to int, name stri
 	c.log(fmt.Sprintf("%s %d->%d 0s", name, from, to))
 	return nil
 }
+func (c *fakeCluster) LinkFaults(context.Context) ([]string, error) { return nil, nil }
 func (c *fakeCluster) SetClock(_ context.Context, id int, d time.Duration) error {
 	c.log(fmt.Sprintf("clock %s %s", systems.NodeName(id), d))
 	return nil

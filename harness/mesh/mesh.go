@@ -216,6 +216,25 @@ func (m *Mesh) Heal() error {
 	return errors.Join(errs...)
 }
 
+// Faults lists what still disturbs the mesh: each partitioned stream as
+// "partition n1->n2 upstream" and each link toxic as "toxic NAME n1->n2",
+// sorted. Empty means every link is healed.
+func (m *Mesh) Faults() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for id, g := range m.gates {
+		if closed, _ := g.state(); closed {
+			out = append(out, fmt.Sprintf("partition n%d->n%d %s", id.proxy.from, id.proxy.to, id.stream))
+		}
+	}
+	for key := range m.linkToxics {
+		out = append(out, fmt.Sprintf("toxic %s n%d->n%d", key.name, key.link.from, key.link.to))
+	}
+	sort.Strings(out)
+	return out
+}
+
 // Toxic is a Toxiproxy toxic for SetLinkToxic.
 type Toxic struct {
 	// Name identifies the toxic on its link; setting a name again replaces

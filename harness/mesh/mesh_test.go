@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -267,8 +268,18 @@ func TestHeal(t *testing.T) {
 	// Bytes 1 sends now are dropped for good, on both kinds of connection.
 	f.hears(t, old12, 1, 2, false)
 	f.hears(t, old21, 1, 2, false)
+	if err := f.m.SetLinkToxic(1, 3, Toxic{Name: "slow", Type: "latency", Attributes: map[string]any{"latency": 1}}); err != nil {
+		t.Fatalf("SetLinkToxic: %v", err)
+	}
+	want := []string{"partition n1->n2 upstream", "partition n2->n1 downstream", "toxic slow n1->n3"}
+	if got := f.m.Faults(); !slices.Equal(got, want) {
+		t.Fatalf("Faults() = %q, want %q", got, want)
+	}
 	if err := f.m.Heal(); err != nil {
 		t.Fatalf("Heal: %v", err)
+	}
+	if got := f.m.Faults(); len(got) != 0 {
+		t.Fatalf("Faults() after Heal = %q, want none", got)
 	}
 	// Connections that lost bytes are closed, so nobody sees a stream with
 	// a gap in it; a connection that lost nothing carries on, and so do

@@ -71,6 +71,9 @@ type Cluster interface {
 	// Heal removes every link toxic too.
 	SetLinkToxic(ctx context.Context, from, to int, t Toxic) error
 	RemoveLinkToxic(ctx context.Context, from, to int, name string) error
+	// LinkFaults lists the partitions and link toxics still in place, one
+	// line each; empty means every link is healed.
+	LinkFaults(ctx context.Context) ([]string, error)
 	// SetClock sets the offset of a node's clock (its admin endpoint).
 	SetClock(ctx context.Context, id int, offset time.Duration) error
 	// Close stops every node and proxy. It is safe to call more than once.

@@ -389,6 +389,11 @@ func (c *Cluster) RemoveLinkToxic(ctx context.Context, from, to int, name string
 	return c.mesh.RemoveLinkToxic(from, to, name)
 }
 
+// LinkFaults lists what still disturbs the mesh (see mesh.Mesh.Faults).
+func (c *Cluster) LinkFaults(ctx context.Context) ([]string, error) {
+	return c.mesh.Faults(), nil
+}
+
 // SetClock sets a node's clock offset through its admin endpoint.
 func (c *Cluster) SetClock(ctx context.Context, id int, offset time.Duration) error {
 	n, err := c.node(id)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/faultline/faultline"
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/harness"
 )
@@ -46,14 +47,12 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 				level = slog.LevelWarn
 			}
 			log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-			out, err := harness.Run(cmd.Context(), t, harness.Options{
-				NodeCommand: []string{exe, "node", "--parent-watch"},
-				Logger:      log,
-			})
+			out, err := faultline.Run(cmd.Context(), t,
+				faultline.WithNodeCommand(exe, "node", "--parent-watch"), faultline.WithLogger(log))
 			if err != nil {
 				return err
 			}
-			printVerdict(stdout, out.Results.Valid, out.Results.Reason, out.Results.Checkers)
+			printVerdict(stdout, out.Verdict, out.Reason, out.Checkers)
 			fmt.Fprintf(stdout, "results: %s (seed %d)\n", out.RunDir, t.Seed)
 			if code := out.ExitCode(); code != exitValid {
 				return &exitError{code: code}

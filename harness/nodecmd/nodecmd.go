@@ -1,19 +1,28 @@
-package main
+// Package nodecmd is the `faultline node` command: flags to a
+// systems.NodeConfig, then the system's RunNode. It lives outside package
+// main so that any binary can serve as a node — the CLI, and test binaries
+// that re-execute themselves (see faultline.RunNodeIfChild).
+package nodecmd
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/systems"
 	"github.com/faultline/faultline/systems/clock"
 	"github.com/faultline/faultline/systems/registry"
 )
 
-func newNodeCmd(stderr io.Writer) *cobra.Command {
+// Command returns the node command. Bad flags are *harness.ConfigError
+// (exit 2); a node that fails while running is *harness.ClusterError (exit 3).
+func Command(stderr io.Writer) *cobra.Command {
 	var (
 		cfg         systems.NodeConfig
 		peers       []string
@@ -26,25 +35,25 @@ func newNodeCmd(stderr io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			sys, err := registry.Default().Get(cfg.System)
 			if err != nil {
-				return usageErr("%v", err)
+				return usageErr(err)
 			}
 			if err := systems.CheckBugs(sys, cfg.Bugs); err != nil {
-				return usageErr("%v", err)
+				return usageErr(err)
 			}
 			if cfg.ID < 1 {
-				return usageErr("--id must be at least 1, got %d", cfg.ID)
+				return usageErr(fmt.Errorf("--id must be at least 1, got %d", cfg.ID))
 			}
 			if cfg.PeerListen == "" || cfg.ClientListen == "" || cfg.AdminListen == "" || cfg.DataDir == "" {
-				return usageErr("--peer-listen, --client-listen, --admin-listen and --data-dir are required")
+				return usageErr(errors.New("--peer-listen, --client-listen, --admin-listen and --data-dir are required"))
 			}
 			cfg.Peers, err = systems.ParsePeers(peers)
 			if err != nil {
-				return usageErr("%v", err)
+				return usageErr(err)
 			}
 			switch cfg.Storage {
 			case systems.StorageDurable, systems.StorageLazy:
 			default:
-				return usageErr("--storage %q: want %s or %s", cfg.Storage, systems.StorageDurable, systems.StorageLazy)
+				return usageErr(fmt.Errorf("--storage %q: want %s or %s", cfg.Storage, systems.StorageDurable, systems.StorageLazy))
 			}
 			cfg.Name = systems.NodeName(cfg.ID)
 			cfg.Clock = clock.New()
@@ -62,7 +71,7 @@ func newNodeCmd(stderr io.Writer) *cobra.Command {
 			}
 			cfg.Logger.Info("node starting", "system", cfg.System, "bugs", cfg.Bugs, "peers", cfg.Peers)
 			if err := sys.RunNode(ctx, cfg); err != nil && ctx.Err() == nil {
-				return &exitError{code: exitUnknown, err: err}
+				return &harness.ClusterError{Err: fmt.Errorf("node %s: %w", cfg.Name, err)}
 			}
 			return nil
 		},
@@ -79,4 +88,26 @@ func newNodeCmd(stderr io.Writer) *cobra.Command {
 	f.StringVar(&cfg.Storage, "storage", systems.StorageDurable, "what happens to un-fsynced writes: durable (the OS keeps them) or lazy (lost on SIGKILL, like a power cut)")
 	f.BoolVar(&parentWatch, "parent-watch", false, "exit when stdin reaches EOF (the runtime's parent-death pipe)")
 	return cmd
+}
+
+func usageErr(err error) error { return &harness.ConfigError{Err: err} }
+
+// Main runs the node command with args (the flags, without "node") and
+// returns the process exit code: 0 when the node stopped because ctx
+// ended or its parent went away, 2 for bad flags, 3 when the node failed.
+func Main(ctx context.Context, args []string, stderr io.Writer) int {
+	cmd := Command(stderr)
+	cmd.SetArgs(args)
+	cmd.SetErr(stderr)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	err := cmd.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "faultline node:", err)
+	var cl *harness.ClusterError
+	if errors.As(err, &cl) {
+		return 3
+	}
+	return 2 // a *harness.ConfigError, or cobra rejected a flag
 }

@@ -4,7 +4,18 @@ BIN     := bin/faultline
 SEED    ?= 1
 TIME    ?= 20s
 
-.PHONY: build test vet chaos chaos-quorum chaos-quorum-bug chaos-raft chaos-raft-bugs bench clean
+# Ginkgo suites (suites/): run through `go tool`, so nothing needs installing.
+GINKGO  := $(GO) tool ginkgo
+RESULTS ?= results
+RUNTIME ?= process
+N       ?= 10
+# Extra Ginkgo label filter ANDed onto a target's own, e.g. FILTER='slow'.
+FILTER  ?=
+SUITES  := ./suites/quorum ./suites/raft ./suites/gossip
+SUITE_ENV = FAULTLINE_RUNTIME=$(RUNTIME) FAULTLINE_RESULTS=$(abspath $(RESULTS))
+labels   = $(1)$(if $(FILTER), && ($(FILTER)))
+
+.PHONY: build test vet chaos chaos-quorum chaos-quorum-bug chaos-raft chaos-raft-bugs chaos-gossip chaos-bugs chaos-long ci-gate bench bench-bugs clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/faultline
@@ -22,22 +33,46 @@ test: vet build
 chaos: build
 	./$(BIN) run --system quorum --workload register --nemesis partition,kill --time-limit $(TIME) --seed $(SEED)
 
-chaos-quorum: chaos
-
 # The quorum store with the no-write-back bug under slow links, the fault
 # that holds writes on a minority long enough to see: expect exit 1.
 chaos-quorum-bug: build
 	./$(BIN) run --system quorum --workload register --nemesis slow --time-limit 30s --seed $(SEED) --bug no-write-back
 
-chaos-raft: build
-	./$(BIN) run --system raft --workload register --nemesis partition,kill --time-limit 30s --seed $(SEED)
+# One system's short Ginkgo specs (each workload × fault mix; the correct
+# system must stay valid). `make chaos-raft FILTER=slow` narrows them.
+chaos-quorum chaos-raft chaos-gossip: chaos-%:
+	$(SUITE_ENV) $(GINKGO) run --label-filter '$(call labels,$* && short)' ./suites/$*
 
-# Each Raft bug in turn. Faults every 2s rather than 5s: these bugs show
-# only across leader changes, and more faults mean more leader changes.
-chaos-raft-bugs: build
-	for b in stale-local-read vote-without-log-check no-prev-log-check commit-previous-term; do \
-		./$(BIN) run --system raft --workload register --nemesis partition,kill --nemesis-interval 2s --time-limit 60s --seed $(SEED) --bug $$b -q; \
-	done
+# Every named bug caught by the fault mix that exposes it, next to the
+# correct system passing the same scenario. `make chaos-bugs FILTER=bug:no-write-back`
+# runs one; FILTER=raft one system's.
+chaos-bugs:
+	$(SUITE_ENV) $(GINKGO) run --timeout 3h --label-filter '$(call labels,bugs)' ./suites/bugs
+
+chaos-raft-bugs:
+	$(MAKE) chaos-bugs FILTER=raft
+
+# The long (nightly) specs of every system: minutes each.
+chaos-long:
+	$(SUITE_ENV) $(GINKGO) run --timeout 4h --keep-going --label-filter '$(call labels,long)' $(SUITES)
+
+# The merge gate: every short spec, a JUnit report at $(RESULTS)/junit.xml,
+# non-zero on any anomaly (or unknown verdict), then where the reports are.
+ci-gate:
+	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/summary-*.md $(RESULTS)/junit.xml
+	@$(SUITE_ENV) $(GINKGO) run --timeout 1h --keep-going --junit-report junit.xml --output-dir $(RESULTS) \
+		--label-filter '$(call labels,short)' $(SUITES); rc=$$?; \
+	echo; echo "JUnit report: $(RESULTS)/junit.xml"; \
+	echo "Per-run HTML reports and run dirs: the tables above, also in $(RESULTS)/summary-*.md"; \
+	if [ -f $(RESULTS)/index.html ]; then echo "Index of runs: $(RESULTS)/index.html"; fi; \
+	if [ $$rc -ne 0 ]; then echo "ci-gate: FAILED (anomalies, unknown verdicts or errors above)"; else echo "ci-gate: passed"; fi; \
+	exit $$rc
+
+# Each named bug over N seeds (and the correct system over the same runs):
+# $(RESULTS)/bug-matrix.md. Hours at N=10; BUGS=a,b and BENCH_TIME=30s narrow it.
+bench-bugs:
+	$(GO) run ./suites/benchbugs -n $(N) -out $(RESULTS)/bug-matrix.md -results $(RESULTS) -runtime $(RUNTIME) \
+		$(if $(BUGS),-bugs $(BUGS)) $(if $(BENCH_TIME),-time-limit $(BENCH_TIME))
 
 # Benchmarks: figures, not pass/fail gates.
 bench:

@@ -1,0 +1,27 @@
+// Package bugs_test is the seeded-bug suite: for every named bug of every
+// system, a spec running the fault mix that exposes it and expecting an
+// invalid run, next to the same scenario without the bug expecting a valid
+// one. Labels: bugs, bug:NAME, the system, the workload, each fault, and
+// unreliable for bugs random faults do not reliably expose (skipped, with
+// the reason, unless FAULTLINE_RUN_UNRELIABLE=1).
+package bugs_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/faultline/faultline"
+	"github.com/faultline/faultline/suites/suitekit"
+)
+
+func TestMain(m *testing.M) {
+	faultline.RunNodeIfChild()
+	os.Exit(m.Run())
+}
+
+func TestBugs(t *testing.T) { suitekit.RunSpecs(t, "seeded bugs") }
+
+var (
+	_ = suitekit.BugSpecs()
+	_ = suitekit.Summary()
+)

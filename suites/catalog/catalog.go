@@ -1,0 +1,218 @@
+// Package catalog is the table the suites, the CI gate and the bug matrix
+// are generated from: which scenarios each system runs (workload × fault
+// mix, short for CI or long for nightly) and, for every named bug, the
+// scenario that exposes it. Adding a system, a bug or a fault mix is one
+// entry here; a named bug a system registers without an entry still gets a
+// spec, marked pending with the reason, so nothing is silently left out.
+package catalog
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline"
+	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/systems"
+	"github.com/faultline/faultline/systems/registry"
+)
+
+// Length says when a scenario runs.
+type Length string
+
+const (
+	// Short scenarios fit a CI run: make test, make ci-gate.
+	Short Length = "short"
+	// Long scenarios are for nightly runs: make chaos-long.
+	Long Length = "long"
+)
+
+// Scenario is one chaos spec: a system, a workload and a fault mix.
+type Scenario struct {
+	System   string
+	Workload string
+	Faults   []string      // nemesis fault names; "none" for none
+	Interval time.Duration // between fault starts and stops; 0 = the default (5 s)
+	Time     time.Duration // client time limit
+	Nodes    int           // 0 = the default (5)
+	Length   Length
+}
+
+// Name reads like a spec title: "raft register under partition,kill for 20s".
+func (s Scenario) Name() string {
+	name := fmt.Sprintf("%s %s under %s", s.System, s.Workload, strings.Join(s.Faults, ","))
+	if s.Interval > 0 {
+		name += fmt.Sprintf(" every %s", s.Interval)
+	}
+	return name + fmt.Sprintf(" for %s", s.Time)
+}
+
+// Labels are the scenario's Ginkgo labels: system, workload, each fault,
+// and its length.
+func (s Scenario) Labels() []string {
+	ls := []string{s.System, s.Workload}
+	ls = append(ls, s.Faults...)
+	if s.Length != "" {
+		ls = append(ls, string(s.Length))
+	}
+	return ls
+}
+
+// Test builds the scenario's test for one seed, with bugs switched on;
+// extra options (runtime, results dir) apply last.
+func (s Scenario) Test(seed uint64, bugs []string, opts ...faultline.Option) faultline.Test {
+	base := []faultline.Option{
+		faultline.Workload(s.Workload), faultline.Nemesis(s.Faults...),
+		faultline.TimeLimit(s.Time), faultline.Seed(seed), faultline.Bugs(bugs...),
+	}
+	if s.Interval > 0 {
+		base = append(base, faultline.NemesisInterval(s.Interval))
+	}
+	if s.Nodes > 0 {
+		base = append(base, faultline.Nodes(s.Nodes))
+	}
+	return faultline.New(s.System, append(base, opts...)...)
+}
+
+// Available says why the scenario cannot run in this build (its system,
+// workload or a fault is not there yet), or nil.
+func (s Scenario) Available() error {
+	sys, err := registry.Default().Get(s.System)
+	if err != nil {
+		return fmt.Errorf("system %s is not in this build", s.System)
+	}
+	if _, ok := sys.Workloads()[s.Workload]; !ok {
+		return fmt.Errorf("system %s does not serve workload %s in this build", s.System, s.Workload)
+	}
+	if _, err := nemesis.Default().Get(s.Faults); err != nil {
+		return fmt.Errorf("fault mix %s is not in this build: %v", strings.Join(s.Faults, ","), err)
+	}
+	return nil
+}
+
+// Bug is the scenario that exposes one named bug.
+type Bug struct {
+	Name string
+	Scenario
+	// Seeds is how many seeds the bug spec tries (1, 2, …): it passes when
+	// any of them is invalid. The rule is stated, not tuned after the fact:
+	// a bug measured at p per seed is given enough seeds that it is missed
+	// less than about one time in ten.
+	Seeds int
+	// Unreliable, when set, says why random faults do not reliably expose
+	// the bug; its spec is pending, with this reason, rather than faked.
+	Unreliable string
+}
+
+// Available says why the bug's spec cannot run in this build, or nil.
+func (b Bug) Available() error {
+	if err := b.Scenario.Available(); err != nil {
+		return err
+	}
+	sys, _ := registry.Default().Get(b.System)
+	if err := systems.CheckBugs(sys, []string{b.Name}); err != nil {
+		return fmt.Errorf("bug %s is not in this build of %s", b.Name, b.System)
+	}
+	return nil
+}
+
+// Label is the bug's Ginkgo label, e.g. "bug:no-write-back".
+func (b Bug) Label() string { return "bug:" + b.Name }
+
+// Scenarios is every system's chaos scenarios.
+var Scenarios = []Scenario{
+	{System: "quorum", Workload: "register", Faults: []string{"partition", "kill"}, Time: 20 * time.Second, Length: Short},
+	{System: "quorum", Workload: "register", Faults: []string{"slow"}, Time: 20 * time.Second, Length: Short},
+	{System: "raft", Workload: "register", Faults: []string{"partition", "kill"}, Time: 20 * time.Second, Length: Short},
+	{System: "gossip", Workload: "set", Faults: []string{"partition", "kill"}, Time: 20 * time.Second, Length: Short},
+	{System: "gossip", Workload: "counter", Faults: []string{"partition", "kill"}, Time: 20 * time.Second, Length: Short},
+
+	{System: "quorum", Workload: "register", Faults: []string{"partition", "kill"}, Time: 2 * time.Minute, Length: Long},
+	{System: "quorum", Workload: "register", Faults: []string{"slow"}, Time: 2 * time.Minute, Length: Long},
+	{System: "quorum", Workload: "register", Faults: []string{"all"}, Time: 2 * time.Minute, Length: Long},
+	{System: "raft", Workload: "register", Faults: []string{"partition", "kill"}, Interval: 2 * time.Second, Time: 2 * time.Minute, Length: Long},
+	{System: "raft", Workload: "register", Faults: []string{"slow"}, Time: 2 * time.Minute, Length: Long},
+	{System: "raft", Workload: "register", Faults: []string{"all"}, Time: 2 * time.Minute, Length: Long},
+	{System: "gossip", Workload: "set", Faults: []string{"partition", "kill"}, Time: 2 * time.Minute, Length: Long},
+	{System: "gossip", Workload: "counter", Faults: []string{"partition", "kill"}, Time: 2 * time.Minute, Length: Long},
+	{System: "gossip", Workload: "set", Faults: []string{"all"}, Time: 2 * time.Minute, Length: Long},
+	{System: "gossip", Workload: "counter", Faults: []string{"all"}, Time: 2 * time.Minute, Length: Long},
+}
+
+// Bugs is the scenario that exposes each named bug, with what was measured
+// (README, "How often each named bug is caught").
+var Bugs = []Bug{
+	// Slow links leave a write on a minority long enough for a read
+	// without write-back to see it and a later read not to (5/5 at 30 s).
+	{Name: "no-write-back", Seeds: 2, Scenario: Scenario{System: "quorum", Workload: "register",
+		Faults: []string{"slow"}, Time: 30 * time.Second}},
+	// A partitioned leader keeps serving local reads (5/5 at 60 s).
+	{Name: "stale-local-read", Seeds: 2, Scenario: Scenario{System: "raft", Workload: "register",
+		Faults: []string{"partition", "kill"}, Time: 60 * time.Second}},
+	// Needs leader changes: faults every 2 s (5/5 at 60 s).
+	{Name: "vote-without-log-check", Seeds: 3, Scenario: Scenario{System: "raft", Workload: "register",
+		Faults: []string{"partition", "kill"}, Interval: 2 * time.Second, Time: 60 * time.Second}},
+	// About half the seeds at 60 s: four seeds miss it about one time in sixteen.
+	{Name: "no-prev-log-check", Seeds: 4, Scenario: Scenario{System: "raft", Workload: "register",
+		Faults: []string{"partition", "kill"}, Time: 60 * time.Second}},
+	{Name: "commit-previous-term", Seeds: 3, Scenario: Scenario{System: "raft", Workload: "register",
+		Faults: []string{"partition", "kill"}, Interval: 2 * time.Second, Time: 60 * time.Second},
+		Unreliable: "random faults caught it 0/10 (seeds 1-10, 60 s): the Figure-8 sequence " +
+			"(a leader crashing right after replicating an old-term entry to a minority, twice) needs a targeted schedule"},
+	// Acknowledged but not fsynced: only a power loss (lazy storage and
+	// SIGKILL) loses it.
+	{Name: "ack-before-fsync", Seeds: 3, Scenario: Scenario{System: "raft", Workload: "register",
+		Faults: []string{"power-loss"}, Time: 60 * time.Second}},
+
+	// Issue 4's acceptance: each caught in at least 4 of seeds 1-5.
+	{Name: "merge-overwrite", Seeds: 2, Scenario: Scenario{System: "gossip", Workload: "counter",
+		Faults: []string{"partition", "kill"}, Time: 30 * time.Second}},
+	{Name: "gossip-once", Seeds: 2, Scenario: Scenario{System: "gossip", Workload: "set",
+		Faults: []string{"partition", "kill"}, Time: 30 * time.Second}},
+	{Name: "anti-entropy-overwrite", Seeds: 2, Scenario: Scenario{System: "gossip", Workload: "set",
+		Faults: []string{"partition", "kill"}, Time: 30 * time.Second}},
+}
+
+// ForSystem returns the scenarios of one system.
+func ForSystem(system string) []Scenario {
+	var out []Scenario
+	for _, s := range Scenarios {
+		if s.System == system {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// AllBugs returns Bugs plus, for every named bug a registered system has
+// and Bugs lacks, an entry under partition,kill marked Unreliable: the
+// suite shows it as pending with that reason rather than forgetting it.
+func AllBugs() []Bug {
+	out := slices.Clone(Bugs)
+	reg := registry.Default()
+	for _, name := range reg.Names() {
+		sys, _ := reg.Get(name)
+		for _, b := range sys.Bugs() {
+			if slices.ContainsFunc(out, func(x Bug) bool { return x.System == name && x.Name == b.Name }) {
+				continue
+			}
+			out = append(out, Bug{Name: b.Name, Seeds: 1,
+				Scenario:   Scenario{System: name, Workload: firstWorkload(sys), Faults: []string{"partition", "kill"}, Time: 30 * time.Second},
+				Unreliable: "no entry in suites/catalog yet: add the fault mix that exposes it"})
+		}
+	}
+	return out
+}
+
+func firstWorkload(sys systems.System) string {
+	ws := make([]string, 0, len(sys.Workloads()))
+	for w := range sys.Workloads() {
+		ws = append(ws, w)
+	}
+	slices.Sort(ws)
+	if len(ws) == 0 {
+		return ""
+	}
+	return ws[0]
+}

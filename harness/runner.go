@@ -14,6 +14,7 @@ import (
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/checkers/stats"
 	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/harness/report"
 	"github.com/faultline/faultline/harness/runtime"
 	"github.com/faultline/faultline/harness/store"
 	"github.com/faultline/faultline/nemesis"
@@ -225,6 +226,8 @@ func (r *run) storeResults(res Results) {
 	if err := store.WriteJSON(r.dir, store.ResultsFile, res); err != nil {
 		r.log.Error("storing results", "err", err)
 	}
+	// Not ctx: an interrupted run still gets its page (bounded in report).
+	report.Publish(context.Background(), r.dir, r.log)
 }
 
 // drive runs the clients and the nemesis until the time limit or ctx ends.

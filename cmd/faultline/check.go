@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/harness/report"
 	"github.com/faultline/faultline/harness/store"
 	"github.com/faultline/faultline/workloads"
 )
@@ -28,7 +30,11 @@ func newCheckCmd(stdout, stderr io.Writer) *cobra.Command {
 		Long: `Check reads a history (a run dir's history.jsonl, or any JSON-lines history
 file in the format README.md describes) and runs the workload's checkers on it.
 A run dir's test.json names the workload; --workload overrides it. A run cut
-short (the harness killed) is checked up to its last complete line.`,
+short (the harness killed) is checked up to its last complete line.
+
+It also writes the HTML report of this verdict: report.html in a run dir, or
+NAME.report.html beside a history file NAME.jsonl. A report that cannot be
+written is a warning; it does not change the exit code.`,
 		Example: `  faultline check results/latest
   faultline check --workload register some/history.jsonl`,
 		Args: cobra.ExactArgs(1),
@@ -80,6 +86,7 @@ short (the harness killed) is checked up to its last complete line.`,
 			}
 			fmt.Fprintf(stdout, "%d events from %s\n", len(events), histPath)
 			printVerdict(stdout, sum.Valid, reason, sum.Checkers)
+			writeReport(cmd.Context(), stdout, stderr, fi.IsDir(), path, out, report.Results{Valid: sum.Valid, Reason: reason, Checkers: sum.Checkers})
 			switch sum.Valid {
 			case checkers.Valid:
 				return nil
@@ -94,4 +101,19 @@ short (the harness killed) is checked up to its last complete line.`,
 	cmd.Flags().StringVar(&out, "out", "", "directory for checker artifacts such as visualizations (default: the run dir when PATH is one)")
 	cmd.Flags().DurationVar(&timeout, "check-timeout", 2*time.Minute, "time limit for the checkers; past it the verdict is unknown")
 	return cmd
+}
+
+// writeReport writes the HTML report of a check. Like the run's, a report
+// that cannot be written is a warning, never a different exit code.
+func writeReport(ctx context.Context, stdout, stderr io.Writer, isDir bool, path, out string, res report.Results) {
+	in := report.Input{History: path, Results: &res, ArtifactDir: out}
+	if isDir {
+		in = report.Input{Dir: path, Results: &res, ArtifactDir: out}
+	}
+	p, err := report.Write(ctx, in)
+	if err != nil {
+		fmt.Fprintf(stderr, "faultline: warning: no HTML report: %v\n", err)
+		return
+	}
+	fmt.Fprintf(stdout, "report: %s\n", p)
 }

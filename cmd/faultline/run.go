@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/faultline/faultline"
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/report"
 )
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -54,6 +56,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 			}
 			printVerdict(stdout, out.Verdict, out.Reason, out.Checkers)
 			fmt.Fprintf(stdout, "results: %s (seed %d)\n", out.RunDir, t.Seed)
+			fmt.Fprintf(stdout, "report: %s\n", filepath.Join(out.RunDir, report.File))
 			if code := out.ExitCode(); code != exitValid {
 				return &exitError{code: code}
 			}

@@ -6,15 +6,20 @@
 //	<results>/<run-id>/harness.log     the harness's own log
 //	<results>/<run-id>/nodes/<n>.log   each node's log
 //	<results>/<run-id>/data/<n>/       each node's data dir
+//	<results>/<run-id>/report.html     the run's HTML report
 //	<results>/latest                   symlink to the newest run
+//	<results>/index.html               every run, newest first
 package store
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -25,6 +30,9 @@ const (
 	ResultsFile = "results.json"
 	HarnessLog  = "harness.log"
 	LatestLink  = "latest"
+	IndexFile   = "index.html"
+	// idTime is the layout of the time a run id starts with.
+	idTime = "20060102T150405.000Z"
 )
 
 // NewRun creates a fresh run dir under results named after the start time
@@ -33,7 +41,7 @@ func NewRun(results, label string, now time.Time) (string, error) {
 	if err := os.MkdirAll(results, 0o755); err != nil {
 		return "", fmt.Errorf("store: create results dir: %w", err)
 	}
-	base := now.UTC().Format("20060102T150405.000Z") + "-" + label
+	base := now.UTC().Format(idTime) + "-" + label
 	for i := 0; ; i++ {
 		id := base
 		if i > 0 {
@@ -96,4 +104,47 @@ func ReadJSON(dir, name string, v any) error {
 		return fmt.Errorf("store: %s: %w", filepath.Join(dir, name), err)
 	}
 	return nil
+}
+
+// Runs lists the run ids under results, newest first: the dirs holding a
+// test.json or a history (so stray dirs are left out), ordered by the start
+// time their ids begin with, then by name.
+func Runs(results string) ([]string, error) {
+	entries, err := os.ReadDir(results)
+	if err != nil {
+		return nil, fmt.Errorf("store: list runs: %w", err)
+	}
+	var ids []string
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue // latest is a symlink, not a dir entry of its own
+		}
+		for _, f := range []string{TestFile, HistoryFile} {
+			if _, err := os.Stat(filepath.Join(results, e.Name(), f)); err == nil {
+				ids = append(ids, e.Name())
+				break
+			}
+		}
+	}
+	slices.SortFunc(ids, func(a, b string) int {
+		ta, tb := RunStarted(a), RunStarted(b)
+		if c := tb.Compare(ta); c != 0 {
+			return c
+		}
+		return cmp.Compare(b, a) // a later -N suffix is a later run
+	})
+	return ids, nil
+}
+
+// RunStarted is the start time a run id begins with, or the zero time for
+// an id NewRun did not make.
+func RunStarted(id string) time.Time {
+	if len(id) < len(idTime) {
+		return time.Time{}
+	}
+	t, err := time.Parse(idTime, id[:len(idTime)])
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }

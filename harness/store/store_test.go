@@ -50,3 +50,39 @@ func TestWriteReadJSONRoundTrip(t *testing.T) {
 		t.Fatalf("temp file left behind: %v", err)
 	}
 }
+
+func TestRunsNewestFirstSkippingStrays(t *testing.T) {
+	results := t.TempDir()
+	base := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	var made []string
+	for i, d := range []time.Duration{0, time.Hour, time.Minute, time.Hour} {
+		dir, err := NewRun(results, "quorum-register-s1", base.Add(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteJSON(dir, TestFile, map[string]int{"i": i}); err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, filepath.Base(dir))
+	}
+	if err := os.Mkdir(filepath.Join(results, "not-a-run"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := Runs(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// made[3] repeats made[1]'s time and got the -1 suffix: it is newer.
+	want := []string{made[3], made[1], made[2], made[0]}
+	if len(ids) != len(want) {
+		t.Fatalf("Runs = %v, want %v", ids, want)
+	}
+	for i := range want {
+		if ids[i] != want[i] {
+			t.Fatalf("Runs = %v, want %v", ids, want)
+		}
+	}
+	if got := RunStarted(made[2]); !got.Equal(base.Add(time.Minute)) {
+		t.Errorf("RunStarted(%s) = %v", made[2], got)
+	}
+}

@@ -1,0 +1,344 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/faultline/faultline/harness/history"
+)
+
+// op is one client operation. Positions are indexes into the events slice,
+// which is in real-time order.
+type op struct {
+	process    int
+	f, key     string
+	node       string
+	value      any // the invoke's value, or the ok read's value
+	errText    string
+	outcome    history.Type // ok, fail, info; info also when never completed
+	start, end int64        // ns since the run started; end = -1 if never completed
+	invPos     int          // position of the invoke event
+	endPos     int          // position of the completion, -1 if none
+	invIndex   int          // Event.Index of the invoke, for humans
+	endIndex   int
+}
+
+// pairOps pairs each client invoke with the next completion on its process.
+// Unlike history.Pair it never gives up: a report should draw a history
+// even when it breaks the rules (a stray completion is skipped). Negative
+// processes are the nemesis and other observers, never client operations.
+func pairOps(events []history.Event) []op {
+	ops := make([]op, 0, len(events)/2+1)
+	open := map[int]int{}
+	for pos, e := range events {
+		if e.Process < 0 {
+			continue
+		}
+		if e.Type == history.Invoke {
+			if i, busy := open[e.Process]; busy {
+				ops[i].outcome = history.Info // superseded: never completed
+			}
+			open[e.Process] = len(ops)
+			ops = append(ops, op{process: e.Process, f: e.F, key: e.Key, node: e.Node, value: e.Value,
+				outcome: history.Info, start: e.Time, end: -1, invPos: pos, endPos: -1, invIndex: e.Index, endIndex: -1})
+			continue
+		}
+		i, ok := open[e.Process]
+		if !ok {
+			continue
+		}
+		delete(open, e.Process)
+		o := &ops[i]
+		o.outcome, o.end, o.endPos, o.endIndex, o.errText = e.Type, e.Time, pos, e.Index, e.Error
+		if e.Node != "" {
+			o.node = e.Node
+		}
+		if e.F == "read" && e.Type == history.OK {
+			o.value = e.Value
+		}
+	}
+	return ops
+}
+
+// fault is one nemesis interval (or, with start == end and instant set, a
+// one-off nemesis event).
+type fault struct {
+	Name     string
+	Label    string
+	Start    int64 // ns: the start step's invoke
+	End      int64 // ns: the stop step's completion (the fault fully undone)
+	Open     bool  // never stopped before the history ended
+	Instant  bool
+	Errors   []string
+	Affected []string // nodes the fault acted on
+}
+
+// Stop events of faults whose names do not follow start-X / stop-X.
+var stopOf = map[string]string{"kill": "restart", "pause": "resume"}
+
+// nemesisIntervals reads the nemesis events (process -1) into intervals:
+// start-X … stop-X, kill … restart, pause … resume, and the run's closing
+// recover. Other nemesis events become instants. Other negative processes
+// (observers) are not the nemesis and are ignored.
+func nemesisIntervals(events []history.Event, nodes []string, end int64) []fault {
+	var out []fault
+	openByName := map[string]int{} // fault name -> index in out
+	invokedAt := map[string]int64{}
+	stopName := map[string]string{} // stop f -> fault name
+	for start, stop := range stopOf {
+		stopName[stop] = start
+	}
+	closeFault := func(name string, at int64, e history.Event) {
+		i, ok := openByName[name]
+		if !ok {
+			return
+		}
+		out[i].End, out[i].Open = at, false
+		if e.Error != "" {
+			out[i].Errors = append(out[i].Errors, e.F+": "+e.Error)
+		}
+		delete(openByName, name)
+	}
+	for _, e := range events {
+		if e.Process != history.NemesisProcess {
+			continue
+		}
+		if e.Type == history.Invoke {
+			invokedAt[e.F] = e.Time
+			if e.F == "recover" {
+				out = append(out, fault{Name: "recover", Label: "recover: heal, restart, wait healthy", Start: e.Time, End: end, Open: true})
+				openByName["recover"] = len(out) - 1
+			}
+			continue
+		}
+		began, ok := invokedAt[e.F]
+		if !ok {
+			began = e.Time
+		}
+		delete(invokedAt, e.F)
+		var name string
+		isStart, isStop := false, false
+		switch {
+		case e.F == "recover":
+			closeFault("recover", e.Time, e)
+			continue
+		case strings.HasPrefix(e.F, "start-"):
+			name, isStart = strings.TrimPrefix(e.F, "start-"), true
+		case strings.HasPrefix(e.F, "stop-"):
+			name, isStop = strings.TrimPrefix(e.F, "stop-"), true
+		case stopOf[e.F] != "":
+			name, isStart = e.F, true
+		case stopName[e.F] != "":
+			name, isStop = stopName[e.F], true
+		}
+		switch {
+		case isStart:
+			closeFault(name, began, history.Event{})
+			f := fault{Name: name, Label: describeFault(name, e), Start: began, End: end, Open: true,
+				Affected: affectedNodes(e, nodes)}
+			if e.Error != "" {
+				f.Errors = append(f.Errors, e.F+": "+e.Error)
+			}
+			out = append(out, f)
+			openByName[name] = len(out) - 1
+		case isStop:
+			closeFault(name, e.Time, e)
+		default:
+			out = append(out, fault{Name: e.F, Label: describeFault(e.F, e), Start: e.Time, End: e.Time, Instant: true,
+				Affected: affectedNodes(e, nodes)})
+		}
+	}
+	// A start invoked but never completed (the harness died mid-step).
+	for f, at := range invokedAt {
+		if strings.HasPrefix(f, "start-") || stopOf[f] != "" {
+			name := strings.TrimPrefix(f, "start-")
+			out = append(out, fault{Name: name, Label: name + " (step never completed)", Start: at, End: end, Open: true})
+		}
+	}
+	sort.SliceStable(out, func(a, b int) bool { return out[a].Start < out[b].Start })
+	return out
+}
+
+// describeFault labels a fault from its start event's value: the partition's
+// shape, the nodes killed, the links slowed; otherwise compact JSON.
+func describeFault(name string, e history.Event) string {
+	switch v := e.Value.(type) {
+	case map[string]any:
+		if comps, ok := v["components"].([]any); ok {
+			var parts []string
+			for _, c := range comps {
+				parts = append(parts, strings.Join(strs(c), " "))
+			}
+			kind, _ := v["kind"].(string)
+			if kind == "" {
+				kind = "partition"
+			}
+			return kind + ": " + strings.Join(parts, " | ")
+		}
+		if links, ok := v["links"].([]any); ok {
+			s := fmt.Sprintf("%s %d links", name, len(links))
+			if lat, ok := v["latency_ms"]; ok {
+				s = fmt.Sprintf("%s %v±%v ms on %d links", name, lat, v["jitter_ms"], len(links))
+			}
+			return s
+		}
+	case []any:
+		if s := strs(v); len(s) == len(v) && len(s) > 0 {
+			return name + " " + strings.Join(s, " ")
+		}
+	case nil:
+		if e.Node != "" {
+			return name + " " + e.Node
+		}
+		return name
+	}
+	b, err := json.Marshal(e.Value)
+	if err != nil {
+		return name
+	}
+	return name + " " + truncate(string(b), 80)
+}
+
+// affectedNodes are the nodes a fault acted on: every node outside the
+// largest side of a partition, the nodes named in a list (kill) or in its
+// links (slow), or named in the event's node field.
+func affectedNodes(e history.Event, nodes []string) []string {
+	known := map[string]bool{}
+	for _, n := range nodes {
+		known[n] = true
+	}
+	set := map[string]bool{}
+	for _, n := range strings.Split(e.Node, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			set[n] = true
+		}
+	}
+	switch v := e.Value.(type) {
+	case map[string]any:
+		if comps, ok := v["components"].([]any); ok {
+			big := -1
+			for i, c := range comps {
+				if big < 0 || len(strs(c)) > len(strs(comps[big])) {
+					big = i
+				}
+			}
+			for i, c := range comps {
+				if i != big {
+					for _, n := range strs(c) {
+						set[n] = true
+					}
+				}
+			}
+			break
+		}
+		if links, ok := v["links"].([]any); ok {
+			for _, l := range strs(links) {
+				for _, n := range strings.Split(l, "->") {
+					set[n] = true
+				}
+			}
+		}
+	case []any:
+		for _, n := range strs(v) {
+			if known[n] || len(known) == 0 {
+				set[n] = true
+			}
+		}
+	}
+	return slices.Sorted(func(yield func(string) bool) {
+		for n := range set {
+			if !yield(n) {
+				return
+			}
+		}
+	})
+}
+
+// strs returns the strings in v, a JSON array.
+func strs(v any) []string {
+	a, _ := v.([]any)
+	out := make([]string, 0, len(a))
+	for _, x := range a {
+		if s, ok := x.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && cut < len(s) && s[cut]&0xC0 == 0x80 { // not inside a UTF-8 sequence
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// recovery is what happened around one fault.
+type recovery struct {
+	OK, Fail, Info int      // operations completed while the fault was active
+	Keys           []string // affected keys: an op on them failed or went info during the fault
+	// Recovered is the first ok completion at or after the fault's end of an
+	// operation sent to an affected node or on an affected key; -1 if none.
+	Recovered int64
+	By        *op
+	Nothing   bool // nothing affected: no named node, no failed key
+}
+
+// recoveryOf measures recovery after f. ops are in invoke order.
+func recoveryOf(f fault, ops []op) recovery {
+	r := recovery{Recovered: -1}
+	keys := map[string]bool{}
+	for i := range ops {
+		o := &ops[i]
+		if o.start > f.End {
+			break
+		}
+		in := o.end >= f.Start && o.end <= f.End || o.end < 0 && o.start <= f.End
+		if !in {
+			continue
+		}
+		switch o.outcome {
+		case history.OK:
+			r.OK++
+		case history.Fail:
+			r.Fail++
+		default:
+			r.Info++
+		}
+		if o.outcome != history.OK && o.start <= f.End && o.key != "" {
+			keys[o.key] = true
+		}
+	}
+	nodes := map[string]bool{}
+	for _, n := range f.Affected {
+		nodes[n] = true
+	}
+	r.Keys = slices.Sorted(func(yield func(string) bool) {
+		for k := range keys {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	if len(keys) == 0 && len(nodes) == 0 {
+		r.Nothing = true
+		return r
+	}
+	for i := range ops {
+		o := &ops[i]
+		if o.outcome != history.OK || o.end < f.End {
+			continue
+		}
+		if (keys[o.key] || nodes[o.node]) && (r.Recovered < 0 || o.end < r.Recovered) {
+			r.Recovered, r.By = o.end, o
+		}
+	}
+	return r
+}

@@ -88,7 +88,8 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 const rootLong = `faultline starts a real cluster, puts a Toxiproxy proxy on every link between
 nodes, drives client operations while a nemesis partitions, slows and kills nodes,
 records every operation in a history, and checks that history for consistency
-violations.
+violations. Each run leaves results/<run>/ with a self-contained report.html,
+and results/index.html lists every run; faultline serve shows them.
 
 Exit codes (run and check):
   0  valid: no anomaly found
@@ -106,7 +107,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(stdout, stderr), newCheckCmd(stdout, stderr), newListCmd(stdout), nodecmd.Command(stderr))
+	root.AddCommand(newRunCmd(stdout, stderr), newCheckCmd(stdout, stderr), newListCmd(stdout), newServeCmd(stdout, stderr), nodecmd.Command(stderr))
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usageErr("%v (see --help)", err)
 	})

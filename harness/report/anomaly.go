@@ -100,7 +100,7 @@ func tell(w op, ops, all []op) (string, []int) {
 	if !ok {
 		return fmt.Sprintf("%s, and no order of the operations before it, with the ones still in flight, explains what it did (see the highlighted operation below).", capitalize(what)), nil
 	}
-	v := history.ValueKey(seen)
+	v := valueText(seen)
 	// Every operation in the whole history that could have written v.
 	var writers []op
 	for _, o := range all {
@@ -121,7 +121,7 @@ func tell(w op, ops, all []op) (string, []int) {
 		u, isWrite := wroteOK(x)
 		if !isWrite {
 			if xs, ok := observed(x); ok {
-				u = history.ValueKey(xs)
+				u = valueText(xs)
 			} else {
 				continue
 			}
@@ -211,10 +211,10 @@ func observed(o op) (any, bool) {
 func wrote(o op) string {
 	switch o.f {
 	case "write":
-		return history.ValueKey(o.value)
+		return valueText(o.value)
 	case "cas":
 		if a, ok := o.value.([]any); ok && len(a) == 2 {
-			return history.ValueKey(a[1])
+			return valueText(a[1])
 		}
 	}
 	return ""
@@ -229,7 +229,7 @@ func wroteOK(o op) (string, bool) {
 }
 
 func describeOp(o op) string {
-	val := history.ValueKey(o.value)
+	val := valueText(o.value)
 	switch o.f {
 	case "read":
 		if o.outcome == history.OK {
@@ -240,7 +240,7 @@ func describeOp(o op) string {
 		return fmt.Sprintf("write %s to %s", truncate(val, 40), o.key)
 	case "cas":
 		if a, ok := o.value.([]any); ok && len(a) == 2 {
-			s := fmt.Sprintf("cas of %s from %s to %s", o.key, truncate(history.ValueKey(a[0]), 40), truncate(history.ValueKey(a[1]), 40))
+			s := fmt.Sprintf("cas of %s from %s to %s", o.key, truncate(valueText(a[0]), 40), truncate(valueText(a[1]), 40))
 			if o.outcome == history.OK {
 				s += fmt.Sprintf(" succeeded (%s, at %s)", who(o), secs(o.end))
 			}

@@ -313,7 +313,7 @@ func storyViewOf(st story) storyView {
 	sv := storyView{Key: st.Key, Summary: st.Summary, Cut: st.Cut}
 	for i, o := range st.Ops {
 		row := opRow{Index: o.invIndex, Process: o.process, Node: o.node, F: o.f,
-			Value: truncate(history.ValueKey(o.value), maxValueLen), Outcome: string(o.outcome),
+			Value: truncate(valueText(o.value), maxValueLen), Outcome: string(o.outcome),
 			Error: o.errText, Invoke: secs(o.start), Complete: secs(o.end), Witness: i == st.Witness}
 		if o.endPos < 0 {
 			row.Outcome = "no completion"
@@ -458,7 +458,7 @@ func figures(ops []op, faults []fault, endNS int64) (figuresData, int) {
 		d.F[i] = intern(o.f)
 		d.Key[i] = intern(o.key)
 		d.Node[i] = intern(o.node)
-		d.Val[i] = intern(truncate(history.ValueKey(o.value), maxValueLen))
+		d.Val[i] = intern(truncate(valueText(o.value), maxValueLen))
 		d.Err[i] = -1
 		if o.errText != "" {
 			d.Err[i] = intern(truncate(o.errText, 200))

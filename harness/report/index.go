@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"html/template"
+	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,54 +33,9 @@ type runStats struct {
 	} `json:"stats"`
 }
 
-// WriteIndex writes results/index.html: every run under results, newest
-// first, with its verdict, linked to its report (or its dir when it has
-// none). It reads only each run's test.json and results.json.
+// WriteIndex writes results/index.html (see RenderIndex) through a temp
+// file and a rename, and returns its path.
 func WriteIndex(results string) (string, error) {
-	ids, err := store.Runs(results)
-	if err != nil {
-		return "", fmt.Errorf("report: index: %w", err)
-	}
-	var rows []indexRow
-	var problems []string
-	systems := map[string]bool{}
-	for _, id := range ids {
-		dir := filepath.Join(results, id)
-		row := indexRow{ID: id, Href: id + "/", Verdict: "incomplete", Started: "—", Seed: "—", Nodes: "—", Ops: "—"}
-		if t := store.RunStarted(id); !t.IsZero() {
-			row.Started = t.Format("2006-01-02 15:04:05")
-		}
-		if _, err := os.Stat(filepath.Join(dir, File)); err == nil {
-			row.Href = id + "/" + File
-		}
-		var t testSpec
-		if err := readJSON(filepath.Join(dir, store.TestFile), &t); err == nil {
-			row.System, row.Workload = t.System, t.Workload
-			row.Nemesis = strings.Join(t.Nemesis, ", ")
-			row.Bugs = strings.Join(t.Bugs, ", ")
-			row.Nodes = fmt.Sprint(t.Nodes)
-			if t.Seed != nil {
-				row.Seed = fmt.Sprint(*t.Seed)
-			}
-			systems[t.System] = true
-		} else if !os.IsNotExist(err) {
-			problems = append(problems, err.Error())
-		}
-		var r Results
-		var st runStats
-		switch err := readJSON(filepath.Join(dir, store.ResultsFile), &r); {
-		case err == nil:
-			row.Verdict, row.Reason = r.Valid.String(), r.Reason
-			if readJSON(filepath.Join(dir, store.ResultsFile), &st) == nil && st.Stats.Ops.Total > 0 {
-				row.Ops = fmt.Sprintf("%d (%d ok) in %.0f s", st.Stats.Ops.Total, st.Stats.Ops.OK, st.Stats.DurationS)
-			}
-		case os.IsNotExist(err):
-			row.Reason = "no results.json: still running, or the harness died"
-		default:
-			problems = append(problems, err.Error())
-		}
-		rows = append(rows, row)
-	}
 	out := filepath.Join(results, store.IndexFile)
 	tmp := filepath.Join(results, "."+store.IndexFile+".tmp")
 	f, err := os.Create(tmp)
@@ -86,17 +43,7 @@ func WriteIndex(results string) (string, error) {
 		return "", fmt.Errorf("report: index: %w", err)
 	}
 	bw := bufio.NewWriter(f)
-	err = indexTmpl.Execute(bw, map[string]any{
-		"CSP": indexCSP, "CSS": template.CSS(css), "Script": template.JS(indexJS),
-		"Dir": results, "Runs": rows, "Problems": problems,
-		"Systems": slices.Sorted(func(yield func(string) bool) {
-			for s := range systems {
-				if s != "" && !yield(s) {
-					return
-				}
-			}
-		}),
-	})
+	err = RenderIndex(bw, results)
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -111,6 +58,74 @@ func WriteIndex(results string) (string, error) {
 		return "", fmt.Errorf("report: index: %w", err)
 	}
 	return out, nil
+}
+
+// RenderIndex writes the index page of the runs under results: every run,
+// newest first, with its verdict, linked to its report (or its dir when it
+// has none). It reads only each run's test.json and results.json.
+func RenderIndex(w io.Writer, results string) error {
+	ids, err := store.Runs(results)
+	if err != nil {
+		return fmt.Errorf("report: index: %w", err)
+	}
+	var rows []indexRow
+	var problems []string
+	systems := map[string]bool{}
+	for _, id := range ids {
+		row, probs := indexRowOf(results, id)
+		rows = append(rows, row)
+		problems = append(problems, probs...)
+		if row.System != "" {
+			systems[row.System] = true
+		}
+	}
+	err = indexTmpl.Execute(w, map[string]any{
+		"CSP": indexCSP, "CSS": template.CSS(css), "Script": template.JS(indexJS),
+		"Dir": results, "Runs": rows, "Problems": problems,
+		"Systems": slices.Sorted(maps.Keys(systems)),
+	})
+	if err != nil {
+		return fmt.Errorf("report: index: %w", err)
+	}
+	return nil
+}
+
+func indexRowOf(results, id string) (indexRow, []string) {
+	var problems []string
+	dir := filepath.Join(results, id)
+	row := indexRow{ID: id, Href: id + "/", Verdict: "incomplete", Started: "—", Seed: "—", Nodes: "—", Ops: "—"}
+	if t := store.RunStarted(id); !t.IsZero() {
+		row.Started = t.Format("2006-01-02 15:04:05")
+	}
+	if _, err := os.Stat(filepath.Join(dir, File)); err == nil {
+		row.Href = id + "/" + File
+	}
+	var t testSpec
+	if err := readJSON(filepath.Join(dir, store.TestFile), &t); err == nil {
+		row.System, row.Workload = t.System, t.Workload
+		row.Nemesis = strings.Join(t.Nemesis, ", ")
+		row.Bugs = strings.Join(t.Bugs, ", ")
+		row.Nodes = fmt.Sprint(t.Nodes)
+		if t.Seed != nil {
+			row.Seed = fmt.Sprint(*t.Seed)
+		}
+	} else if !os.IsNotExist(err) {
+		problems = append(problems, err.Error())
+	}
+	var r Results
+	var st runStats
+	switch err := readJSON(filepath.Join(dir, store.ResultsFile), &r); {
+	case err == nil:
+		row.Verdict, row.Reason = r.Valid.String(), r.Reason
+		if readJSON(filepath.Join(dir, store.ResultsFile), &st) == nil && st.Stats.Ops.Total > 0 {
+			row.Ops = fmt.Sprintf("%d (%d ok) in %.0f s", st.Stats.Ops.Total, st.Stats.Ops.OK, st.Stats.DurationS)
+		}
+	case os.IsNotExist(err):
+		row.Reason = "no results.json: still running, or the harness died"
+	default:
+		problems = append(problems, err.Error())
+	}
+	return row, problems
 }
 
 // Publish writes a finished run's report and rewrites the results index

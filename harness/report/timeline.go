@@ -342,3 +342,16 @@ func recoveryOf(f fault, ops []op) recovery {
 	}
 	return r
 }
+
+// valueText is a value as canonical JSON, for comparing values and for
+// showing them. Unlike history.ValueKey it keeps <, > and & as they are:
+// the page escapes what it shows, and a reader should see the value itself.
+func valueText(v any) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprintf("%#v", v)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}

@@ -1,0 +1,196 @@
+package report
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	cdppage "github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/faultline/faultline/checkers"
+)
+
+// browser starts headless Chromium for one test. It skips only where
+// Chromium is not installed; under CI (which installs it) that is a failure.
+func browser(t *testing.T) (context.Context, *atomic.Int32) {
+	t.Helper()
+	var exe string
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			exe = p
+			break
+		}
+	}
+	if exe == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("Chromium is not installed, and CI must run the browser tests: .ci/run installs Debian's chromium")
+		}
+		t.Skip("Chromium is not installed (apt-get install -y chromium); skipping the browser test")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.WindowSize(1400, 1000), chromedp.UserDataDir(t.TempDir()))
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(acancel)
+	bctx, bcancel := chromedp.NewContext(actx)
+	t.Cleanup(bcancel)
+	// Any alert, confirm or prompt means a value ran as script: count it
+	// and dismiss it so the page goes on.
+	var dialogs atomic.Int32
+	chromedp.ListenTarget(bctx, func(ev any) {
+		if _, ok := ev.(*cdppage.EventJavascriptDialogOpening); ok {
+			dialogs.Add(1)
+			go chromedp.Run(bctx, cdppage.HandleJavaScriptDialog(false))
+		}
+	})
+	if err := chromedp.Run(bctx); err != nil {
+		t.Fatalf("start Chromium %s: %v", exe, err)
+	}
+	return bctx, &dialogs
+}
+
+func TestReportInChromium(t *testing.T) {
+	ctx, dialogs := browser(t)
+	dir, _ := smallRun(t)
+	var (
+		verdict, reason, bodyText string
+		checkersList              []string
+		bands, labels             int
+		labelText                 []string
+		imgs                      int
+		timelineW                 int
+		shot                      []byte
+	)
+	err := chromedp.Run(ctx,
+		chromedp.Navigate("file://"+filepath.Join(dir, File)),
+		// The script sets data-rendered when it has drawn: proof that the
+		// CSP's hash admits it.
+		chromedp.WaitVisible(`body[data-rendered="yes"]`, chromedp.ByQuery),
+		chromedp.Text(`#verdict`, &verdict, chromedp.ByQuery),
+		chromedp.Text(`#reason`, &reason, chromedp.ByQuery),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll('#checkers li')).map(li => li.getAttribute('data-checker') + '=' + li.getAttribute('data-verdict'))`, &checkersList),
+		chromedp.Evaluate(`document.querySelectorAll('#fl-timeline svg rect.nemesis').length`, &bands),
+		chromedp.Evaluate(`document.querySelectorAll('#fl-latency svg .nemesis, #fl-throughput svg .nemesis, #fl-availability svg .nemesis').length`, &labels),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll('#fl-timeline .nemesis-label')).map(e => e.textContent)`, &labelText),
+		chromedp.Evaluate(`document.querySelectorAll('img').length`, &imgs),
+		chromedp.Evaluate(`document.querySelector('#fl-timeline canvas').width`, &timelineW),
+		chromedp.Evaluate(`document.body.innerText`, &bodyText),
+		chromedp.FullScreenshot(&shot, 100),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	png := filepath.Join(t.TempDir(), "report.png")
+	if err := os.WriteFile(png, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (%d bytes)", png, len(shot))
+	if keep := os.Getenv("FAULTLINE_SCREENSHOT_DIR"); keep != "" {
+		_ = os.WriteFile(filepath.Join(keep, "report.png"), shot, 0o644)
+	}
+
+	if strings.ToLower(strings.TrimSpace(verdict)) != "invalid" || !strings.Contains(reason, "anomalies found") {
+		t.Errorf("verdict %q (%q), want INVALID: anomalies found", verdict, reason)
+	}
+	if len(checkersList) != 1 || checkersList[0] != "linearizable=invalid" {
+		t.Errorf("checker list %v, want [linearizable=invalid]", checkersList)
+	}
+	if bands < 4 {
+		t.Errorf("%d nemesis bands on the timeline, want one per fault (at least 4)", bands)
+	}
+	if labels < 3*bands {
+		t.Errorf("%d nemesis bands on the other charts, want %d (the same shading on each)", labels, 3*bands)
+	}
+	joined := strings.Join(labelText, "\n")
+	if !strings.Contains(joined, "isolate: n") || !strings.Contains(joined, "kill n") {
+		t.Errorf("nemesis labels %q do not name the partition shape and the killed node", joined)
+	}
+	if timelineW == 0 {
+		t.Error("the timeline canvas was not drawn")
+	}
+	// Escaping: the hostile values are on the page as text and ran as nothing.
+	for _, want := range []string{evilValue, evilKey} {
+		if !strings.Contains(bodyText, want) {
+			t.Errorf("page text lacks %q", want)
+		}
+	}
+	if imgs != 0 {
+		t.Errorf("%d <img> elements: a value was parsed as markup", imgs)
+	}
+	var logText string
+	if err := chromedp.Run(ctx,
+		chromedp.Evaluate(`Array.from(document.querySelectorAll('details.nodelog pre')).map(p => p.textContent).join('\n')`, &logText),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logText, "<script>alert(3)</script>") {
+		t.Errorf("the node log's line is not shown as text: %q", logText)
+	}
+	if n := dialogs.Load(); n != 0 {
+		t.Errorf("%d JavaScript dialogs opened: a value from the history or a log ran as script", n)
+	}
+	// The detector itself: a page that does call alert is seen.
+	if err := chromedp.Run(ctx, chromedp.Navigate("about:blank"),
+		chromedp.Evaluate(`setTimeout(() => alert('probe'), 0); true`, nil)); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); dialogs.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if dialogs.Load() != 1 {
+		t.Error("the dialog detector missed a real alert(): the escaping check above proves nothing")
+	}
+}
+
+func TestIndexInChromiumFiltersRuns(t *testing.T) {
+	ctx, dialogs := browser(t)
+	results := t.TempDir()
+	mk := func(id, system string, v checkers.Verdict) {
+		dir := filepath.Join(results, id)
+		res := Results{Valid: v, Reason: "r " + evilValue, Checkers: map[string]checkers.Result{}}
+		writeRunDir(t, dir, nil, res)
+		b, _ := os.ReadFile(filepath.Join(dir, "test.json"))
+		b = []byte(strings.Replace(string(b), `"system":"quorum"`, `"system":"`+system+`"`, 1))
+		if err := os.WriteFile(filepath.Join(dir, "test.json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("20261121T100000.000Z-quorum-register-s1", "quorum", checkers.Valid)
+	mk("20261121T110000.000Z-raft-register-s2", "raft", checkers.Invalid)
+	mk("20261121T120000.000Z-raft-register-s3", "raft", checkers.Valid)
+	path, err := WriteIndex(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	var visibleRaft, visibleInvalidRaft int
+	err = chromedp.Run(ctx,
+		chromedp.Navigate("file://"+path),
+		chromedp.WaitVisible(`#runs`, chromedp.ByQuery),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll('tr.run td:last-child a')).map(a => a.textContent)`, &order),
+		chromedp.SetValue(`#f-system`, "raft", chromedp.ByQuery),
+		chromedp.Evaluate(`document.getElementById('f-system').dispatchEvent(new Event('change')); Array.from(document.querySelectorAll('tr.run')).filter(r => r.style.display !== 'none').length`, &visibleRaft),
+		chromedp.SetValue(`#f-verdict`, "invalid", chromedp.ByQuery),
+		chromedp.Evaluate(`document.getElementById('f-verdict').dispatchEvent(new Event('change')); Array.from(document.querySelectorAll('tr.run')).filter(r => r.style.display !== 'none').length`, &visibleInvalidRaft),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(order) != 3 || !strings.Contains(order[0], "s3") || !strings.Contains(order[2], "s1") {
+		t.Errorf("runs in order %v, want newest (s3) first", order)
+	}
+	if visibleRaft != 2 || visibleInvalidRaft != 1 {
+		t.Errorf("filters show %d raft runs and %d invalid raft runs, want 2 and 1", visibleRaft, visibleInvalidRaft)
+	}
+	if n := dialogs.Load(); n != 0 {
+		t.Errorf("%d JavaScript dialogs opened on the index", n)
+	}
+}

@@ -149,7 +149,7 @@ func TestRunThenCheckReproducesTheVerdict(t *testing.T) {
 		t.Fatalf("stdout does not start with the verdict:\n%s", r.stdout)
 	}
 	latest := filepath.Join(results, "latest")
-	for _, f := range []string{"test.json", "history.jsonl", "results.json", "harness.log", "nodes/n1.log", "nodes/n3.log"} {
+	for _, f := range []string{"test.json", "history.jsonl", "results.json", "harness.log", "nodes/n1.log", "nodes/n3.log", "report.html", "../index.html"} {
 		if _, err := os.Stat(filepath.Join(latest, f)); err != nil {
 			t.Errorf("run dir lacks %s: %v", f, err)
 		}
@@ -204,6 +204,13 @@ func TestCheckFindsAStaleReadAndWritesTheVisualization(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(dir, "linearizable-*.html")); len(m) != 1 {
 		t.Fatalf("want one visualization, got %v", m)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "h.report.html"))
+	if err != nil || !strings.Contains(r.stdout, "report: "+filepath.Join(dir, "h.report.html")) {
+		t.Fatalf("no report beside the history (%v):\n%s", err, r.stdout)
+	}
+	if !strings.Contains(string(page), `href="linearizable-x.html"`) || !strings.Contains(string(page), "after write 2 to x was acknowledged") {
+		t.Errorf("the report does not explain the stale read or link its visualization")
 	}
 }
 

@@ -57,7 +57,17 @@ func Command(stderr io.Writer) *cobra.Command {
 			}
 			cfg.Name = systems.NodeName(cfg.ID)
 			cfg.Clock = clock.New()
-			cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil)).With("node", cfg.Name)
+			// Log lines carry the node's clock, skewed or not, as a real
+			// machine's logs would.
+			clk := cfg.Clock
+			cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{
+				ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+					if len(groups) == 0 && a.Key == slog.TimeKey {
+						a.Value = slog.TimeValue(clk.Now())
+					}
+					return a
+				},
+			})).With("node", cfg.Name)
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
 			if parentWatch {

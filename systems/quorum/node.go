@@ -19,6 +19,7 @@ import (
 
 	"github.com/faultline/faultline/systems"
 	"github.com/faultline/faultline/systems/admin"
+	"github.com/faultline/faultline/systems/disk"
 	"github.com/faultline/faultline/systems/storage"
 )
 
@@ -76,7 +77,11 @@ func runNode(ctx context.Context, cfg systems.NodeConfig, opts nodeOptions) erro
 	if err != nil {
 		return fmt.Errorf("quorum: %w", err)
 	}
-	store, err := storage.Open(filepath.Join(cfg.DataDir, "quorum.log"), storage.Options{Logger: lg})
+	mode, err := disk.ParseMode(cfg.Storage)
+	if err != nil {
+		return fmt.Errorf("quorum: %w", err)
+	}
+	store, err := storage.Open(filepath.Join(cfg.DataDir, "quorum.log"), storage.Options{Logger: lg, Mode: mode})
 	if err != nil {
 		return fmt.Errorf("quorum: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/faultline/faultline/systems"
 	"github.com/faultline/faultline/systems/admin"
+	"github.com/faultline/faultline/systems/disk"
 	"github.com/faultline/faultline/systems/raft/core"
 )
 
@@ -121,7 +122,11 @@ func runNode(ctx context.Context, cfg systems.NodeConfig, opts nodeOptions) erro
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 
-	st, rec, err := openStorage(cfg.DataDir, logger)
+	mode, err := disk.ParseMode(cfg.Storage)
+	if err != nil {
+		return fmt.Errorf("raft node %s: %w", cfg.Name, err)
+	}
+	st, rec, err := openStorage(cfg.DataDir, logger, mode)
 	if err != nil {
 		return fmt.Errorf("raft node %s: open storage in %s: %w", cfg.Name, cfg.DataDir, err)
 	}

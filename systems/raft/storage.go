@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/faultline/faultline/systems/disk"
 	"github.com/faultline/faultline/systems/raft/core"
 )
 
@@ -47,7 +48,8 @@ var errCorrupt = errors.New("corrupt record")
 // storage is one node's durable state. Only the node loop uses it.
 type storage struct {
 	dir    string
-	wal    *os.File
+	wal    *disk.File
+	mode   disk.Mode
 	buf    []byte
 	logger *slog.Logger
 	// sync is false only under the ack-before-fsync bug.
@@ -61,7 +63,10 @@ type recovered struct {
 	entries []core.Entry
 }
 
-func openStorage(dir string, logger *slog.Logger) (*storage, recovered, error) {
+// openStorage recovers the state in dir. In disk.Lazy mode WAL writes stay
+// in process memory until their fsync, so a SIGKILL loses what a power cut
+// would.
+func openStorage(dir string, logger *slog.Logger, mode disk.Mode) (*storage, recovered, error) {
 	var rec recovered
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, rec, fmt.Errorf("create data dir: %w", err)
@@ -76,7 +81,7 @@ func openStorage(dir string, logger *slog.Logger) (*storage, recovered, error) {
 		return nil, rec, err
 	}
 	rec.hs, rec.entries = hs, ents
-	f, err := os.OpenFile(filepath.Join(dir, walName), os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := disk.OpenFile(filepath.Join(dir, walName), os.O_RDWR|os.O_CREATE, 0o644, mode)
 	if err != nil {
 		return nil, rec, fmt.Errorf("open wal: %w", err)
 	}
@@ -99,7 +104,7 @@ func openStorage(dir string, logger *slog.Logger) (*storage, recovered, error) {
 		f.Close()
 		return nil, rec, err
 	}
-	return &storage{dir: dir, wal: f, logger: logger, sync: true}, rec, nil
+	return &storage{dir: dir, wal: f, mode: mode, logger: logger, sync: true}, rec, nil
 }
 
 func (s *storage) close() error { return s.wal.Close() }
@@ -135,7 +140,7 @@ func (s *storage) saveSnapshot(snap *core.Snapshot) error {
 	b = binary.BigEndian.AppendUint64(b, snap.Term)
 	b = append(b, snap.Data...)
 	binary.BigEndian.PutUint32(b, crc32.Checksum(b[4:], crcTable))
-	return writeAtomic(s.dir, snapName, b)
+	return writeAtomic(s.dir, snapName, b, s.mode)
 }
 
 // rewriteWAL replaces the WAL with hs and the entries after snapIndex of
@@ -144,6 +149,11 @@ func (s *storage) saveSnapshot(snap *core.Snapshot) error {
 func (s *storage) rewriteWAL(hs core.HardState, snap *core.Snapshot, keep bool) error {
 	var ents []core.Entry
 	if keep {
+		// The replay reads the file through another handle: it must see
+		// what this node wrote, as it would through the page cache.
+		if err := s.wal.Flush(); err != nil {
+			return fmt.Errorf("rewrite wal: %w", err)
+		}
 		var err error
 		if _, ents, _, err = replayWAL(filepath.Join(s.dir, walName), snap); err != nil {
 			return err
@@ -154,10 +164,10 @@ func (s *storage) rewriteWAL(hs core.HardState, snap *core.Snapshot, keep bool) 
 	for i := range ents {
 		b = appendRecord(b, encodeEntry(&ents[i]))
 	}
-	if err := writeAtomic(s.dir, walName, b); err != nil {
+	if err := writeAtomic(s.dir, walName, b, s.mode); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(filepath.Join(s.dir, walName), os.O_RDWR, 0o644)
+	f, err := disk.OpenFile(filepath.Join(s.dir, walName), os.O_RDWR, 0o644, s.mode)
 	if err != nil {
 		return fmt.Errorf("reopen wal: %w", err)
 	}
@@ -312,22 +322,10 @@ func readSnapshot(path string) (*core.Snapshot, error) {
 
 // writeAtomic replaces dir/name with data: temp file, fsync, rename, fsync
 // of the directory, so a crash leaves the old file or the new one.
-func writeAtomic(dir, name string, data []byte) error {
+func writeAtomic(dir, name string, data []byte, mode disk.Mode) error {
 	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", tmp, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
+	if err := disk.WriteFileSync(tmp, data, mode); err != nil {
 		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("fsync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		return fmt.Errorf("rename %s: %w", tmp, err)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/faultline/faultline/systems/disk"
 	"github.com/faultline/faultline/systems/raft/core"
 )
 
@@ -28,7 +29,7 @@ func termsOf(es []core.Entry) []uint64 {
 
 func reopen(t *testing.T, dir string) (*storage, recovered) {
 	t.Helper()
-	st, rec, err := openStorage(dir, slog.New(slog.DiscardHandler))
+	st, rec, err := openStorage(dir, slog.New(slog.DiscardHandler), disk.Durable)
 	if err != nil {
 		t.Fatalf("openStorage: %v", err)
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/faultline/faultline/systems/disk"
 )
 
 // NextIncarnation durably increments the counter kept in dir/INCARNATION and
@@ -31,7 +33,7 @@ func NextIncarnation(dir string) (uint64, error) {
 	// Write-then-rename keeps the old number if we crash halfway; a torn
 	// file would otherwise stop the node from ever starting again.
 	tmp := path + ".tmp"
-	if err := writeFileSync(tmp, []byte(strconv.FormatUint(n, 10)+"\n")); err != nil {
+	if err := disk.WriteFileSync(tmp, []byte(strconv.FormatUint(n, 10)+"\n"), disk.Durable); err != nil {
 		return 0, fmt.Errorf("storage: write incarnation: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {

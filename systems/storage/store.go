@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/faultline/faultline/systems/disk"
 )
 
 // Options tune a Store. The zero value is ready to use.
@@ -27,6 +29,11 @@ type Options struct {
 	CompactMinBytes int64
 	CompactRatio    float64
 	Logger          *slog.Logger
+	// Mode says whether un-fsynced log writes reach the OS at once
+	// (disk.Durable, the default) or stay in process memory until the
+	// group commit's fsync (disk.Lazy: a SIGKILL loses them, as a power
+	// cut would).
+	Mode disk.Mode
 
 	// wrapFile lets tests observe or delay the log's Write and Sync.
 	wrapFile func(File) File
@@ -42,7 +49,7 @@ type Store struct {
 	// swap is held shared by Put across its append, and exclusively by
 	// Compact and Close, which replace or close the file under it.
 	swap sync.RWMutex
-	f    *os.File
+	f    *disk.File
 	gc   *GroupCommit
 	err  error // sticky: ErrClosed, or a failure that left the log unknown
 
@@ -68,7 +75,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	_, statErr := os.Stat(path)
 	created := errors.Is(statErr, os.ErrNotExist)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := disk.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644, opts.Mode)
 	if err != nil {
 		return nil, fmt.Errorf("storage: open: %w", err)
 	}
@@ -250,7 +257,7 @@ func (s *Store) rewrite() error {
 		buf = appendRecord(buf, r)
 	}
 	s.mu.Unlock()
-	if err := writeFileSync(tmp, buf); err != nil {
+	if err := disk.WriteFileSync(tmp, buf, s.opts.Mode); err != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("storage: compact: %w", err)
 	}
@@ -260,7 +267,7 @@ func (s *Store) rewrite() error {
 	}
 	// From here on the old file is unlinked: appends to it would be lost.
 	old := s.f
-	f, err := os.OpenFile(s.path, os.O_RDWR|os.O_APPEND, 0o644)
+	f, err := disk.OpenFile(s.path, os.O_RDWR|os.O_APPEND, 0o644, s.opts.Mode)
 	if err == nil {
 		err = syncDir(filepath.Dir(s.path))
 	}
@@ -301,22 +308,6 @@ func (s *Store) Close() error {
 		return fmt.Errorf("storage: close %s: %w", s.path, err)
 	}
 	return nil
-}
-
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // syncDir fsyncs a directory so that a file created or renamed in it

@@ -41,9 +41,24 @@ type Results struct {
 	Stats    stats.Stats                `json:"stats"`
 	// Interrupted is set when the run was stopped early (Ctrl-C).
 	Interrupted bool `json:"interrupted,omitempty"`
-	// Recovered says whether every node was healthy again after the faults
-	// were undone; nil when recovery was not attempted.
+	// Recovered says whether every node was healthy again and every link
+	// healed after the faults were undone; nil when recovery was not
+	// attempted.
 	Recovered *bool `json:"recovered,omitempty"`
+	// Healed is the end-of-run check behind Recovered.
+	Healed *Healed `json:"healed,omitempty"`
+}
+
+// Healed is what the end-of-run check found once the faults were undone.
+type Healed struct {
+	// LinksHealed: no partition or link toxic left in the mesh
+	// (Cluster.LinkFaults empty); LinkFaults lists what was left.
+	LinksHealed bool     `json:"links_healed"`
+	LinkFaults  []string `json:"link_faults,omitempty"`
+	// NodesUp of Nodes answered ready; Down names the others.
+	NodesUp int      `json:"nodes_up"`
+	Nodes   int      `json:"nodes"`
+	Down    []string `json:"down,omitempty"`
 }
 
 // Outcome is a finished run.
@@ -78,7 +93,19 @@ func Run(ctx context.Context, t Test, opts Options) (*Outcome, error) {
 	if len(opts.NodeCommand) == 0 {
 		return nil, &ConfigError{Err: errors.New("no node command: the harness needs a program to run nodes with")}
 	}
-	t.Schedule = nemesis.Plan(t.Seed, len(res.Faults), t.NemesisInterval.D(), t.TimeLimit.D())
+	if t.Schedule == nil {
+		ids := make([]int, t.Nodes)
+		for i := range ids {
+			ids[i] = i + 1
+		}
+		t.Schedule = nemesis.Plan(t.Seed, res.Faults, ids, t.NemesisInterval.D(), t.TimeLimit.D())
+	}
+	if t.Storage == "" {
+		t.Storage = systems.StorageDurable
+		if nemesis.NeedsLazyStorage(res.Faults) {
+			t.Storage = systems.StorageLazy
+		}
+	}
 	res.Test = t
 
 	label := fmt.Sprintf("%s-%s-s%d", t.System, t.Workload, t.Seed)
@@ -125,7 +152,7 @@ func (r *run) run(ctx context.Context) (*Outcome, error) {
 	t := r.t
 	r.log.Info("starting cluster", "system", t.System, "nodes", t.Nodes, "bugs", t.Bugs, "seed", t.Seed)
 	cluster, err := startCluster(ctx, t.Runtime, runtime.Spec{
-		System: t.System, Nodes: t.Nodes, Bugs: t.Bugs, RunDir: r.dir,
+		System: t.System, Nodes: t.Nodes, Bugs: t.Bugs, Storage: t.Storage, RunDir: r.dir,
 		Command: r.opts.NodeCommand, Logger: r.log,
 	})
 	if err != nil {
@@ -167,7 +194,6 @@ func (r *run) run(ctx context.Context) (*Outcome, error) {
 	r.log.Info("running", "time_limit", t.TimeLimit.D(), "concurrency", t.Concurrency, "rate", t.Rate, "faults", t.Nemesis)
 	nem := &nemesis.Runner{
 		Cluster: cluster, Faults: r.res.Faults, Steps: t.Schedule,
-		Rand:    rand.New(rand.NewPCG(t.Seed, nemesis.Stream+1)),
 		History: r.rec, Logger: r.log, StepTimeout: t.RecoveryTimeout.D(),
 	}
 	r.drive(ctx, start, nem)
@@ -175,8 +201,9 @@ func (r *run) run(ctx context.Context) (*Outcome, error) {
 	results := Results{}
 	interrupted := ctx.Err() != nil
 	if !interrupted {
-		ok := r.recover(ctx, nem)
-		results.Recovered = &ok
+		h := r.recover(ctx, nem)
+		ok := h.LinksHealed && h.NodesUp == h.Nodes
+		results.Recovered, results.Healed = &ok, &h
 		if ok && t.FinalReads {
 			r.finalReads(ctx)
 		}
@@ -210,7 +237,8 @@ func (r *run) run(ctx context.Context) (*Outcome, error) {
 	case interrupted:
 		results.Valid, results.Reason = checkers.Unknown, "run interrupted; no anomaly in what was recorded and checked"
 	case results.Recovered != nil && !*results.Recovered:
-		results.Valid, results.Reason = checkers.Unknown, fmt.Sprintf("cluster did not recover within %s after the faults stopped; see harness.log and nodes/", t.RecoveryTimeout.D())
+		results.Valid, results.Reason = checkers.Unknown, fmt.Sprintf("cluster did not recover within %s after the faults stopped (links healed: %v, nodes up: %d of %d); see harness.log and nodes/",
+			t.RecoveryTimeout.D(), results.Healed.LinksHealed, results.Healed.NodesUp, results.Healed.Nodes)
 	case results.Valid == checkers.Unknown:
 		results.Reason = "a checker could not decide"
 	}
@@ -282,19 +310,22 @@ func (r *run) invoke(ctx context.Context, process int, node systems.Endpoint, op
 	return c.Type
 }
 
-// recover undoes every fault and waits for all nodes to be healthy. The
-// whole of it is one nemesis "recover" in the history, so a reader sees
-// where the faults really ended even if a scheduled stop failed.
-func (r *run) recover(ctx context.Context, nem *nemesis.Runner) (ok bool) {
+// recover undoes every fault, waits for all nodes to be healthy, then
+// checks that every link is healed and every node up. The whole of it is
+// one nemesis "recover" in the history, so a reader sees where the faults
+// really ended even if a scheduled stop failed.
+func (r *run) recover(ctx context.Context, nem *nemesis.Runner) (h Healed) {
 	rctx, cancel := context.WithTimeout(ctx, r.t.RecoveryTimeout.D())
 	defer cancel()
 	r.log.Info("recovering: stopping faults, healing, restarting nodes")
 	nem.StopAll(rctx)
 	r.rec.Record(history.Event{Process: history.NemesisProcess, Type: history.Invoke, F: "recover"})
 	defer func() {
-		done := history.Event{Process: history.NemesisProcess, Type: history.Info, F: "recover", Value: map[string]any{"healthy": ok}}
+		ok := h.LinksHealed && h.NodesUp == h.Nodes
+		done := history.Event{Process: history.NemesisProcess, Type: history.Info, F: "recover",
+			Value: map[string]any{"healthy": ok, "links_healed": h.LinksHealed, "nodes_up": h.NodesUp}}
 		if !ok {
-			done.Error = fmt.Sprintf("not every node was healthy within %s", r.t.RecoveryTimeout.D())
+			done.Error = fmt.Sprintf("not healed within %s: link faults left %v, nodes down %v", r.t.RecoveryTimeout.D(), h.LinkFaults, h.Down)
 		}
 		r.rec.Record(done)
 	}()
@@ -309,29 +340,47 @@ func (r *run) recover(ctx context.Context, nem *nemesis.Runner) (ok bool) {
 			r.log.Error("restart", "node", n.Name, "err", err)
 		}
 	}
+	h.Nodes = len(r.nodes)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		healthy := 0
+		h.NodesUp, h.Down = 0, nil
 		for _, n := range r.nodes {
 			sctx, scancel := context.WithTimeout(rctx, time.Second)
 			st, err := r.cluster.Status(sctx, n.ID)
 			scancel()
 			if err == nil && st.Ready {
-				healthy++
+				h.NodesUp++
+				if st.ClockOffsetNS != 0 {
+					// A clock stop that failed (the node was paused):
+					// true time again before the final reads.
+					if err := r.cluster.SetClock(rctx, n.ID, 0); err != nil {
+						r.log.Warn("reset clock", "node", n.Name, "err", err)
+					}
+				}
+			} else {
+				h.Down = append(h.Down, n.Name)
 			}
 		}
-		if healthy == len(r.nodes) {
-			r.log.Info("cluster healthy")
-			return true
+		if h.NodesUp == h.Nodes || rctx.Err() != nil {
+			break
 		}
 		select {
 		case <-rctx.Done():
-			r.log.Error("cluster did not recover", "healthy", healthy, "nodes", len(r.nodes))
-			return false
 		case <-tick.C:
 		}
 	}
+	faults, err := r.cluster.LinkFaults(rctx)
+	if err != nil {
+		faults = []string{"cannot tell: " + err.Error()}
+	}
+	h.LinkFaults, h.LinksHealed = faults, len(faults) == 0
+	if h.NodesUp == h.Nodes && h.LinksHealed {
+		r.log.Info("cluster healthy: every node up, every link healed")
+	} else {
+		r.log.Error("cluster did not recover", "nodes_up", h.NodesUp, "nodes", h.Nodes, "down", h.Down, "link_faults", h.LinkFaults)
+	}
+	return h
 }
 
 // finalReads reads every key once after recovery, on fresh processes, so

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faultline/faultline/harness/runtime"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/systems"
 	"github.com/faultline/faultline/systems/registry"
@@ -61,9 +62,19 @@ type Test struct {
 	Seed       uint64 `json:"seed"`
 	ResultsDir string `json:"results_dir"`
 
-	// Schedule is the nemesis plan derived from the seed, stored so a
-	// reader of test.json sees what was meant to happen and when.
+	// Grudge is the custom grudge of the partition-grudge fault.
+	Grudge runtime.Grudge `json:"grudge,omitempty"`
+	// Storage is how nodes treat un-fsynced writes (systems.StorageDurable
+	// or StorageLazy). Empty: lazy when the faults include a power loss,
+	// durable otherwise; test.json records what was used.
+	Storage string `json:"storage,omitempty"`
+
+	// Schedule is the nemesis plan: derived from the seed when empty, or
+	// given (a replay). test.json stores it, so a reader sees what was
+	// meant to happen and when, and `faultline run --replay` can repeat it.
 	Schedule []nemesis.Step `json:"schedule,omitempty"`
+	// ReplayOf is the run directory this run replays, if any.
+	ReplayOf string `json:"replay_of,omitempty"`
 }
 
 // DefaultTest returns a test with every default filled in.
@@ -125,8 +136,11 @@ func Resolve(t Test) (*Resolved, error) {
 		return bad("system %s does not serve workload %q (it serves: %s)", sys.Name(), t.Workload, strings.Join(sortedKeys(sys.Workloads()), ", "))
 	}
 	_ = fs
-	faults, err := nemesis.Default().Get(t.Nemesis)
+	faults, err := nemesis.Default().Get(t.Nemesis, nemesis.Options{Grudge: t.Grudge})
 	if err != nil {
+		return nil, &ConfigError{Err: err}
+	}
+	if err := checkNemesis(t, faults); err != nil {
 		return nil, &ConfigError{Err: err}
 	}
 	if err := systems.CheckBugs(sys, t.Bugs); err != nil {
@@ -156,6 +170,36 @@ func Resolve(t Test) (*Resolved, error) {
 		return bad("--results must name a directory")
 	}
 	return &Resolved{Test: t, System: sys, Workload: w, Faults: faults}, nil
+}
+
+// checkNemesis checks what the faults need from the rest of the test.
+func checkNemesis(t Test, faults []nemesis.Fault) error {
+	usesGrudge := false
+	for _, f := range faults {
+		usesGrudge = usesGrudge || f.Name() == "partition-grudge"
+	}
+	if len(t.Grudge) > 0 && !usesGrudge {
+		return errors.New("a grudge was given but --nemesis does not include partition-grudge")
+	}
+	for to, from := range t.Grudge {
+		for _, id := range append([]int{to}, from...) {
+			if id < 1 || id > t.Nodes {
+				return fmt.Errorf("grudge names node %d, but the cluster has nodes 1..%d", id, t.Nodes)
+			}
+		}
+	}
+	switch t.Storage {
+	case "", systems.StorageDurable, systems.StorageLazy:
+	default:
+		return fmt.Errorf("storage %q: want %s or %s", t.Storage, systems.StorageDurable, systems.StorageLazy)
+	}
+	if t.Storage == systems.StorageDurable && nemesis.NeedsLazyStorage(faults) {
+		return errors.New("power-loss needs nodes with lazy storage, but the test asks for durable")
+	}
+	if err := nemesis.CheckSchedule(t.Schedule, faults); err != nil {
+		return fmt.Errorf("the stored schedule does not fit --nemesis: %w", err)
+	}
+	return nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

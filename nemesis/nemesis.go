@@ -3,37 +3,88 @@
 // history. Every start and stop becomes a pair of nemesis events (process
 // -1) in the history, so checkers and reports can line faults up with
 // anomalies.
+//
+// A fault's random choices (which shape, which nodes, which links, how
+// much) are made ahead of time, when the schedule is planned from the
+// seed (Fault.Choose), and stored with the schedule in test.json. Only
+// choices that depend on the cluster's state at the time, such as which
+// node leads, are made when the fault starts; they are recorded in the
+// history (Action.Resolved) so a replay can aim at the same nodes.
 package nemesis
 
 import (
 	"context"
-	"fmt"
-	"maps"
 	"math/rand/v2"
-	"slices"
-	"strings"
+	"sort"
 	"time"
 
 	"github.com/faultline/faultline/harness/runtime"
 )
 
-// Action is what a fault did, as recorded in the history.
-type Action struct {
-	F     string // e.g. start-partition, kill
-	Value any    // details: the grudge, the nodes killed …
-	Node  string // the node acted on, when there is one
+// Choice is everything one episode of a fault will do, decided from the
+// seed before the run. Which fields mean something depends on the fault.
+type Choice struct {
+	// Kind is the variant: a partition shape (halves, bridge …), a link
+	// toxic (latency, reset …), a clock fault (bump, strobe, scramble).
+	Kind string `json:"kind,omitempty"`
+	// Target is how process faults pick nodes: one, minority, majority,
+	// leader, all.
+	Target string `json:"target,omitempty"`
+	// Nodes are the nodes acted on. For leader-aimed choices they are the
+	// fallback used when no node reports leading, unless Pinned.
+	Nodes []int `json:"nodes,omitempty"`
+	// Grudge is a partition's grudge (node -> nodes it does not hear).
+	Grudge runtime.Grudge `json:"grudge,omitempty"`
+	// Links are directed links (from, to) a link fault acts on.
+	Links [][2]int `json:"links,omitempty"`
+	// Params are numeric parameters: latency_ms, offset_ms …
+	Params map[string]int64 `json:"params,omitempty"`
+	// Offsets are the clock offsets a clock fault sets, per node, in ms.
+	Offsets map[int]int64 `json:"offsets,omitempty"`
+	// Seed drives choices made while the fault runs (the order a
+	// partition's links are cut in, a strobe's flips).
+	Seed uint64 `json:"seed,omitempty"`
+	// Pinned means Nodes were resolved in the run being replayed: use
+	// them instead of asking the cluster again (who leads).
+	Pinned bool `json:"pinned,omitempty"`
 }
 
-// Fault is one kind of failure. Start injects it and Stop undoes it; the
-// schedule never starts a fault twice without stopping it in between.
+// Action is what a fault did, as recorded in the history.
+type Action struct {
+	F     string         // e.g. start-partition, kill
+	Value map[string]any // details: the grudge, the nodes killed …
+	Node  string         // the node(s) acted on, comma-separated, when there are some
+	// Resolved are the nodes chosen from the cluster's state at start (the
+	// leader), when the choice depended on it; a replay pins them.
+	Resolved []int
+}
+
+// Fault is one kind of failure. Start injects one episode and Stop undoes
+// it; the schedule never starts a fault twice without stopping it in
+// between.
 type Fault interface {
+	// Name is the fault as named on --nemesis (e.g. partition-bridge).
 	Name() string
+	// Lane groups faults that must not overlap: the schedule runs at most
+	// one fault per lane at a time. Faults in different lanes are
+	// independent (a clock jump during a partition).
+	Lane() string
 	// StartF and StopF name the history events of Start and Stop.
 	StartF() string
 	StopF() string
-	Start(ctx context.Context, c runtime.Cluster, rng *rand.Rand) (Action, error)
+	// Choose decides one episode from rng for a cluster of nodes ids.
+	Choose(rng *rand.Rand, ids []int) Choice
+	Start(ctx context.Context, c runtime.Cluster, ch Choice) (Action, error)
 	Stop(ctx context.Context, c runtime.Cluster) (Action, error)
 }
+
+// Lanes of the faults faultline ships.
+const (
+	LanePartition = "partition"
+	LaneLink      = "link"
+	LaneProcess   = "process" // kill, pause and power loss never overlap
+	LaneClock     = "clock"
+)
 
 // leader asks every node's admin endpoint and returns the node that says it
 // leads in the highest term, if any. Systems without leaders never say so.
@@ -50,41 +101,46 @@ func leader(ctx context.Context, c runtime.Cluster) (int, bool) {
 	return best, found
 }
 
-// Registry maps names to fault constructors.
-type Registry struct{ byName map[string]func() Fault }
-
-// Default returns a registry of every fault faultline ships.
-func Default() *Registry {
-	return &Registry{byName: map[string]func() Fault{
-		"partition": func() Fault { return &Partition{} },
-		"kill":      func() Fault { return &Kill{} },
-		"slow":      func() Fault { return &Slow{} },
-	}}
-}
-
-// Names lists the registered faults, sorted.
-func (r *Registry) Names() []string {
-	return slices.Sorted(maps.Keys(r.byName))
-}
-
-// Get returns a fresh fault of each name, or an error naming the first
-// unknown one with the valid names. "none" alone means no faults.
-func (r *Registry) Get(names []string) ([]Fault, error) {
-	var fs []Fault
-	seen := map[string]bool{}
-	for _, n := range names {
-		if n == "none" && len(names) == 1 {
-			return nil, nil
-		}
-		mk, ok := r.byName[n]
-		if !ok {
-			return nil, fmt.Errorf("unknown nemesis %q (valid: %s, or none)", n, strings.Join(r.Names(), ", "))
-		}
-		if seen[n] {
-			return nil, fmt.Errorf("nemesis %q given twice", n)
-		}
-		seen[n] = true
-		fs = append(fs, mk())
+// resolveLeader returns the nodes a leader-aimed choice acts on: pinned
+// nodes as they are, else the current leader (resolved), else the
+// fallback nodes chosen at planning time.
+func resolveLeader(ctx context.Context, c runtime.Cluster, ch Choice) (nodes []int, resolved bool) {
+	if ch.Pinned {
+		return ch.Nodes, false
 	}
-	return fs, nil
+	if id, ok := leader(ctx, c); ok {
+		return []int{id}, true
+	}
+	return ch.Nodes, false
+}
+
+func nodeIDs(c runtime.Cluster) []int {
+	var ids []int
+	for _, n := range c.Nodes() {
+		ids = append(ids, n.ID)
+	}
+	sort.Ints(ids)
+	return ids
+}
+
+// pickN returns n of ids chosen at random, sorted.
+func pickN(rng *rand.Rand, ids []int, n int) []int {
+	out := make([]int, 0, n)
+	for _, i := range rng.Perm(len(ids))[:min(n, len(ids))] {
+		out = append(out, ids[i])
+	}
+	sort.Ints(out)
+	return out
+}
+
+// sleep waits d or until ctx ends, and reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }

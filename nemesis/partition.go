@@ -11,10 +11,20 @@ import (
 	"github.com/faultline/faultline/systems"
 )
 
-// Partition cuts the cluster in two, each time one of: random halves; one
-// random node isolated; or, for systems that report a leader on their
-// admin endpoint, the leader isolated (a third of the time), since leader
-// changes are where replication protocols break.
+// PartitionShapes are the grudges a partition can take, besides a custom
+// one.
+var PartitionShapes = []string{"halves", "one", "majority-ring", "bridge", "leader", "one-way"}
+
+var partitionSummary = map[string]string{
+	"halves":        "cut the cluster into two random halves",
+	"one":           "isolate one random node",
+	"majority-ring": "every node sees a majority, no two nodes the same one (nodes on a ring see their neighbours)",
+	"bridge":        "two halves joined by one node that sees both",
+	"leader":        "isolate the current leader (found through the admin endpoint); a random node for leaderless systems",
+	"one-way":       "one side's messages to the other are lost, the other way works (asymmetric halves or one node)",
+}
+
+// Partition cuts links by a grudge of one of Kinds, chosen per episode.
 //
 // The cut does not fall on every link at the same instant. Real partitions
 // spread over milliseconds as switches, routes and firewall rules fail one
@@ -22,54 +32,100 @@ import (
 // is what leaves operations in flight with some links cut and others not: a
 // write that reached a few replicas but not a majority. Links are cut one
 // at a time, in random order, over Onset; the partition is complete when
-// Start returns.
+// Start returns. Stop lifts the partition only, not other faults' toxics.
 type Partition struct {
 	// Onset is how long the cut takes to spread over all its links; zero
 	// means DefaultOnset, negative means all links at once.
 	Onset time.Duration
+	// Kinds are the shapes chosen from (PartitionShapes, or "grudge").
+	Kinds []string
+
+	name   string
+	grudge runtime.Grudge // for kind grudge
 }
 
 // DefaultOnset is the spread of a partition's cut over its links.
 const DefaultOnset = 200 * time.Millisecond
 
-func (*Partition) Name() string   { return "partition" }
+func (p *Partition) Name() string {
+	if p.name == "" {
+		return "partition"
+	}
+	return p.name
+}
+func (*Partition) Lane() string   { return LanePartition }
 func (*Partition) StartF() string { return "start-partition" }
 func (*Partition) StopF() string  { return "stop-partition" }
 
-func (p *Partition) Start(ctx context.Context, c runtime.Cluster, rng *rand.Rand) (Action, error) {
-	ids := nodeIDs(c)
-	var side []int
-	kind := "halves"
-	roll := rng.IntN(3)
-	if roll == 0 {
-		if id, ok := leader(ctx, c); ok {
-			kind, side = "isolate-leader", []int{id}
-		} else {
-			roll = 1
-		}
+// Choose picks a shape and its grudge. A leader partition's grudge is
+// settled at start; the node it names here is the fallback.
+func (p *Partition) Choose(rng *rand.Rand, ids []int) Choice {
+	kinds := p.Kinds
+	if len(kinds) == 0 {
+		kinds = PartitionShapes
 	}
-	if roll == 1 {
-		kind = "isolate"
-		side = []int{ids[rng.IntN(len(ids))]}
-	} else if roll == 2 {
+	ch := Choice{Kind: kinds[rng.IntN(len(kinds))], Seed: rng.Uint64()}
+	switch ch.Kind {
+	case "halves":
+		ch.Nodes = pickN(rng, ids, len(ids)/2)
+		ch.Grudge = Bisect(ids, ch.Nodes)
+	case "one", "leader":
+		ch.Nodes = pickN(rng, ids, 1)
+		ch.Grudge = Bisect(ids, ch.Nodes)
+	case "majority-ring":
+		ch.Grudge = MajorityRing(rng.Perm(len(ids)), ids)
+	case "bridge":
 		perm := rng.Perm(len(ids))
-		for _, i := range perm[:len(ids)/2] {
+		ch.Nodes = []int{ids[perm[0]]}
+		side := make([]int, 0, len(ids))
+		for _, i := range perm[1 : 1+(len(ids)-1)/2] {
 			side = append(side, ids[i])
 		}
 		sort.Ints(side)
+		ch.Grudge = Bridge(ids, ch.Nodes[0], side)
+	case "one-way":
+		n := 1
+		if rng.IntN(2) == 0 {
+			n = len(ids) / 2
+		}
+		ch.Nodes = pickN(rng, ids, n)
+		ch.Grudge = OneWay(ids, ch.Nodes)
+	case "grudge":
+		ch.Grudge = p.grudge
 	}
-	g := Bisect(ids, side)
-	a := Action{F: p.StartF(), Value: map[string]any{"kind": kind, "components": components(ids, side)}}
-	if err := p.cut(ctx, c, g, rng); err != nil {
-		// Some links may be cut: say which partition was meant.
-		return a, fmt.Errorf("partition %s %v: %w", kind, side, err)
+	return ch
+}
+
+func (p *Partition) Start(ctx context.Context, c runtime.Cluster, ch Choice) (Action, error) {
+	ids := nodeIDs(c)
+	a := Action{F: p.StartF()}
+	g := ch.Grudge
+	if ch.Kind == "leader" {
+		var resolved bool
+		ch.Nodes, resolved = resolveLeader(ctx, c, ch)
+		if resolved {
+			a.Resolved = ch.Nodes
+		}
+		g = Bisect(ids, ch.Nodes)
+	}
+	a.Value = map[string]any{"kind": ch.Kind, "grudge": grudgeNames(g)}
+	switch ch.Kind {
+	case "halves", "one", "leader", "bridge", "one-way":
+		a.Value["nodes"] = names(ch.Nodes)
+		a.Node = nodeField(ch.Nodes)
+	}
+	if err := p.cut(ctx, c, g, rand.New(rand.NewPCG(ch.Seed, Stream))); err != nil {
+		// Some links may be cut: the event says which partition was meant.
+		return a, fmt.Errorf("partition %s: %w", ch.Kind, err)
 	}
 	return a, nil
 }
 
+// Stop lifts the partition (an empty grudge), leaving link toxics alone:
+// a link fault may be running at the same time.
 func (p *Partition) Stop(ctx context.Context, c runtime.Cluster) (Action, error) {
-	if err := c.Heal(ctx); err != nil {
-		return Action{}, fmt.Errorf("heal: %w", err)
+	if err := c.Partition(ctx, runtime.Grudge{}); err != nil {
+		return Action{F: p.StopF()}, fmt.Errorf("lift partition: %w", err)
 	}
 	return Action{F: p.StopF()}, nil
 }
@@ -94,12 +150,8 @@ func (p *Partition) cut(ctx context.Context, c runtime.Cluster, g runtime.Grudge
 	step := onset / time.Duration(len(edges)-1)
 	partial := runtime.Grudge{}
 	for i, e := range edges {
-		if i > 0 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(step):
-			}
+		if i > 0 && !sleep(ctx, step) {
+			return ctx.Err()
 		}
 		partial[e.to] = append(partial[e.to], e.from)
 		if err := c.Partition(ctx, partial); err != nil {
@@ -136,28 +188,80 @@ func Bisect(ids, side []int) runtime.Grudge {
 	return g
 }
 
-// components names the two sides of a split, for the history.
-func components(ids, side []int) [][]string {
+// Bridge returns the grudge of two sides joined by one node: the nodes in
+// side and the others (bridge excepted) do not hear each other; the bridge
+// hears, and is heard by, everyone.
+func Bridge(ids []int, bridge int, side []int) runtime.Grudge {
 	in := map[int]bool{}
 	for _, id := range side {
 		in[id] = true
 	}
-	var a, b []string
-	for _, id := range ids {
-		if in[id] {
-			a = append(a, systems.NodeName(id))
-		} else {
-			b = append(b, systems.NodeName(id))
+	g := runtime.Grudge{}
+	for _, a := range ids {
+		for _, b := range ids {
+			if a != bridge && b != bridge && in[a] != in[b] {
+				g[a] = append(g[a], b)
+			}
 		}
 	}
-	return [][]string{a, b}
+	return g
 }
 
-func nodeIDs(c runtime.Cluster) []int {
-	var ids []int
-	for _, n := range c.Nodes() {
-		ids = append(ids, n.ID)
+// OneWay returns the grudge in which the nodes of side hear nothing from
+// the others, while the others hear side: side's messages get through,
+// the replies and requests coming back do not.
+func OneWay(ids, side []int) runtime.Grudge {
+	in := map[int]bool{}
+	for _, id := range side {
+		in[id] = true
 	}
-	sort.Ints(ids)
-	return ids
+	g := runtime.Grudge{}
+	for _, a := range side {
+		for _, b := range ids {
+			if !in[b] {
+				g[a] = append(g[a], b)
+			}
+		}
+	}
+	return g
+}
+
+// MajorityRing places ids on a ring in the order perm gives and lets each
+// node hear only the majority of nodes nearest to it on the ring (itself
+// included): every node sees a majority, and no two see the same one.
+// With an even majority the window leans one way, so some links are cut
+// in one direction only (as in Jepsen's majorities-ring).
+func MajorityRing(perm []int, ids []int) runtime.Grudge {
+	n := len(ids)
+	m := n/2 + 1
+	ring := make([]int, n)
+	for i, p := range perm {
+		ring[i] = ids[p]
+	}
+	g := runtime.Grudge{}
+	for pos, a := range ring {
+		sees := map[int]bool{}
+		for k := -(m - 1) / 2; k <= m/2; k++ {
+			sees[ring[((pos+k)%n+n)%n]] = true
+		}
+		for _, b := range ids {
+			if !sees[b] {
+				g[a] = append(g[a], b)
+			}
+		}
+		sort.Ints(g[a])
+	}
+	return g
+}
+
+// grudgeNames renders a grudge for the history: node -> nodes it does not
+// hear, by name.
+func grudgeNames(g runtime.Grudge) map[string][]string {
+	out := map[string][]string{}
+	for to, from := range g {
+		if len(from) > 0 {
+			out[systems.NodeName(to)] = names(from)
+		}
+	}
+	return out
 }

@@ -2,8 +2,10 @@ package nemesis
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sort"
 	"time"
 
 	"github.com/faultline/faultline/harness/history"
@@ -11,35 +13,81 @@ import (
 )
 
 // Step is one entry of a schedule: at At after the run starts, start or
-// stop fault Fault (an index into the run's faults).
+// stop fault Fault (an index into the run's faults, named Name). A start
+// carries the episode's Choice.
 type Step struct {
-	At    time.Duration `json:"at"`
-	Fault int           `json:"fault"`
-	Start bool          `json:"start"`
+	At     time.Duration `json:"at"`
+	Fault  int           `json:"fault"`
+	Name   string        `json:"name,omitempty"`
+	Start  bool          `json:"start"`
+	Choice *Choice       `json:"choice,omitempty"`
 }
 
 // Stream keeps the nemesis's random choices apart from the workload's for
 // the same seed.
 const Stream = 0x6e656d65736973 // "nemesis"
 
-// Plan lays out a schedule from the seed: after one quiet interval, a
-// random fault starts; one interval later it stops; one interval later the
-// next starts, and so on until the time limit. Only one fault is active at
-// a time, and the last one stops before the time limit when it fits.
-func Plan(seed uint64, nfaults int, interval, timeLimit time.Duration) []Step {
-	if nfaults == 0 || interval <= 0 {
+// Plan lays out a schedule from the seed for a cluster of nodes ids.
+// Fault starts are spaced by gaps of 0.5 to 1.5 times interval (mean
+// interval); each start picks a fault at random and lasts 0.5 to 1.5
+// intervals. A fault whose lane is busy starts once the lane's last fault
+// has stopped and half an interval has passed, so faults of one lane
+// never overlap while faults of different lanes may. Every choice a fault
+// can make ahead of time is made here (Fault.Choose). Starts at or past
+// the time limit are dropped, as are stops (the runner stops what is still
+// active when the clients are done).
+func Plan(seed uint64, faults []Fault, ids []int, interval, timeLimit time.Duration) []Step {
+	if len(faults) == 0 || interval <= 0 {
 		return nil
 	}
 	rng := rand.New(rand.NewPCG(seed, Stream))
+	around := func() time.Duration { return time.Duration((0.5 + rng.Float64()) * float64(interval)) }
+	free := map[string]time.Duration{}
 	var steps []Step
-	for at := interval; at < timeLimit; at += 2 * interval {
-		f := rng.IntN(nfaults)
-		steps = append(steps, Step{At: at, Fault: f, Start: true})
-		if at+interval < timeLimit {
-			steps = append(steps, Step{At: at + interval, Fault: f, Start: false})
+	for t := around(); t < timeLimit; t += around() {
+		i := rng.IntN(len(faults))
+		f := faults[i]
+		start := max(t, free[f.Lane()])
+		dur := around()
+		ch := f.Choose(rng, ids)
+		if start >= timeLimit {
+			continue
+		}
+		stop := start + dur
+		free[f.Lane()] = stop + interval/2
+		steps = append(steps, Step{At: start, Fault: i, Name: f.Name(), Start: true, Choice: &ch})
+		if stop < timeLimit {
+			steps = append(steps, Step{At: stop, Fault: i, Name: f.Name()})
 		}
 	}
+	// Stops sort before starts at the same instant.
+	sort.SliceStable(steps, func(a, b int) bool {
+		if steps[a].At != steps[b].At {
+			return steps[a].At < steps[b].At
+		}
+		return !steps[a].Start && steps[b].Start
+	})
 	return steps
+}
+
+// CheckSchedule reports whether steps fit faults: indexes in range, names
+// matching, every start with a choice, no fault started twice without a
+// stop in between.
+func CheckSchedule(steps []Step, faults []Fault) error {
+	active := map[int]bool{}
+	for i, s := range steps {
+		if s.Fault < 0 || s.Fault >= len(faults) {
+			return fmt.Errorf("schedule step %d: fault %d, but the run has %d faults", i, s.Fault, len(faults))
+		}
+		if s.Name != "" && s.Name != faults[s.Fault].Name() {
+			return fmt.Errorf("schedule step %d names fault %q, but fault %d is %q", i, s.Name, s.Fault, faults[s.Fault].Name())
+		}
+		if s.Start && (s.Choice == nil || active[s.Fault]) {
+			return fmt.Errorf("schedule step %d: a start needs a choice and a stopped fault", i)
+		}
+		active[s.Fault] = s.Start
+	}
+	return nil
 }
 
 // Recorder is where the nemesis writes its events.
@@ -52,7 +100,6 @@ type Runner struct {
 	Cluster runtime.Cluster
 	Faults  []Fault
 	Steps   []Step
-	Rand    *rand.Rand // for the faults' own choices (which nodes)
 	History Recorder
 	Logger  *slog.Logger
 	// StepTimeout bounds one fault's start or stop.
@@ -61,22 +108,41 @@ type Runner struct {
 	active map[int]bool
 }
 
+// StepKey is the key of a start event's value that holds the index of its
+// step in the schedule; ResolvedKey holds the IDs of nodes chosen from the
+// cluster's state (see Action.Resolved). A replay reads both.
+const (
+	StepKey     = "step"
+	ResolvedKey = "resolved"
+)
+
 // Run follows the schedule, measuring At from start, until it is done or
 // ctx ends. Faults still active when it returns are left active: call
 // StopAll to undo them (the runner does this once clients have stopped).
+// Steps run one at a time: a step that takes long (a restart waiting for
+// its node) delays the ones after it.
 func (r *Runner) Run(ctx context.Context, start time.Time) {
-	r.active = map[int]bool{}
+	if r.active == nil {
+		r.active = map[int]bool{}
+	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
-	for _, s := range r.Steps {
+	for i, s := range r.Steps {
 		timer.Reset(time.Until(start.Add(s.At)))
 		select {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
 		}
-		r.do(ctx, s.Fault, s.Start)
+		if s.Start {
+			if r.active[s.Fault] { // only a hand-made schedule does this
+				r.do(ctx, -1, s.Fault, false, nil)
+			}
+			r.do(ctx, i, s.Fault, true, s.Choice)
+		} else if r.active[s.Fault] {
+			r.do(ctx, i, s.Fault, false, nil)
+		}
 	}
 }
 
@@ -84,12 +150,15 @@ func (r *Runner) Run(ctx context.Context, start time.Time) {
 func (r *Runner) StopAll(ctx context.Context) {
 	for i := range r.Faults {
 		if r.active[i] {
-			r.do(ctx, i, false)
+			r.do(ctx, -1, i, false, nil)
 		}
 	}
 }
 
-func (r *Runner) do(ctx context.Context, i int, start bool) {
+func (r *Runner) do(ctx context.Context, step, i int, start bool, ch *Choice) {
+	if r.active == nil {
+		r.active = map[int]bool{}
+	}
 	f := r.Faults[i]
 	name := f.StopF()
 	if start {
@@ -103,18 +172,84 @@ func (r *Runner) do(ctx context.Context, i int, start bool) {
 		err error
 	)
 	if start {
-		a, err = f.Start(sctx, r.Cluster, r.Rand)
+		a, err = f.Start(sctx, r.Cluster, *ch)
 		r.active[i] = true
 	} else {
 		a, err = f.Stop(sctx, r.Cluster)
 		delete(r.active, i)
 	}
-	e := history.Event{Process: history.NemesisProcess, Type: history.Info, F: name, Value: a.Value, Node: a.Node}
+	v := a.Value
+	if v == nil {
+		v = map[string]any{}
+	}
+	v["fault"] = f.Name()
+	if step >= 0 {
+		v[StepKey] = step
+	}
+	if len(a.Resolved) > 0 {
+		v[ResolvedKey] = a.Resolved
+	}
+	e := history.Event{Process: history.NemesisProcess, Type: history.Info, F: name, Value: v, Node: a.Node}
 	if err != nil {
 		e.Error = err.Error()
-		r.Logger.Warn("nemesis step failed", "f", name, "err", err)
+		r.Logger.Warn("nemesis step failed", "f", name, "fault", f.Name(), "err", err)
 	} else {
-		r.Logger.Info("nemesis", "f", name, "value", a.Value)
+		r.Logger.Info("nemesis", "f", name, "value", v)
 	}
 	r.History.Record(e)
+}
+
+// Pin applies what a recorded run resolved from its cluster's state to a
+// copy of its schedule: each start step whose recorded start event holds
+// resolved nodes gets them as its choice's pinned nodes. events is the
+// recorded history.
+func Pin(steps []Step, events []history.Event) []Step {
+	out := make([]Step, len(steps))
+	copy(out, steps)
+	for _, e := range events {
+		if e.Process != history.NemesisProcess || e.Type != history.Info {
+			continue
+		}
+		v, ok := e.Value.(map[string]any)
+		if !ok {
+			continue
+		}
+		step, ok := asInt(v[StepKey])
+		res := asInts(v[ResolvedKey])
+		if !ok || len(res) == 0 || step < 0 || step >= len(out) || out[step].Choice == nil {
+			continue
+		}
+		ch := *out[step].Choice
+		ch.Nodes, ch.Pinned = res, true
+		out[step].Choice = &ch
+	}
+	return out
+}
+
+// asInt and asInts read numbers from a history value: float64 when read
+// back from JSON, int when still in memory.
+func asInt(v any) (int, bool) {
+	switch n := v.(type) {
+	case float64:
+		return int(n), true
+	case int:
+		return n, true
+	}
+	return 0, false
+}
+
+func asInts(v any) []int {
+	switch l := v.(type) {
+	case []int:
+		return l
+	case []any:
+		var out []int
+		for _, x := range l {
+			if n, ok := asInt(x); ok {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	return nil
 }

@@ -43,7 +43,16 @@ func newListCmd(stdout io.Writer) *cobra.Command {
 				w, _ := wr.Get(name)
 				fmt.Fprintf(stdout, "  %s — %s\n", name, w.Summary())
 			}
-			fmt.Fprintf(stdout, "Faults (--nemesis): %s, or none\n", strings.Join(nemesis.Default().Names(), ", "))
+			fmt.Fprintln(stdout, "Faults (--nemesis; a family picks a member at random each time; family:member = family-member):")
+			fmt.Fprintf(stdout, "  all — every family: %s\n", strings.Join(nemesis.Families, ", "))
+			fmt.Fprintln(stdout, "  none — no faults")
+			for _, e := range nemesis.Default().Entries() {
+				indent := "  "
+				if e.Name != e.Family {
+					indent = "    "
+				}
+				fmt.Fprintf(stdout, "%s%s — %s\n", indent, e.Name, e.Summary)
+			}
 			return nil
 		},
 	}

@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/faultline/faultline"
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/harness"
 	"github.com/faultline/faultline/harness/report"
+	"github.com/faultline/faultline/nemesis"
 )
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -23,15 +25,48 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 		nemeses                                                    []string
 		timeLimit, opTimeout, interval, recoveryTimeout, checkTime time.Duration
 		noFinalReads, quiet                                        bool
+		grudge, grudgeFile, replay                                 string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run a test: start a cluster, inject faults, record and check the history",
+		Long: `Run starts a cluster, drives the workload while the nemesis injects faults on a
+schedule derived from --seed, recovers the cluster, checks the history and
+stores the run dir (test.json with the whole schedule, history.jsonl,
+results.json).
+
+--nemesis takes a comma list of fault families (partition, link, kill, pause,
+clock, power-loss), specific faults (partition-bridge or partition:bridge,
+link-reset, clock-strobe, kill-leader or kill:leader …), all (every family),
+or none. A family picks a member at random for each episode. Process faults
+(kill, pause, power-loss) take a target: one, minority, majority, leader, all.
+faultline list describes every fault. Faults of one kind never overlap
+(partitions; link toxics; kill, pause and power loss; clocks); different
+kinds may. power-loss runs every node with lazy storage (un-fsynced writes
+live in process memory and die with it); test.json records the storage mode.
+
+--replay RUN_DIR runs a stored run again: its test.json (configuration, seed,
+schedule), with leader targets pinned to the nodes its history recorded. Only
+--results and --quiet may be given with it.
+
+After the run every fault is undone; results.json records whether every link
+healed and every node came back (healed); if not, the verdict is unknown
+(exit 3).`,
 		Example: `  faultline run --system quorum --workload register --nemesis partition,kill --time-limit 30s --seed 1
+  faultline run --system quorum --nemesis all --nemesis-interval 3s --seed 2
+  faultline run --system raft --bug ack-before-fsync --nemesis power-loss --seed 1
+  faultline run --system quorum --nemesis partition-grudge --grudge 'n1,n2|n3,n4,n5'
   faultline run --system quorum --bug no-write-back --nemesis slow --seed 3
-  faultline run --system raft --bug stale-local-read --time-limit 60s`,
+  faultline run --replay results/latest`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if replay != "" {
+				var err error
+				if t, err = replayTest(cmd, replay); err != nil {
+					return err
+				}
+				return runTest(cmd, t, quiet, stdout, stderr)
+			}
 			t.Nemesis = splitList(nemeses)
 			t.Bugs = splitList(t.Bugs)
 			t.TimeLimit, t.OpTimeout, t.NemesisInterval = harness.Duration(timeLimit), harness.Duration(opTimeout), harness.Duration(interval)
@@ -40,48 +75,96 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 			if !cmd.Flags().Changed("seed") {
 				t.Seed = uint64(time.Now().UnixNano() % 1_000_000)
 			}
-			exe, err := os.Executable()
-			if err != nil {
-				return usageErr("cannot find my own executable to run nodes with: %v", err)
+			if grudge != "" && grudgeFile != "" {
+				return usageErr("give --grudge or --grudge-file, not both")
 			}
-			level := slog.LevelInfo
-			if quiet {
-				level = slog.LevelWarn
+			if grudgeFile != "" {
+				b, err := os.ReadFile(grudgeFile)
+				if err != nil {
+					return usageErr("--grudge-file: %v", err)
+				}
+				grudge = string(b)
 			}
-			log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-			out, err := faultline.Run(cmd.Context(), t,
-				faultline.WithNodeCommand(exe, "node", "--parent-watch"), faultline.WithLogger(log))
-			if err != nil {
-				return err
+			if grudge != "" {
+				g, err := nemesis.ParseGrudge(grudge, t.Nodes)
+				if err != nil {
+					return usageErr("--grudge: %v", err)
+				}
+				t.Grudge = g
 			}
-			printVerdict(stdout, out.Verdict, out.Reason, out.Checkers)
-			fmt.Fprintf(stdout, "results: %s (seed %d)\n", out.RunDir, t.Seed)
-			fmt.Fprintf(stdout, "report: %s\n", filepath.Join(out.RunDir, report.File))
-			if code := out.ExitCode(); code != exitValid {
-				return &exitError{code: code}
-			}
-			return nil
+			return runTest(cmd, t, quiet, stdout, stderr)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&t.System, "system", t.System, "system under test (see faultline list)")
 	f.StringVar(&t.Workload, "workload", t.Workload, "workload clients run")
-	f.StringSliceVar(&nemeses, "nemesis", t.Nemesis, "faults to inject, comma-separated (partition, kill, slow) or none")
+	f.StringSliceVar(&nemeses, "nemesis", t.Nemesis, "faults to inject, comma-separated: families (partition, link, kill, pause, clock, power-loss), specific faults (partition-bridge, kill:leader …), all, or none; see faultline list")
 	f.StringSliceVar(&t.Bugs, "bug", nil, "named bug to switch on in every node (repeatable)")
 	f.IntVar(&t.Nodes, "nodes", t.Nodes, "number of nodes")
 	f.StringVar(&t.Runtime, "runtime", t.Runtime, "how nodes run: process")
 	f.DurationVar(&timeLimit, "time-limit", t.TimeLimit.D(), "how long clients run")
 	f.IntVar(&t.Concurrency, "concurrency", t.Concurrency, "client workers")
 	f.Float64Var(&t.Rate, "rate", t.Rate, "total operations per second across workers (0 = unlimited)")
-	f.Uint64Var(&t.Seed, "seed", 0, "seed for every random choice (default: random, printed and stored in test.json)")
+	f.Uint64Var(&t.Seed, "seed", 0, "seed for every random choice, the fault schedule included (default: random, printed and stored in test.json)")
 	f.StringVar(&t.ResultsDir, "results", t.ResultsDir, "directory runs are stored under")
-	f.DurationVar(&interval, "nemesis-interval", t.NemesisInterval.D(), "time between fault starts and stops")
+	f.DurationVar(&interval, "nemesis-interval", t.NemesisInterval.D(), "mean time between fault starts (each fault lasts about as long)")
 	f.DurationVar(&opTimeout, "op-timeout", t.OpTimeout.D(), "per-operation timeout; past it the outcome is unknown (info)")
 	f.DurationVar(&recoveryTimeout, "recovery-timeout", t.RecoveryTimeout.D(), "time for the cluster to be healthy again after the faults stop")
 	f.DurationVar(&checkTime, "check-timeout", t.CheckTimeout.D(), "time limit for the checkers; past it the verdict is unknown")
 	f.BoolVar(&noFinalReads, "no-final-reads", false, "skip reading every key once after recovery")
+	f.StringVar(&grudge, "grudge", "", "custom grudge for partition-grudge: groups that do not hear each other (n1,n2|n3,n4,n5) or JSON node -> nodes it does not hear ({\"n1\":[\"n2\"]})")
+	f.StringVar(&grudgeFile, "grudge-file", "", "read the custom grudge from a file (same forms as --grudge)")
+	f.StringVar(&replay, "replay", "", "run the stored run dir RUN_DIR again: same configuration, seed and fault schedule")
 	f.BoolVarP(&quiet, "quiet", "q", false, "log only warnings and errors to stderr")
 	return cmd
+}
+
+// replayTest loads the test of run dir dir, refusing flags that would
+// change it (only --results and --quiet may be given).
+func replayTest(cmd *cobra.Command, dir string) (harness.Test, error) {
+	var bad []string
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		switch f.Name {
+		case "replay", "results", "quiet":
+		default:
+			bad = append(bad, "--"+f.Name)
+		}
+	})
+	if len(bad) > 0 {
+		return harness.Test{}, usageErr("--replay runs the stored test as it was: %s cannot be given with it (only --results and --quiet)", strings.Join(bad, ", "))
+	}
+	t, err := harness.LoadReplay(dir)
+	if err != nil {
+		return t, err
+	}
+	if cmd.Flags().Changed("results") {
+		t.ResultsDir, _ = cmd.Flags().GetString("results")
+	}
+	return t, nil
+}
+
+func runTest(cmd *cobra.Command, t harness.Test, quiet bool, stdout, stderr io.Writer) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return usageErr("cannot find my own executable to run nodes with: %v", err)
+	}
+	level := slog.LevelInfo
+	if quiet {
+		level = slog.LevelWarn
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	out, err := faultline.Run(cmd.Context(), t,
+		faultline.WithNodeCommand(exe, "node", "--parent-watch"), faultline.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	printVerdict(stdout, out.Verdict, out.Reason, out.Checkers)
+	fmt.Fprintf(stdout, "results: %s (seed %d)\n", out.RunDir, t.Seed)
+	fmt.Fprintf(stdout, "report: %s\n", filepath.Join(out.RunDir, report.File))
+	if code := out.ExitCode(); code != exitValid {
+		return &exitError{code: code}
+	}
+	return nil
 }
 
 // splitList accepts both repeated flags and comma-separated values.

@@ -85,7 +85,7 @@ func (s Scenario) Available() error {
 	if _, ok := sys.Workloads()[s.Workload]; !ok {
 		return fmt.Errorf("system %s does not serve workload %s in this build", s.System, s.Workload)
 	}
-	if _, err := nemesis.Default().Get(s.Faults); err != nil {
+	if _, err := nemesis.Default().Expand(s.Faults); err != nil {
 		return fmt.Errorf("fault mix %s is not in this build: %v", strings.Join(s.Faults, ","), err)
 	}
 	return nil

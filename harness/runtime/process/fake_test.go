@@ -112,7 +112,9 @@ func fakeNode(args []string) int {
 						return
 					}
 					mu.Lock()
-					heard[strings.TrimSpace(strings.TrimPrefix(line, "from "))]++
+					if f := strings.Fields(line); len(f) >= 2 {
+						heard[f[1]]++
+					}
 					mu.Unlock()
 					if _, err := io.WriteString(c, line); err != nil {
 						return
@@ -124,10 +126,19 @@ func fakeNode(args []string) int {
 
 	client := http.NewServeMux()
 	client.HandleFunc("GET /send", func(w http.ResponseWriter, r *http.Request) {
-		to, _ := strconv.Atoi(r.URL.Query().Get("to"))
-		if err := sendTo(peers[to], *id); err != nil {
-			http.Error(w, err.Error(), http.StatusGatewayTimeout)
+		q := r.URL.Query()
+		to, _ := strconv.Atoi(q.Get("to"))
+		size, _ := strconv.Atoi(q.Get("size"))
+		wait := 700 * time.Millisecond
+		if ms, err := strconv.Atoi(q.Get("wait_ms")); err == nil {
+			wait = time.Duration(ms) * time.Millisecond
 		}
+		start := time.Now()
+		if err := sendTo(peers[to], *id, size, wait); err != nil {
+			http.Error(w, err.Error(), http.StatusGatewayTimeout)
+			return
+		}
+		fmt.Fprint(w, time.Since(start).Milliseconds())
 	})
 	client.HandleFunc("GET /heard", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
@@ -156,15 +167,19 @@ func fakeNode(args []string) int {
 	return 0
 }
 
-// sendTo sends "from ID" to addr and waits a moment for the echo.
-func sendTo(addr string, id int) error {
+// sendTo sends "from ID" (padded with size bytes) to addr and waits up to
+// wait for the echo.
+func sendTo(addr string, id, size int, wait time.Duration) error {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(700 * time.Millisecond))
+	c.SetDeadline(time.Now().Add(wait))
 	msg := fmt.Sprintf("from %d\n", id)
+	if size > 0 {
+		msg = fmt.Sprintf("from %d %s\n", id, strings.Repeat("x", size))
+	}
 	if _, err := io.WriteString(c, msg); err != nil {
 		return err
 	}

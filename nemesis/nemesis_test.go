@@ -3,6 +3,7 @@ package nemesis
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -425,7 +426,7 @@ func TestPinTakesResolvedNodesFromTheRecordedHistory(t *testing.T) {
 	}
 	events := []history.Event{
 		{Process: history.NemesisProcess, Type: history.Invoke, F: "kill"},
-		{Process: history.NemesisProcess, Type: history.Info, F: "kill", Value: map[string]any{StepKey: float64(0), ResolvedKey: []any{float64(3)}}},
+		{Process: history.NemesisProcess, Type: history.Info, F: "kill", Value: map[string]any{StepKey: json.Number("0"), ResolvedKey: []any{json.Number("3")}}},
 	}
 	out := Pin(steps, events)
 	if ch := out[0].Choice; !ch.Pinned || !reflect.DeepEqual(ch.Nodes, []int{3}) {

@@ -2,6 +2,7 @@ package nemesis
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -226,10 +227,14 @@ func Pin(steps []Step, events []history.Event) []Step {
 	return out
 }
 
-// asInt and asInts read numbers from a history value: float64 when read
-// back from JSON, int when still in memory.
+// asInt and asInts read numbers from a history value: json.Number when
+// read back by history.Read, float64 from a plain JSON decoder, int when
+// still in memory.
 func asInt(v any) (int, bool) {
 	switch n := v.(type) {
+	case json.Number:
+		i, err := n.Int64()
+		return int(i), err == nil
 	case float64:
 		return int(n), true
 	case int:

@@ -486,7 +486,7 @@ func TestClockFaultsSetOffsetsAndStopResetsThem(t *testing.T) {
 
 func TestRegistryNamesFamiliesMembersAliasesAndAll(t *testing.T) {
 	r := Default()
-	if _, err := r.Expand([]string{"partition", "flood"}); err == nil || !strings.Contains(err.Error(), `unknown nemesis "flood" (valid: all, partition,`) {
+	if _, err := r.Expand([]string{"partition", "flood"}); err == nil || !strings.Contains(err.Error(), `unknown nemesis "flood" (valid: all, none, a family — partition, link, kill, pause, clock, power-loss — or a member`) {
 		t.Fatalf("unknown fault: err = %v", err)
 	}
 	if _, err := r.Expand([]string{"kill", "kill"}); err == nil {

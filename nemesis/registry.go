@@ -148,7 +148,8 @@ func (r *Registry) Expand(names []string) ([]string, error) {
 		case ok:
 			add = []string{c}
 		default:
-			return nil, fmt.Errorf("unknown nemesis %q (valid: all, %s, or none; faultline list describes them)", n, strings.Join(r.Names(), ", "))
+			return nil, fmt.Errorf("unknown nemesis %q (valid: all, none, a family — %s — or a member such as partition-bridge, link-reset, kill:leader, clock-strobe; faultline list names all %d)",
+				n, strings.Join(Families, ", "), len(r.entries))
 		}
 		for _, a := range add {
 			if seen[a] {

@@ -30,8 +30,9 @@ const Stream = 0x6e656d65736973 // "nemesis"
 
 // Plan lays out a schedule from the seed for a cluster of nodes ids.
 // Fault starts are spaced by gaps of 0.5 to 1.5 times interval (mean
-// interval); each start picks a fault at random and lasts 0.5 to 1.5
-// intervals. A fault whose lane is busy starts once the lane's last fault
+// interval); each start takes the next fault from a shuffled bag of all
+// the faults (so every fault runs before any runs twice, even in a short
+// run) and lasts 0.5 to 1.5 intervals. A fault whose lane is busy starts once the lane's last fault
 // has stopped and half an interval has passed, so faults of one lane
 // never overlap while faults of different lanes may. Every choice a fault
 // can make ahead of time is made here (Fault.Choose). Starts at or past
@@ -45,8 +46,13 @@ func Plan(seed uint64, faults []Fault, ids []int, interval, timeLimit time.Durat
 	around := func() time.Duration { return time.Duration((0.5 + rng.Float64()) * float64(interval)) }
 	free := map[string]time.Duration{}
 	var steps []Step
+	var bag []int
 	for t := around(); t < timeLimit; t += around() {
-		i := rng.IntN(len(faults))
+		if len(bag) == 0 {
+			bag = rng.Perm(len(faults))
+		}
+		i := bag[0]
+		bag = bag[1:]
 		f := faults[i]
 		start := max(t, free[f.Lane()])
 		dur := around()

@@ -224,7 +224,10 @@ func TestBadInputExitsTwoWithAOneLineReason(t *testing.T) {
 	}{
 		{[]string{"run", "--system", "paxos"}, `unknown system "paxos" (valid: `},
 		{[]string{"run", "--workload", "bank"}, `unknown workload "bank" (valid: register)`},
-		{[]string{"run", "--nemesis", "partition,flood"}, `unknown nemesis "flood" (valid: kill, partition, slow, or none)`},
+		{[]string{"run", "--nemesis", "partition,flood"}, `unknown nemesis "flood" (valid: all, none, a family — partition, link, kill, pause, clock, power-loss — or a member`},
+		{[]string{"run", "--nemesis", "partition-grudge"}, `nemesis partition-grudge needs a grudge: give --grudge or --grudge-file`},
+		{[]string{"run", "--nemesis", "partition-grudge", "--grudge", "n1|n9"}, `--grudge: grudge: node "n9": want n1..n5`},
+		{[]string{"run", "--grudge", "n1|n2"}, `a grudge was given but --nemesis does not include partition-grudge`},
 		{[]string{"run", "--bug", "no-such-bug"}, `unknown bug "no-such-bug" for system quorum (valid: no-write-back)`},
 		{[]string{"run", "--nodes", "2"}, `--nodes 2 is too few for quorum: it needs at least 3`},
 		{[]string{"run", "--time-limit", "-1s"}, `--time-limit must be positive`},

@@ -78,8 +78,8 @@ func (system) Bugs() []systems.Bug {
 			Name: BugAckBeforeFsync,
 			Description: "Nodes send votes and append acknowledgements before their log reaches disk, and never " +
 				"fsync: a power loss forgets entries counted toward a commit, and votes, so committed writes can " +
-				"be lost and a node can vote twice in a term. Only a power-loss fault (dropping unsynced page " +
-				"cache) exposes it, which the harness does not have yet; SIGKILL keeps the page cache, so kills " +
+				"be lost and a node can vote twice in a term. Only --nemesis power-loss (nodes run with lazy storage, " +
+				"so SIGKILL drops what was not fsynced) exposes it; a plain kill keeps the page cache, so kills " +
 				"do not.",
 		},
 	}

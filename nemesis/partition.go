@@ -110,7 +110,10 @@ func (p *Partition) Start(ctx context.Context, c runtime.Cluster, ch Choice) (Ac
 	}
 	a.Value = map[string]any{"kind": ch.Kind, "grudge": grudgeNames(g)}
 	switch ch.Kind {
-	case "halves", "one", "leader", "bridge", "one-way":
+	case "halves", "one", "leader":
+		a.Value["components"] = components(ids, ch.Nodes)
+		fallthrough
+	case "bridge", "one-way":
 		a.Value["nodes"] = names(ch.Nodes)
 		a.Node = nodeField(ch.Nodes)
 	}
@@ -264,4 +267,21 @@ func grudgeNames(g runtime.Grudge) map[string][]string {
 		}
 	}
 	return out
+}
+
+// components names the two sides of a clean split, for the history.
+func components(ids, side []int) [][]string {
+	in := map[int]bool{}
+	for _, id := range side {
+		in[id] = true
+	}
+	var a, b []string
+	for _, id := range ids {
+		if in[id] {
+			a = append(a, systems.NodeName(id))
+		} else {
+			b = append(b, systems.NodeName(id))
+		}
+	}
+	return [][]string{a, b}
 }

@@ -77,7 +77,7 @@ type fault struct {
 }
 
 // Stop events of faults whose names do not follow start-X / stop-X.
-var stopOf = map[string]string{"kill": "restart", "pause": "resume"}
+var stopOf = map[string]string{"kill": "restart", "pause": "resume", "power-loss": "power-restore"}
 
 // nemesisIntervals reads the nemesis events (process -1) into intervals:
 // start-X … stop-X, kill … restart, pause … resume, and the run's closing

@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
@@ -134,6 +136,60 @@ func TestReportInChromium(t *testing.T) {
 	if n := dialogs.Load(); n != 0 {
 		t.Errorf("%d JavaScript dialogs opened: a value from the history or a log ran as script", n)
 	}
+	// Hovering the longest operation of the first lane shows its details.
+	var at struct {
+		X, Y float64
+		Key  string
+	}
+	var tip string
+	err = chromedp.Run(ctx,
+		chromedp.Evaluate(`(() => {
+			const D = JSON.parse(document.getElementById('fl-data').textContent);
+			let best = -1;
+			for (let i = 0; i < D.s.length; i++) if (D.lane[i] === 0 && D.d[i] >= 0 && (best < 0 || D.d[i] > D.d[best])) best = i;
+			const box = document.getElementById('fl-timeline').getBoundingClientRect();
+			const laneH = Math.max(3, Math.min(16, Math.floor(420 / D.lanes.length)));
+			const mid = D.s[best] + D.d[best] / 2;
+			return {X: box.left + 56 + mid / D.end * (box.width - 68), Y: box.top + 16 + laneH / 2, Key: D.strs[D.k[best]]};
+		})()`, &at))
+	if err == nil { // the mouse goes where the first step found the operation
+		err = chromedp.Run(ctx, chromedp.MouseEvent(input.MouseMoved, at.X, at.Y),
+			chromedp.Evaluate(`document.getElementById('tip').textContent`, &tip))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(tip, "process 0: ") || !strings.Contains(tip, " "+at.Key+" ") {
+		t.Errorf("hovering process 0's operation on %s shows %q", at.Key, tip)
+	}
+
+	// Dragging across the latency chart zooms every chart into that span.
+	var box struct{ L, T, W float64 }
+	var before, after string
+	var lines int
+	if err := chromedp.Run(ctx,
+		chromedp.Evaluate(`(() => { const e = document.getElementById('fl-latency'); e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect(); return {L: r.left, T: r.top, W: r.width}; })()`, &box),
+		chromedp.Text("#fl-range", &before, chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	y, x1, x2 := box.T+50, box.L+56+(box.W-68)*0.25, box.L+56+(box.W-68)*0.5
+	if err := chromedp.Run(ctx,
+		chromedp.MouseEvent(input.MousePressed, x1, y, chromedp.ButtonLeft),
+		chromedp.MouseEvent(input.MouseMoved, x2, y, chromedp.ButtonLeft),
+		chromedp.MouseEvent(input.MouseReleased, x2, y, chromedp.ButtonLeft),
+		chromedp.Text("#fl-range", &after, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelectorAll('#fl-throughput .axis text').length`, &lines)); err != nil {
+		t.Fatal(err)
+	}
+	var a0, a1, b0, b1 float64
+	fmt.Sscanf(before, "%f s – %f s", &b0, &b1)
+	fmt.Sscanf(after, "%f s – %f s", &a0, &a1)
+	if !(a0 > b0 && a1 < b1 && a1-a0 < 0.3*(b1-b0)) || lines == 0 {
+		var dbg string
+		chromedp.Run(ctx, chromedp.Evaluate(fmt.Sprintf(`(() => { const e = document.elementFromPoint(%f, %f); return (e ? e.tagName + '#' + e.id + ' in ' + (e.closest('.chart')||{}).id : 'none') + ' inner ' + window.innerWidth + 'x' + window.innerHeight + ' scroll ' + window.scrollY; })()`, x1, y), &dbg))
+		t.Errorf("dragging over a quarter of the chart turned the view %q into %q, want about that quarter (box %+v, at %s)", before, after, box, dbg)
+	}
+
 	// The detector itself: a page that does call alert is seen.
 	if err := chromedp.Run(ctx, chromedp.Navigate("about:blank"),
 		chromedp.Evaluate(`setTimeout(() => alert('probe'), 0); true`, nil)); err != nil {

@@ -37,13 +37,18 @@ type runStats struct {
 // file and a rename, and returns its path.
 func WriteIndex(results string) (string, error) {
 	out := filepath.Join(results, store.IndexFile)
-	tmp := filepath.Join(results, "."+store.IndexFile+".tmp")
-	f, err := os.Create(tmp)
+	// Runs that end together each rewrite the index: each through its own
+	// temp file, so the last rename wins with a whole page.
+	f, err := os.CreateTemp(results, "."+store.IndexFile+".*.tmp")
 	if err != nil {
 		return "", fmt.Errorf("report: index: %w", err)
 	}
+	tmp := f.Name()
 	bw := bufio.NewWriter(f)
-	err = RenderIndex(bw, results)
+	err = f.Chmod(0o644)
+	if err == nil {
+		err = RenderIndex(bw, results)
+	}
 	if err == nil {
 		err = bw.Flush()
 	}

@@ -109,9 +109,16 @@ func Write(ctx context.Context, in Input) (string, error) {
 		return "", err
 	}
 	page := build(ctx, m, filepath.Dir(out), in.ExplainBudget)
-	tmp := filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".tmp")
-	f, err := os.Create(tmp)
+	// A temp name of its own: two writers (runs ending together, a check
+	// during a run) never rename each other's half-written file.
+	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp")
 	if err != nil {
+		return "", fmt.Errorf("report: %w", err)
+	}
+	tmp := f.Name()
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(tmp)
 		return "", fmt.Errorf("report: %w", err)
 	}
 	if err := render(f, page); err != nil {

@@ -2,10 +2,12 @@ package report
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -283,4 +285,31 @@ func parse(t *testing.T, s string) []history.Event {
 		t.Fatal(err)
 	}
 	return ev
+}
+
+func TestConcurrentIndexWritersLeaveAWholePage(t *testing.T) {
+	results := t.TempDir()
+	for i := range 3 {
+		writeRunDir(t, filepath.Join(results, fmt.Sprintf("20261121T10000%d.000Z-quorum-register-s%d", i, i)), nil,
+			Results{Valid: checkers.Valid, Checkers: map[string]checkers.Result{}})
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if _, err := WriteIndex(results); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	b, err := os.ReadFile(filepath.Join(results, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(strings.TrimSpace(string(b)), "</html>") || strings.Count(string(b), `class="run"`) != 3 {
+		t.Errorf("index is not one whole page listing 3 runs:\n%s", b)
+	}
+	if left, _ := filepath.Glob(filepath.Join(results, ".index.html*")); len(left) != 0 {
+		t.Errorf("temp files left behind: %v", left)
+	}
 }

@@ -52,14 +52,18 @@
     c.x = function (t) { return LEFT + (t - view[0]) / (view[1] - view[0]) * (c.w - LEFT - RIGHT); };
     c.t = function (px) { return view[0] + (px - LEFT) / (c.w - LEFT - RIGHT) * (view[1] - view[0]); };
     var drag = null, sel = null;
+    // Positions relative to the chart box: offsetX would be relative to
+    // whichever SVG shape is under the pointer.
+    c.pos = function (ev) { var r = box.getBoundingClientRect(); return {x: ev.clientX - r.left, y: ev.clientY - r.top}; };
     box.addEventListener('mousedown', function (ev) {
-      drag = ev.offsetX;
+      drag = c.pos(ev).x;
       sel = svg('rect', {'class': 'selection', x: drag, y: 0, width: 0, height: c.plotH, fill: 'rgba(36,86,200,.15)'}, ov);
     });
     box.addEventListener('mousemove', function (ev) {
       if (drag !== null && sel) {
-        sel.setAttribute('x', Math.min(drag, ev.offsetX));
-        sel.setAttribute('width', Math.abs(ev.offsetX - drag));
+        var x = c.pos(ev).x;
+        sel.setAttribute('x', Math.min(drag, x));
+        sel.setAttribute('width', Math.abs(x - drag));
       }
       if (c.hover) c.hover(ev);
     });
@@ -166,9 +170,9 @@
   if (tl) {
     tl.labels = true;
     tl.hover = function (ev) {
-      var l = Math.floor((ev.offsetY - 16) / laneH);
-      if (l < 0 || l >= lanes || ev.offsetX < LEFT) { tip.style.display = 'none'; return; }
-      var t = tl.t(ev.offsetX), tol = 3 * (view[1] - view[0]) / (tl.w - LEFT - RIGHT);
+      var p = tl.pos(ev), l = Math.floor((p.y - 16) / laneH);
+      if (l < 0 || l >= lanes || p.x < LEFT) { tip.style.display = 'none'; return; }
+      var t = tl.t(p.x), tol = 3 * (view[1] - view[0]) / (tl.w - LEFT - RIGHT);
       var list = laneOps[l], lo = 0, hi = list.length - 1, found = -1;
       while (lo <= hi) { var m = (lo + hi) >> 1; if (D.s[list[m]] <= t + tol) { found = m; lo = m + 1; } else hi = m - 1; }
       var hit = -1;

@@ -150,7 +150,8 @@ func TestReportInChromium(t *testing.T) {
 			const box = document.getElementById('fl-timeline').getBoundingClientRect();
 			const laneH = Math.max(3, Math.min(16, Math.floor(420 / D.lanes.length)));
 			const mid = D.s[best] + D.d[best] / 2;
-			return {X: box.left + 56 + mid / D.end * (box.width - 68), Y: box.top + 16 + laneH / 2, Key: D.strs[D.k[best]]};
+			// One row of fault labels above the lanes: synth's faults never overlap.
+			return {X: box.left + 56 + mid / D.end * (box.width - 68), Y: box.top + 6 + 12 + laneH / 2, Key: D.strs[D.k[best]]};
 		})()`, &at))
 	if err == nil { // the mouse goes where the first step found the operation
 		err = chromedp.Run(ctx, chromedp.MouseEvent(input.MouseMoved, at.X, at.Y),

@@ -102,7 +102,11 @@ func build(ctx context.Context, m *material, outDir string, budget time.Duration
 
 	name := filepath.Base(m.in.History)
 	if m.in.Dir != "" {
-		name = filepath.Base(filepath.Clean(m.in.Dir))
+		dir := m.in.Dir
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			dir = real // results/latest: name the run, not the link
+		}
+		name = filepath.Base(filepath.Clean(dir))
 	}
 	p.Title = name
 	p.Meta = meta(m, nodes, endNS)

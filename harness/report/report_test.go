@@ -313,3 +313,39 @@ func TestConcurrentIndexWritersLeaveAWholePage(t *testing.T) {
 		t.Errorf("temp files left behind: %v", left)
 	}
 }
+
+func TestFaultLabelsForEveryNemesisShape(t *testing.T) {
+	nodes := []string{"n1", "n2", "n3", "n4", "n5"}
+	for _, c := range []struct {
+		f        string
+		value    any
+		node     string
+		label    string
+		affected string
+	}{
+		{"kill", map[string]any{"target": "minority", "nodes": []any{"n2", "n4"}}, "n2,n4", "kill n2 n4 (minority)", "n2,n4"},
+		{"power-loss", map[string]any{"target": "all", "nodes": []any{"n1", "n2", "n3", "n4", "n5"}}, "n1,n2,n3,n4,n5", "power-loss n1 n2 n3 n4 n5 (all)", "n1,n2,n3,n4,n5"},
+		{"start-partition", map[string]any{"kind": "one-way", "grudge": map[string]any{"n1": []any{"n2", "n3"}}, "nodes": []any{"n1"}}, "n1", "one-way: cut n2 n3→n1", "n1"},
+		{"start-partition", map[string]any{"kind": "leader", "grudge": map[string]any{}, "components": []any{[]any{"n3"}, []any{"n1", "n2", "n4", "n5"}}, "nodes": []any{"n3"}}, "n3", "leader: n3 | n1 n2 n4 n5", "n3"},
+		{"start-link", map[string]any{"kind": "slow", "toxic": "latency", "attributes": map[string]any{"latency": 50, "jitter": 50}, "links": []any{"n1->n2", "n2->n1"}}, "", "link slow (jitter=50 latency=50) on 2 links", "n1,n2"},
+		{"start-link", map[string]any{"kind": "blackhole", "toxic": "timeout", "links": []any{"n3->n1"}, "nodes": []any{"n3"}}, "n3", "link blackhole on 1 links of n3", "n3"},
+		{"start-clock", map[string]any{"kind": "bump", "offsets": map[string]any{"n2": "5m0s", "n5": "-300ms"}}, "n2,n5", "clock bump: n2 5m0s, n5 -300ms", "n2,n5"},
+	} {
+		e := history.Event{Process: -1, Type: history.Info, F: c.f, Value: c.value, Node: c.node}
+		name := strings.TrimPrefix(c.f, "start-")
+		if got := describeFault(name, e); got != c.label {
+			t.Errorf("%s %v: label %q, want %q", c.f, c.value, got, c.label)
+		}
+		if got := strings.Join(affectedNodes(e, nodes), ","); got != c.affected {
+			t.Errorf("%s %v: affected %q, want %q", c.f, c.value, got, c.affected)
+		}
+	}
+}
+
+func TestGrudgeWithoutSidesAffectsTheNodesThatLoseLinks(t *testing.T) {
+	e := history.Event{Process: -1, Type: history.Info, F: "start-partition", Value: map[string]any{"kind": "majority-ring",
+		"grudge": map[string]any{"n1": []any{"n3"}, "n3": []any{"n1"}, "n2": []any{}}}}
+	if got := strings.Join(affectedNodes(e, nil), ","); got != "n1,n3" {
+		t.Errorf("affected %q, want n1,n3", got)
+	}
+}

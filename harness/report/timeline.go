@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -163,25 +164,68 @@ func nemesisIntervals(events []history.Event, nodes []string, end int64) []fault
 }
 
 // describeFault labels a fault from its start event's value: the partition's
-// shape, the nodes killed, the links slowed; otherwise compact JSON.
+// shape, the nodes hit, the links and what was done to them, the clock
+// offsets; otherwise compact JSON.
 func describeFault(name string, e history.Event) string {
 	switch v := e.Value.(type) {
 	case map[string]any:
+		kind, _ := v["kind"].(string)
 		if comps, ok := v["components"].([]any); ok {
 			var parts []string
 			for _, c := range comps {
 				parts = append(parts, strings.Join(strs(c), " "))
 			}
-			kind, _ := v["kind"].(string)
 			if kind == "" {
-				kind = "partition"
+				kind = name
 			}
 			return kind + ": " + strings.Join(parts, " | ")
 		}
+		if g, ok := v["grudge"].(map[string]any); ok && len(g) > 0 {
+			// to → the nodes it no longer hears from.
+			var cuts []string
+			for _, to := range slices.Sorted(maps.Keys(g)) {
+				cuts = append(cuts, strings.Join(strs(g[to]), " ")+"→"+to)
+			}
+			if kind == "" {
+				kind = name
+			}
+			return truncate(kind+": cut "+strings.Join(cuts, ", "), 120)
+		}
 		if links, ok := v["links"].([]any); ok {
-			s := fmt.Sprintf("%s %d links", name, len(links))
 			if lat, ok := v["latency_ms"]; ok {
-				s = fmt.Sprintf("%s %v±%v ms on %d links", name, lat, v["jitter_ms"], len(links))
+				return fmt.Sprintf("%s %v±%v ms on %d links", name, lat, v["jitter_ms"], len(links))
+			}
+			s := name
+			if kind != "" {
+				s += " " + kind
+			}
+			if attrs, ok := v["attributes"].(map[string]any); ok && len(attrs) > 0 {
+				var kv []string
+				for _, k := range slices.Sorted(maps.Keys(attrs)) {
+					kv = append(kv, fmt.Sprintf("%s=%v", k, attrs[k]))
+				}
+				s += " (" + strings.Join(kv, " ") + ")"
+			}
+			if nodes := strs(v["nodes"]); len(nodes) > 0 {
+				return fmt.Sprintf("%s on %d links of %s", s, len(links), strings.Join(nodes, " "))
+			}
+			return fmt.Sprintf("%s on %d links", s, len(links))
+		}
+		if offs, ok := v["offsets"].(map[string]any); ok {
+			var parts []string
+			for _, n := range slices.Sorted(maps.Keys(offs)) {
+				parts = append(parts, fmt.Sprintf("%s %v", n, offs[n]))
+			}
+			s := name
+			if kind != "" {
+				s += " " + kind
+			}
+			return truncate(s+": "+strings.Join(parts, ", "), 120)
+		}
+		if nodes := strs(v["nodes"]); len(nodes) > 0 {
+			s := name + " " + strings.Join(nodes, " ")
+			if t, ok := v["target"].(string); ok && t != "" {
+				s += " (" + t + ")"
 			}
 			return s
 		}
@@ -203,8 +247,8 @@ func describeFault(name string, e history.Event) string {
 }
 
 // affectedNodes are the nodes a fault acted on: every node outside the
-// largest side of a partition, the nodes named in a list (kill) or in its
-// links (slow), or named in the event's node field.
+// largest side of a partition, the nodes it names (its node field, a list
+// of nodes, clock offsets), or else the ends of the links it changed.
 func affectedNodes(e history.Event, nodes []string) []string {
 	known := map[string]bool{}
 	for _, n := range nodes {
@@ -234,7 +278,22 @@ func affectedNodes(e history.Event, nodes []string) []string {
 			}
 			break
 		}
-		if links, ok := v["links"].([]any); ok {
+		for _, n := range strs(v["nodes"]) {
+			set[n] = true
+		}
+		if offs, ok := v["offsets"].(map[string]any); ok {
+			for n := range offs {
+				set[n] = true
+			}
+		}
+		if g, ok := v["grudge"].(map[string]any); ok && len(set) == 0 {
+			for n, from := range g { // n stops hearing from the nodes in from
+				if len(strs(from)) > 0 {
+					set[n] = true
+				}
+			}
+		}
+		if links, ok := v["links"].([]any); ok && len(set) == 0 {
 			for _, l := range strs(links) {
 				for _, n := range strings.Split(l, "->") {
 					set[n] = true
@@ -248,13 +307,7 @@ func affectedNodes(e history.Event, nodes []string) []string {
 			}
 		}
 	}
-	return slices.Sorted(func(yield func(string) bool) {
-		for n := range set {
-			if !yield(n) {
-				return
-			}
-		}
-	})
+	return slices.Sorted(maps.Keys(set))
 }
 
 // strs returns the strings in v, a JSON array.

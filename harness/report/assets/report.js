@@ -6,7 +6,7 @@
   var D = JSON.parse(document.getElementById('fl-data').textContent);
   var N = D.s.length;
   var COL = ['#2e9e44', '#d64541', '#e8a317'];
-  var FAULT = {partition: '#5b6ee1', kill: '#c0392b', slow: '#8e44ad', pause: '#16a085', clock: '#d35400', recover: '#7f8c8d'};
+  var FAULT = {partition: '#5b6ee1', kill: '#c0392b', slow: '#8e44ad', link: '#8e44ad', pause: '#16a085', clock: '#d35400', 'power-loss': '#7b241c', recover: '#7f8c8d'};
   var NS = 'http://www.w3.org/2000/svg';
   var LEFT = 56, RIGHT = 12;
   var end = Math.max(D.end, 1);
@@ -22,6 +22,15 @@
     if (D.d[i] >= 0) { maxDur = Math.max(maxDur, D.d[i]); if (D.d[i] > 0) minDur = Math.min(minDur, D.d[i]); }
   }
   if (!isFinite(minDur)) minDur = 1;
+  // Faults that overlap in time get their own label rows on the timeline.
+  var rowEnd = [];
+  D.faults.forEach(function (f) {
+    var r = 0;
+    while (r < rowEnd.length && rowEnd[r] > f.s) r++;
+    rowEnd[r] = Math.max(f.e, f.s + 1);
+    f.row = r;
+  });
+  var TOP = 6 + Math.max(1, rowEnd.length) * 12;
 
   function svg(tag, attrs, parent) {
     var e = document.createElementNS(NS, tag);
@@ -118,10 +127,14 @@
       var t = svg('title', {}, el);
       t.textContent = f.label + ' (' + fmtT(f.s) + ' – ' + fmtT(f.e) + ')';
       if (c.labels) {
-        var lb = svg('text', {'class': 'nemesis-label', x: x1 + 3, y: 11, fill: col, 'font-size': 11, 'font-weight': 600}, g);
-        lb.textContent = f.label;
-        var room = x2 - x1 - 6;
-        if (room < 30 && !f.instant) lb.textContent = f.name;
+        // Cut to the band's width (about 6.5 px a character), so labels
+        // of neighbouring faults never run into each other.
+        var room = f.instant ? 120 : x2 - x1 - 6, fit = Math.floor(room / 6.5);
+        var text = f.label.length <= fit ? f.label : f.label.slice(0, fit - 1) + '…';
+        if (fit >= 2) {
+          var lb = svg('text', {'class': 'nemesis-label', x: x1 + 3, y: 11 + f.row * 12, fill: col, 'font-size': 11, 'font-weight': 600}, g);
+          lb.textContent = text;
+        }
       }
     });
   }
@@ -148,8 +161,8 @@
   // Timeline: one lane per client process.
   var lanes = D.lanes.length;
   var laneH = Math.max(3, Math.min(16, Math.floor(420 / Math.max(1, lanes))));
-  var tl = chart('fl-timeline', lanes * laneH + 20 + 18, function (ctx, c) {
-    var top = 16, sx = (c.w - LEFT - RIGHT) / (view[1] - view[0]);
+  var tl = chart('fl-timeline', lanes * laneH + TOP + 4 + 18, function (ctx, c) {
+    var top = TOP, sx = (c.w - LEFT - RIGHT) / (view[1] - view[0]);
     for (var o = 0; o < 3; o++) {
       ctx.fillStyle = COL[o];
       for (var i = 0; i < N; i++) {
@@ -163,14 +176,15 @@
     }
     ctx.globalAlpha = 1;
   }, function (g, c) {
-    if (laneH < 9) { yLabel(g, 16 + laneH, 'p' + D.lanes[0]); yLabel(g, 16 + lanes * laneH - 2, 'p' + D.lanes[lanes - 1]); return; }
+    if (!lanes) return;
+    if (laneH < 9) { yLabel(g, TOP + laneH, 'p' + D.lanes[0]); yLabel(g, TOP + lanes * laneH - 2, 'p' + D.lanes[lanes - 1]); return; }
     var every = Math.ceil(12 / laneH);
-    for (var l = 0; l < lanes; l += every) yLabel(g, 16 + l * laneH + laneH / 2, 'p' + D.lanes[l]);
+    for (var l = 0; l < lanes; l += every) yLabel(g, TOP + l * laneH + laneH / 2, 'p' + D.lanes[l]);
   });
   if (tl) {
     tl.labels = true;
     tl.hover = function (ev) {
-      var p = tl.pos(ev), l = Math.floor((p.y - 16) / laneH);
+      var p = tl.pos(ev), l = Math.floor((p.y - TOP) / laneH);
       if (l < 0 || l >= lanes || p.x < LEFT) { tip.style.display = 'none'; return; }
       var t = tl.t(p.x), tol = 3 * (view[1] - view[0]) / (tl.w - LEFT - RIGHT);
       var list = laneOps[l], lo = 0, hi = list.length - 1, found = -1;

@@ -131,8 +131,9 @@ func build(ctx context.Context, m *material, outDir string, budget time.Duration
 			p.Counts.Info++
 		}
 	}
+	maxDur := longest(ops)
 	for _, f := range faults {
-		p.Faults = append(p.Faults, faultRowOf(f, ops))
+		p.Faults = append(p.Faults, faultRowOf(f, ops, maxDur))
 	}
 	p.Anomalies = anomalies(ctx, m, outDir, budget)
 	p.Links = links(m, outDir)
@@ -200,8 +201,8 @@ func meta(m *material, nodes []string, endNS int64) []pair {
 	return out
 }
 
-func faultRowOf(f fault, ops []op) faultRow {
-	r := recoveryOf(f, ops)
+func faultRowOf(f fault, ops []op, maxDur int64) faultRow {
+	r := recoveryOf(f, ops, maxDur)
 	row := faultRow{
 		Label: f.Label, Start: secs(f.Start), End: secs(f.End),
 		Duration: fmt.Sprintf("%.2f s", float64(f.End-f.Start)/1e9),

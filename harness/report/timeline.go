@@ -344,16 +344,33 @@ type recovery struct {
 	Nothing   bool // nothing affected: no named node, no failed key
 }
 
-// recoveryOf measures recovery after f. ops are in invoke order.
-func recoveryOf(f fault, ops []op) recovery {
+// longest is the longest duration of a completed operation: no operation
+// that started more than that before a moment can complete after it.
+func longest(ops []op) int64 {
+	var d int64
+	for i := range ops {
+		if ops[i].end >= 0 {
+			d = max(d, ops[i].end-ops[i].start)
+		}
+	}
+	return d
+}
+
+// recoveryOf measures recovery after f. ops are in invoke order; maxDur is
+// longest(ops), which bounds the scans so that many faults over a long
+// history stay cheap.
+func recoveryOf(f fault, ops []op, maxDur int64) recovery {
 	r := recovery{Recovered: -1}
 	keys := map[string]bool{}
-	for i := range ops {
+	from := sort.Search(len(ops), func(i int) bool { return ops[i].start >= f.Start-maxDur })
+	for i := from; i < len(ops); i++ {
 		o := &ops[i]
 		if o.start > f.End {
 			break
 		}
-		in := o.end >= f.Start && o.end <= f.End || o.end < 0 && o.start <= f.End
+		// Completed while the fault lasted, or never completed having
+		// started while it lasted.
+		in := o.end >= f.Start && o.end <= f.End || o.end < 0 && o.start >= f.Start
 		if !in {
 			continue
 		}
@@ -365,7 +382,7 @@ func recoveryOf(f fault, ops []op) recovery {
 		default:
 			r.Info++
 		}
-		if o.outcome != history.OK && o.start <= f.End && o.key != "" {
+		if o.outcome != history.OK && o.key != "" {
 			keys[o.key] = true
 		}
 	}
@@ -373,19 +390,17 @@ func recoveryOf(f fault, ops []op) recovery {
 	for _, n := range f.Affected {
 		nodes[n] = true
 	}
-	r.Keys = slices.Sorted(func(yield func(string) bool) {
-		for k := range keys {
-			if !yield(k) {
-				return
-			}
-		}
-	})
+	r.Keys = slices.Sorted(maps.Keys(keys))
 	if len(keys) == 0 && len(nodes) == 0 {
 		r.Nothing = true
 		return r
 	}
-	for i := range ops {
+	from = sort.Search(len(ops), func(i int) bool { return ops[i].start >= f.End-maxDur })
+	for i := from; i < len(ops); i++ {
 		o := &ops[i]
+		if r.Recovered >= 0 && o.start > r.Recovered {
+			break // it cannot complete earlier than the best found
+		}
 		if o.outcome != history.OK || o.end < f.End {
 			continue
 		}

@@ -47,9 +47,33 @@ func (g *gate) state() (bool, <-chan struct{}) {
 }
 
 // gateToxic is the Toxiproxy face of a gate. It never needs an interrupt to
-// follow the gate, so flipping it never waits on a link.
+// follow the gate, so flipping it never waits on a link. Toxiproxy makes
+// toxics from their JSON (an embedded mesh's AddToxicJson or a remote mesh's
+// API call alike), so the toxic makes its own gate on first use; whoever
+// flips it finds it through the proxy's toxic collection (gateOf).
 type gateToxic struct {
-	gate *gate // set by addGate before any link runs the toxic
+	once sync.Once
+	g    *gate
+}
+
+// gate returns the toxic's gate.
+func (t *gateToxic) gate() *gate {
+	t.once.Do(func() { t.g = newGate() })
+	return t.g
+}
+
+// gateOf finds the gate of one stream of a proxy, or nil when the proxy
+// has no gate there.
+func gateOf(proxy *toxiproxy.Proxy, stream string) *gate {
+	w := proxy.Toxics.GetToxic(partitionName(stream))
+	if w == nil {
+		return nil
+	}
+	t, ok := w.Toxic.(*gateToxic)
+	if !ok {
+		return nil
+	}
+	return t.gate()
 }
 
 // gateState is per connection and survives the toxic being restarted when
@@ -62,8 +86,9 @@ func (*gateToxic) NewState() any { return new(gateState) }
 
 func (t *gateToxic) Pipe(stub *toxics.ToxicStub) {
 	st := stub.State.(*gateState)
+	g := t.gate()
 	for {
-		closed, change := t.gate.state()
+		closed, change := g.state()
 		if !closed && st.dropped {
 			t.end(stub)
 			return
@@ -76,7 +101,7 @@ func (t *gateToxic) Pipe(stub *toxics.ToxicStub) {
 				stub.Close()
 				return
 			}
-			if closed, _ := t.gate.state(); closed {
+			if closed, _ := g.state(); closed {
 				st.dropped = true
 				continue
 			}
@@ -102,11 +127,8 @@ func addGate(proxy *toxiproxy.Proxy, name, stream string) (*gate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode gate: %w", err)
 	}
-	w, err := proxy.Toxics.AddToxicJson(bytes.NewReader(body))
-	if err != nil {
+	if _, err := proxy.Toxics.AddToxicJson(bytes.NewReader(body)); err != nil {
 		return nil, fmt.Errorf("add gate on %s: %w", stream, err)
 	}
-	g := newGate()
-	w.Toxic.(*gateToxic).gate = g
-	return g, nil
+	return gateOf(proxy, stream), nil
 }

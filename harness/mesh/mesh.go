@@ -1,8 +1,11 @@
 // Package mesh puts one Toxiproxy proxy on every ordered pair of nodes, so
 // that a one-way partition or a slow link is one call.
 //
-// Toxiproxy runs embedded in the harness process (no HTTP API, no extra
-// process). Node i reaches node j only by dialling Addr(i, j), the proxy for
+// Toxiproxy runs either embedded in the harness process (New: no HTTP API,
+// no extra process) or as a server elsewhere, e.g. in a container (Serve
+// runs one; Connect drives it through Toxiproxy's HTTP API client). Both
+// behave the same, as described here; the tests run against both. Node i
+// reaches node j only by dialling Addr(i, j), the proxy for
 // the ordered pair (i -> j), which forwards to j's peer listener. A TCP
 // connection carries bytes both ways, so bytes travelling from j to i flow
 // through two proxies: the upstream stream of proxy (j -> i), on connections
@@ -29,23 +32,22 @@
 // (tested: ~7 MB in flight was enough). Removing a `timeout` toxic also
 // closes every connection on the stream, gap or not. So each stream gets a
 // "gate" toxic when the mesh starts, and Partition only flips gates: it
-// never waits on a link. Link toxics (SetLinkToxic) are ordinary Toxiproxy
-// toxics and do have that wait when a receiver is stuck.
+// never waits on a link. Updating a toxic's attributes through Toxiproxy's
+// API interrupts links just as adding one does, so a remote mesh flips its
+// gates through one extra endpoint that Serve adds to the API
+// (PUT /faultline/gates), not through toxic attributes. Link toxics
+// (SetLinkToxic) are ordinary Toxiproxy toxics and do have that wait when a
+// receiver is stuck.
 package mesh
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"sort"
 	"sync"
-
-	toxiproxy "github.com/Shopify/toxiproxy/v2"
-	"github.com/rs/zerolog"
 )
 
 // Stream names a direction of a Toxiproxy proxy: upstream carries bytes from
@@ -66,13 +68,10 @@ func partitionName(stream string) string { return partitionToxic + "-" + stream 
 // Mesh is the set of proxies between the nodes of one cluster. Methods are
 // safe for concurrent use.
 type Mesh struct {
-	logger  *slog.Logger
-	ids     []int // sorted node IDs
-	proxies map[pair]*toxiproxy.Proxy
-	addrs   map[pair]string // listen address of each proxy, fixed at New
-
-	// gates has the partition switch of every proxy stream.
-	gates map[streamID]*gate
+	logger *slog.Logger
+	ids    []int           // sorted node IDs
+	addrs  map[pair]string // address nodes dial for each proxy, fixed at start
+	b      backend
 
 	mu sync.Mutex
 	// linkToxics are the toxics SetLinkToxic has put on, by link and name.
@@ -80,8 +79,28 @@ type Mesh struct {
 	closed     bool
 }
 
+// backend is where the proxies run: embedded in this process or behind a
+// Toxiproxy server's HTTP API. Mesh holds its lock around every call.
+type backend interface {
+	// setGates closes the gate of every stream in closed and opens every
+	// other one, without waiting on any link.
+	setGates(closed map[streamID]bool) error
+	// closedGates lists the streams whose gate is closed.
+	closedGates() ([]streamID, error)
+	// addToxic puts a Toxiproxy toxic on one stream, after the gate.
+	addToxic(h streamID, name, typ string, toxicity float32, attrs map[string]any) error
+	// removeToxic removes a toxic from one stream; an absent one is no error.
+	removeToxic(h streamID, name string) error
+	// close stops every proxy and closes every connection through them.
+	close() error
+}
+
 // pair is an ordered pair of nodes: the proxy node from dials to reach to.
 type pair struct{ from, to int }
+
+// proxyName is the Toxiproxy name of p's proxy; it needs no escaping in a
+// URL path.
+func (p pair) proxyName() string { return fmt.Sprintf("n%d-n%d", p.from, p.to) }
 
 // streamID names one stream of one proxy.
 type streamID struct {
@@ -94,59 +113,30 @@ type linkToxic struct {
 	name string
 }
 
-// New starts a proxy for every ordered pair of distinct nodes in upstreams,
-// which maps a node ID to the address of its peer listener. Each proxy
-// listens on 127.0.0.1 on a port the kernel chooses.
-func New(ctx context.Context, logger *slog.Logger, upstreams map[int]string) (*Mesh, error) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	// Toxiproxy logs through zerolog; we report what matters through slog.
-	server := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
-	m := &Mesh{
-		logger:     logger,
-		proxies:    make(map[pair]*toxiproxy.Proxy),
-		addrs:      make(map[pair]string),
-		gates:      make(map[streamID]*gate),
-		linkToxics: make(map[linkToxic]bool),
-	}
-	for id := range upstreams {
-		m.ids = append(m.ids, id)
-	}
-	sort.Ints(m.ids)
-	for _, from := range m.ids {
-		for _, to := range m.ids {
-			if from == to {
-				continue
+// pairs lists every ordered pair of distinct nodes in ids.
+func pairs(ids []int) []pair {
+	var ps []pair
+	for _, from := range ids {
+		for _, to := range ids {
+			if from != to {
+				ps = append(ps, pair{from, to})
 			}
-			if err := ctx.Err(); err != nil {
-				m.Close()
-				return nil, fmt.Errorf("mesh: %w", err)
-			}
-			p := pair{from, to}
-			name := fmt.Sprintf("n%d->n%d", from, to)
-			proxy := toxiproxy.NewProxy(server, name, "127.0.0.1:0", upstreams[to])
-			// Gates go in before the proxy accepts anything, so they come
-			// first in every link's chain, before any link toxic.
-			for _, stream := range []string{upstream, downstream} {
-				g, err := addGate(proxy, partitionName(stream), stream)
-				if err != nil {
-					m.Close()
-					return nil, fmt.Errorf("mesh: proxy %s: %w", name, err)
-				}
-				m.gates[streamID{p, stream}] = g
-			}
-			if err := proxy.Start(); err != nil {
-				m.Close()
-				return nil, fmt.Errorf("mesh: start proxy %s to %s: %w", name, upstreams[to], err)
-			}
-			m.proxies[p] = proxy
-			// Start has replaced ":0" with the address actually bound.
-			m.addrs[p] = proxy.Listen
 		}
 	}
-	logger.Debug("mesh started", "nodes", len(m.ids), "proxies", len(m.proxies))
-	return m, nil
+	return ps
+}
+
+func sortedIDs(upstreams map[int]string) []int {
+	ids := make([]int, 0, len(upstreams))
+	for id := range upstreams {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	return ids
+}
+
+func newMesh(logger *slog.Logger, ids []int, addrs map[pair]string, b backend) *Mesh {
+	return &Mesh{logger: logger, ids: ids, addrs: addrs, b: b, linkToxics: make(map[linkToxic]bool)}
 }
 
 // Addr is the address node from dials to reach node to, or "" when there is
@@ -177,7 +167,7 @@ func (m *Mesh) Partition(g map[int][]int) error {
 			if i == j {
 				return fmt.Errorf("mesh: partition: node %d cannot hold a grudge against itself", i)
 			}
-			if m.proxies[pair{i, j}] == nil {
+			if _, ok := m.addrs[pair{i, j}]; !ok {
 				return fmt.Errorf("mesh: partition: no link between nodes %d and %d (nodes: %v)", i, j, m.ids)
 			}
 			for _, id := range streamsCarrying(j, i) {
@@ -191,8 +181,8 @@ func (m *Mesh) Partition(g map[int][]int) error {
 	if m.closed {
 		return errors.New("mesh: partition: mesh is closed")
 	}
-	for id, gt := range m.gates {
-		gt.set(want[id])
+	if err := m.b.setGates(want); err != nil {
+		return fmt.Errorf("mesh: partition: %w", err)
 	}
 	m.logger.Info("mesh partitioned", "grudge", g, "streams", len(want))
 	return nil
@@ -205,10 +195,10 @@ func (m *Mesh) Heal() error {
 	if m.closed {
 		return errors.New("mesh: heal: mesh is closed")
 	}
-	for _, g := range m.gates {
-		g.set(false)
-	}
 	var errs []error
+	if err := m.b.setGates(nil); err != nil {
+		errs = append(errs, fmt.Errorf("mesh: heal: %w", err))
+	}
 	for key := range m.linkToxics {
 		errs = append(errs, m.removeLinkToxic(key))
 	}
@@ -219,20 +209,25 @@ func (m *Mesh) Heal() error {
 // Faults lists what still disturbs the mesh: each partitioned stream as
 // "partition n1->n2 upstream" and each link toxic as "toxic NAME n1->n2",
 // sorted. Empty means every link is healed.
-func (m *Mesh) Faults() []string {
+func (m *Mesh) Faults() ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closed {
+		return nil, errors.New("mesh: faults: mesh is closed")
+	}
+	closed, err := m.b.closedGates()
+	if err != nil {
+		return nil, fmt.Errorf("mesh: faults: %w", err)
+	}
 	var out []string
-	for id, g := range m.gates {
-		if closed, _ := g.state(); closed {
-			out = append(out, fmt.Sprintf("partition n%d->n%d %s", id.proxy.from, id.proxy.to, id.stream))
-		}
+	for _, id := range closed {
+		out = append(out, fmt.Sprintf("partition n%d->n%d %s", id.proxy.from, id.proxy.to, id.stream))
 	}
 	for key := range m.linkToxics {
 		out = append(out, fmt.Sprintf("toxic %s n%d->n%d", key.name, key.link.from, key.link.to))
 	}
 	sort.Strings(out)
-	return out
+	return out, nil
 }
 
 // Toxic is a Toxiproxy toxic for SetLinkToxic.
@@ -260,12 +255,16 @@ func (m *Mesh) SetLinkToxic(from, to int, t Toxic) error {
 	if t.Name == "" || t.Name == partitionToxic {
 		return fmt.Errorf("mesh: link toxic n%d->n%d: bad name %q", from, to, t.Name)
 	}
-	if m.proxies[pair{from, to}] == nil {
+	if _, ok := m.addrs[pair{from, to}]; !ok {
 		return fmt.Errorf("mesh: link toxic: no link between nodes %d and %d (nodes: %v)", from, to, m.ids)
 	}
 	toxicity := t.Toxicity
 	if toxicity == 0 {
 		toxicity = 1
+	}
+	attrs := t.Attributes
+	if attrs == nil {
+		attrs = map[string]any{}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -279,7 +278,7 @@ func (m *Mesh) SetLinkToxic(from, to int, t Toxic) error {
 		}
 	}
 	for _, h := range streamsCarrying(from, to) {
-		if err := m.addToxic(h, toxicName(key), t.Type, toxicity, t.Attributes); err != nil {
+		if err := m.b.addToxic(h, toxicName(key), t.Type, toxicity, attrs); err != nil {
 			// Do not leave the link half-poisoned.
 			m.linkToxics[key] = true
 			return errors.Join(fmt.Errorf("mesh: link toxic %q n%d->n%d: %w", t.Name, from, to, err), m.removeLinkToxic(key))
@@ -309,8 +308,7 @@ func (m *Mesh) RemoveLinkToxic(from, to int, name string) error {
 func (m *Mesh) removeLinkToxic(key linkToxic) error {
 	var errs []error
 	for _, h := range streamsCarrying(key.link.from, key.link.to) {
-		err := m.proxies[h.proxy].Toxics.RemoveToxic(context.Background(), toxicName(key))
-		if err != nil && !errors.Is(err, toxiproxy.ErrToxicNotFound) {
+		if err := m.b.removeToxic(h, toxicName(key)); err != nil {
 			errs = append(errs, fmt.Errorf("mesh: remove link toxic %q n%d->n%d: %w", key.name, key.link.from, key.link.to, err))
 		}
 	}
@@ -319,30 +317,10 @@ func (m *Mesh) removeLinkToxic(key linkToxic) error {
 }
 
 // toxicName keeps link toxics apart from the partition toxic and from each
-// other: a proxy's downstream stream carries link to->from's toxics.
+// other: a proxy's downstream stream carries link to->from's toxics. It
+// needs no escaping in a URL path.
 func toxicName(key linkToxic) string {
-	return fmt.Sprintf("link-n%d->n%d-%s", key.link.from, key.link.to, key.name)
-}
-
-// addToxic puts one toxic on one proxy stream; m.mu is held.
-func (m *Mesh) addToxic(h streamID, name, typ string, toxicity float32, attrs map[string]any) error {
-	if attrs == nil {
-		attrs = map[string]any{}
-	}
-	body, err := json.Marshal(map[string]any{
-		"name":       name,
-		"type":       typ,
-		"stream":     h.stream,
-		"toxicity":   toxicity,
-		"attributes": attrs,
-	})
-	if err != nil {
-		return fmt.Errorf("encode toxic %s: %w", name, err)
-	}
-	if _, err := m.proxies[h.proxy].Toxics.AddToxicJson(bytes.NewReader(body)); err != nil {
-		return fmt.Errorf("add %s toxic %s: %w", typ, name, err)
-	}
-	return nil
+	return fmt.Sprintf("link-n%d-n%d-%s", key.link.from, key.link.to, key.name)
 }
 
 // streamsCarrying are the two proxy streams that carry bytes from node src
@@ -364,12 +342,18 @@ func (m *Mesh) Close() error {
 		return nil
 	}
 	m.closed = true
-	for _, p := range m.proxies {
-		p.Stop()
-	}
+	err := m.b.close()
 	m.logger.Debug("mesh closed")
-	return nil
+	return err
 }
 
 // Nodes returns the IDs of the nodes the mesh connects, sorted.
 func (m *Mesh) Nodes() []int { return slices.Clone(m.ids) }
+
+// ctxErr wraps a cancelled start.
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("mesh: %w", err)
+	}
+	return nil
+}

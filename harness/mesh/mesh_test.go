@@ -8,10 +8,13 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/internal/freeport"
 )
 
 // How long a check waits for bytes that must arrive, and how long it
@@ -64,7 +67,21 @@ type fixture struct {
 	seq   atomic.Int64 // makes every message unique
 }
 
-func newFixture(t *testing.T, n int) *fixture {
+// forEachBackend runs test on a mesh of n nodes embedded in this process,
+// then on one behind a Toxiproxy server started by Serve (here on
+// loopback, in a container under the docker runtime): both must behave
+// the same.
+func forEachBackend(t *testing.T, n int, test func(*testing.T, *fixture)) {
+	for _, remote := range []bool{false, true} {
+		name := "embedded"
+		if remote {
+			name = "remote"
+		}
+		t.Run(name, func(t *testing.T) { test(t, newFixture(t, n, remote)) })
+	}
+}
+
+func newFixture(t *testing.T, n int, remote bool) *fixture {
 	t.Helper()
 	f := &fixture{nodes: make(map[int]*node)}
 	upstreams := make(map[int]string)
@@ -72,13 +89,68 @@ func newFixture(t *testing.T, n int) *fixture {
 		f.nodes[id] = startNode(t)
 		upstreams[id] = f.nodes[id].ln.Addr().String()
 	}
-	m, err := New(context.Background(), nil, upstreams)
+	var m *Mesh
+	var err error
+	if remote {
+		m, err = Connect(context.Background(), nil, RemoteConfig{
+			API:        startServer(t),
+			Upstreams:  upstreams,
+			ListenHost: "127.0.0.1",
+			DialHost:   "127.0.0.1",
+			Ports:      ports(t, ProxyCount(n)),
+		})
+	} else {
+		m, err = New(context.Background(), nil, upstreams)
+	}
 	if err != nil {
-		t.Fatalf("New: %v", err)
+		t.Fatalf("start mesh: %v", err)
 	}
 	t.Cleanup(func() { m.Close() })
 	f.m = m
 	return f
+}
+
+// startServer runs Serve on a loopback port until the test ends and
+// returns its address.
+func startServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, ln, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return ln.Addr().String()
+}
+
+func ports(t *testing.T, n int) []int {
+	t.Helper()
+	var out []int
+	for _, addr := range freeport.MustTake(t, n) {
+		_, p, _ := net.SplitHostPort(addr)
+		port, err := strconv.Atoi(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, port)
+	}
+	return out
+}
+
+func (f *fixture) faults(t *testing.T) []string {
+	t.Helper()
+	got, err := f.m.Faults()
+	if err != nil {
+		t.Fatalf("Faults: %v", err)
+	}
+	return got
 }
 
 // conn is one TCP connection through the mesh, opened by node from to node
@@ -159,8 +231,9 @@ func closed(t *testing.T, c conn) {
 	}
 }
 
-func TestAddrsAndPeers(t *testing.T) {
-	f := newFixture(t, 3)
+func TestAddrsAndPeers(t *testing.T) { forEachBackend(t, 3, testAddrsAndPeers) }
+
+func testAddrsAndPeers(t *testing.T, f *fixture) {
 	seen := map[string]bool{}
 	for from := 1; from <= 3; from++ {
 		peers := f.m.PeersOf(from)
@@ -182,8 +255,9 @@ func TestAddrsAndPeers(t *testing.T) {
 	}
 }
 
-func TestForwardsEveryPairBothWays(t *testing.T) {
-	f := newFixture(t, 3)
+func TestForwardsEveryPairBothWays(t *testing.T) { forEachBackend(t, 3, testForwardsEveryPairBothWays) }
+
+func testForwardsEveryPairBothWays(t *testing.T, f *fixture) {
 	for from := 1; from <= 3; from++ {
 		for to := 1; to <= 3; to++ {
 			if from != to {
@@ -193,8 +267,9 @@ func TestForwardsEveryPairBothWays(t *testing.T) {
 	}
 }
 
-func TestOneWayPartition(t *testing.T) {
-	f := newFixture(t, 3)
+func TestOneWayPartition(t *testing.T) { forEachBackend(t, 3, testOneWayPartition) }
+
+func testOneWayPartition(t *testing.T, f *fixture) {
 	old12, old21 := f.connect(t, 1, 2), f.connect(t, 2, 1)
 	f.both(t, old12, true, true)
 	f.both(t, old21, true, true)
@@ -214,8 +289,9 @@ func TestOneWayPartition(t *testing.T) {
 	}
 }
 
-func TestSymmetricPartition(t *testing.T) {
-	f := newFixture(t, 3)
+func TestSymmetricPartition(t *testing.T) { forEachBackend(t, 3, testSymmetricPartition) }
+
+func testSymmetricPartition(t *testing.T, f *fixture) {
 	old12 := f.connect(t, 1, 2)
 	if err := f.m.Partition(map[int][]int{1: {2}, 2: {1}}); err != nil {
 		t.Fatalf("Partition: %v", err)
@@ -236,7 +312,10 @@ func TestSymmetricPartition(t *testing.T) {
 }
 
 func TestPartitionReplacesAndKeepsUnchangedStreams(t *testing.T) {
-	f := newFixture(t, 3)
+	forEachBackend(t, 3, testPartitionReplacesAndKeepsUnchangedStreams)
+}
+
+func testPartitionReplacesAndKeepsUnchangedStreams(t *testing.T, f *fixture) {
 	old12 := f.connect(t, 1, 2)
 	if err := f.m.Partition(map[int][]int{2: {1}}); err != nil {
 		t.Fatalf("Partition: %v", err)
@@ -259,8 +338,9 @@ func TestPartitionReplacesAndKeepsUnchangedStreams(t *testing.T) {
 	f.both(t, f.connect(t, 1, 3), true, true)
 }
 
-func TestHeal(t *testing.T) {
-	f := newFixture(t, 3)
+func TestHeal(t *testing.T) { forEachBackend(t, 3, testHeal) }
+
+func testHeal(t *testing.T, f *fixture) {
 	old12, old21, quiet12, old13 := f.connect(t, 1, 2), f.connect(t, 2, 1), f.connect(t, 1, 2), f.connect(t, 1, 3)
 	if err := f.m.Partition(map[int][]int{2: {1}}); err != nil {
 		t.Fatalf("Partition: %v", err)
@@ -272,13 +352,13 @@ func TestHeal(t *testing.T) {
 		t.Fatalf("SetLinkToxic: %v", err)
 	}
 	want := []string{"partition n1->n2 upstream", "partition n2->n1 downstream", "toxic slow n1->n3"}
-	if got := f.m.Faults(); !slices.Equal(got, want) {
+	if got := f.faults(t); !slices.Equal(got, want) {
 		t.Fatalf("Faults() = %q, want %q", got, want)
 	}
 	if err := f.m.Heal(); err != nil {
 		t.Fatalf("Heal: %v", err)
 	}
-	if got := f.m.Faults(); len(got) != 0 {
+	if got := f.faults(t); len(got) != 0 {
 		t.Fatalf("Faults() after Heal = %q, want none", got)
 	}
 	// Connections that lost bytes are closed, so nobody sees a stream with
@@ -300,7 +380,10 @@ func TestHeal(t *testing.T) {
 // does not read (as a paused node would) and partitions and heals around
 // it: neither may wait for the node.
 func TestPartitionDoesNotWaitForStuckReceiver(t *testing.T) {
-	f := newFixture(t, 2)
+	forEachBackend(t, 2, testPartitionDoesNotWaitForStuckReceiver)
+}
+
+func testPartitionDoesNotWaitForStuckReceiver(t *testing.T, f *fixture) {
 	c := f.connect(t, 1, 2)
 	buf := make([]byte, 64<<10)
 	for filled := false; !filled; {
@@ -337,8 +420,9 @@ func (f *fixture) latencyOf(t *testing.T, c conn, speaker, listener int) time.Du
 	return time.Since(start)
 }
 
-func TestLinkToxic(t *testing.T) {
-	f := newFixture(t, 2)
+func TestLinkToxic(t *testing.T) { forEachBackend(t, 2, testLinkToxic) }
+
+func testLinkToxic(t *testing.T, f *fixture) {
 	const delay = 600 * time.Millisecond
 	old12 := f.connect(t, 1, 2)
 	err := f.m.SetLinkToxic(1, 2, Toxic{Name: "slow", Type: "latency", Attributes: map[string]any{"latency": delay.Milliseconds()}})
@@ -385,8 +469,9 @@ func TestLinkToxic(t *testing.T) {
 	}
 }
 
-func TestBadArguments(t *testing.T) {
-	f := newFixture(t, 2)
+func TestBadArguments(t *testing.T) { forEachBackend(t, 2, testBadArguments) }
+
+func testBadArguments(t *testing.T, f *fixture) {
 	for _, g := range []map[int][]int{{1: {1}}, {1: {9}}, {9: {1}}} {
 		if err := f.m.Partition(g); err == nil {
 			t.Errorf("Partition(%v) should fail", g)
@@ -404,8 +489,9 @@ func TestBadArguments(t *testing.T) {
 	f.both(t, f.connect(t, 1, 2), true, true)
 }
 
-func TestClose(t *testing.T) {
-	f := newFixture(t, 2)
+func TestClose(t *testing.T) { forEachBackend(t, 2, testClose) }
+
+func testClose(t *testing.T, f *fixture) {
 	c := f.connect(t, 1, 2)
 	addr := f.m.Addr(1, 2)
 	if err := f.m.Close(); err != nil {

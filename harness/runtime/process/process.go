@@ -391,7 +391,7 @@ func (c *Cluster) RemoveLinkToxic(ctx context.Context, from, to int, name string
 
 // LinkFaults lists what still disturbs the mesh (see mesh.Mesh.Faults).
 func (c *Cluster) LinkFaults(ctx context.Context) ([]string, error) {
-	return c.mesh.Faults(), nil
+	return c.mesh.Faults()
 }
 
 // SetClock sets a node's clock offset through its admin endpoint.

@@ -18,7 +18,7 @@ labels   = $(1)$(if $(FILTER), && ($(FILTER)))
 .PHONY: build test vet chaos chaos-quorum chaos-quorum-bug chaos-raft chaos-raft-bugs chaos-gossip chaos-bugs chaos-long ci-gate bench bench-bugs clean
 
 build:
-	$(GO) build -o $(BIN) ./cmd/faultline
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/faultline
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }

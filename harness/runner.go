@@ -106,6 +106,10 @@ func Run(ctx context.Context, t Test, opts Options) (*Outcome, error) {
 			t.Storage = systems.StorageLazy
 		}
 	}
+	// test.json records the runtime that actually runs.
+	if t.Runtime, err = resolveRuntime(ctx, t.Runtime); err != nil {
+		return nil, err
+	}
 	res.Test = t
 
 	label := fmt.Sprintf("%s-%s-s%d", t.System, t.Workload, t.Seed)

@@ -5,17 +5,39 @@ import (
 	"fmt"
 
 	"github.com/faultline/faultline/harness/runtime"
+	"github.com/faultline/faultline/harness/runtime/docker"
 	"github.com/faultline/faultline/harness/runtime/process"
 )
 
 // runtimes lists the runtimes faultline has, in the order help shows them.
-var runtimes = []string{"process"}
+// "auto" is resolved to one of the others before a run starts.
+var runtimes = []string{"process", "docker", "auto"}
 
 // startCluster starts spec on the named runtime.
 func startCluster(ctx context.Context, name string, spec runtime.Spec) (runtime.Cluster, error) {
 	switch name {
 	case "process":
 		return process.Start(ctx, spec)
+	case "docker":
+		return docker.Start(ctx, spec)
 	}
 	return nil, fmt.Errorf("unknown runtime %q", name)
+}
+
+// resolveRuntime turns "auto" into docker when an engine answers, else
+// process, and checks that docker has an engine; the error is a
+// *ClusterError saying how to start one.
+func resolveRuntime(ctx context.Context, name string) (string, error) {
+	switch name {
+	case "auto":
+		if docker.Available(ctx) == nil {
+			return "docker", nil
+		}
+		return "process", nil
+	case "docker":
+		if err := docker.Available(ctx); err != nil {
+			return "", &ClusterError{Err: err}
+		}
+	}
+	return name, nil
 }

@@ -101,7 +101,7 @@ healed and every node came back (healed); if not, the verdict is unknown
 	f.StringSliceVar(&nemeses, "nemesis", t.Nemesis, "faults to inject, comma-separated: families (partition, link, kill, pause, clock, power-loss), specific faults (partition-bridge, kill:leader …), all, or none; see faultline list")
 	f.StringSliceVar(&t.Bugs, "bug", nil, "named bug to switch on in every node (repeatable)")
 	f.IntVar(&t.Nodes, "nodes", t.Nodes, "number of nodes")
-	f.StringVar(&t.Runtime, "runtime", t.Runtime, "how nodes run: process")
+	f.StringVar(&t.Runtime, "runtime", t.Runtime, "how nodes run: process (child processes), docker (containers; needs a Docker engine) or auto (docker when an engine answers, else process)")
 	f.DurationVar(&timeLimit, "time-limit", t.TimeLimit.D(), "how long clients run")
 	f.IntVar(&t.Concurrency, "concurrency", t.Concurrency, "client workers")
 	f.Float64Var(&t.Rate, "rate", t.Rate, "total operations per second across workers (0 = unlimited)")

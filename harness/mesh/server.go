@@ -41,7 +41,7 @@ func Serve(ctx context.Context, ln net.Listener, logw io.Writer) error {
 	if logw == nil {
 		logw = io.Discard
 	}
-	api := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.New(logw).Level(zerolog.WarnLevel).With().Timestamp().Logger())
+	api := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.New(logw).Level(zerolog.ErrorLevel).With().Timestamp().Logger())
 	gs := &gateServer{
 		collection: api.Collection,
 		logger:     slog.New(slog.NewTextHandler(logw, nil)),

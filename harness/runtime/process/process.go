@@ -35,7 +35,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -503,10 +502,10 @@ func (c *Cluster) waitReady(ctx context.Context, n *node, p *proc) error {
 		select {
 		case <-p.exited:
 			return fmt.Errorf("%s exited before it was ready (%v); last lines of %s:\n%s",
-				n.cfg.Name, p.err, n.logPath, logTail(n.logPath, logTailLines))
+				n.cfg.Name, p.err, n.logPath, runtime.LogTail(n.logPath, logTailLines))
 		case <-ctx.Done():
 			return fmt.Errorf("%s not ready: %w (last: %s); last lines of %s:\n%s",
-				n.cfg.Name, ctx.Err(), last, n.logPath, logTail(n.logPath, logTailLines))
+				n.cfg.Name, ctx.Err(), last, n.logPath, runtime.LogTail(n.logPath, logTailLines))
 		case <-tick.C:
 		}
 	}
@@ -554,32 +553,6 @@ func procState(pid int) (byte, error) {
 		return 0, fmt.Errorf("odd /proc/%d/stat: %q", pid, b)
 	}
 	return b[i+2], nil
-}
-
-// logTail returns the last n lines of the file at path, or a note saying
-// why it cannot.
-func logTail(path string, n int) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Sprintf("(no log: %v)", err)
-	}
-	defer f.Close()
-	// A node that logs a lot must not make the error huge or slow.
-	const window = 64 << 10
-	if fi, err := f.Stat(); err == nil && fi.Size() > window {
-		if _, err := f.Seek(fi.Size()-window, io.SeekStart); err != nil {
-			return fmt.Sprintf("(log unreadable: %v)", err)
-		}
-	}
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return fmt.Sprintf("(log unreadable: %v)", err)
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // spawner starts children from one OS thread that lives as long as the

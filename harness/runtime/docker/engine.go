@@ -1,0 +1,198 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
+	"github.com/testcontainers/testcontainers-go"
+)
+
+// Labels on everything the runtime creates. Clean finds leftovers by them.
+const (
+	LabelManaged = "dev.faultline.managed" // "true" on every container, network and image
+	LabelRun     = "dev.faultline.run"     // the run's results directory name
+	LabelRole    = "dev.faultline.role"    // "node" or "toxiproxy"
+	LabelNode    = "dev.faultline.node"    // the node's name (n1 ...)
+	LabelOwner   = "dev.faultline.owner"   // "HOST/PID" of the harness that made it
+)
+
+// pingTimeout bounds the check that an engine answers.
+const pingTimeout = 5 * time.Second
+
+// ErrNoEngine is wrapped by errors that mean no Docker engine answered.
+var ErrNoEngine = errors.New("no Docker engine answers")
+
+// noEngine says how to get one, in one line.
+func noEngine(err error) error {
+	first, _, _ := strings.Cut(err.Error(), "\n")
+	return fmt.Errorf("docker runtime: %w (%s); start one (e.g. `sudo dockerd &`, `sudo systemctl start docker`, or Docker Desktop) or use --runtime process", ErrNoEngine, first)
+}
+
+// disableReaper turns off testcontainers' reaper (Ryuk): it is an image
+// pulled from a registry, and this runtime removes what it creates itself.
+// testcontainers reads its configuration once per process, so this must
+// run before any other use of it.
+func disableReaper() error {
+	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") != "true" {
+		if err := os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true"); err != nil {
+			return fmt.Errorf("docker runtime: disable the testcontainers reaper: %w", err)
+		}
+	}
+	if !testcontainers.ReadConfig().RyukDisabled {
+		return errors.New("docker runtime: testcontainers was configured with its reaper on before faultline could turn it off; set TESTCONTAINERS_RYUK_DISABLED=true")
+	}
+	return nil
+}
+
+// engine connects to the Docker engine testcontainers finds (DOCKER_HOST,
+// the docker context, the default socket) and checks that it answers.
+func engine(ctx context.Context) (*testcontainers.DockerClient, error) {
+	if err := disableReaper(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return nil, noEngine(err)
+	}
+	if _, err := cli.Ping(ctx); err != nil {
+		cli.Close()
+		return nil, noEngine(err)
+	}
+	return cli, nil
+}
+
+// Available reports whether a Docker engine answers; the error says why
+// not and how to start one.
+func Available(ctx context.Context) error {
+	cli, err := engine(ctx)
+	if err != nil {
+		return err
+	}
+	return cli.Close()
+}
+
+// owner identifies this harness process on its host.
+func owner() string {
+	host, _ := os.Hostname()
+	return host + "/" + strconv.Itoa(os.Getpid())
+}
+
+// ownerAlive reports whether the harness that labelled something with
+// owner still runs: same host and a live PID. Another host's harness is
+// taken to be alive (we cannot tell).
+func ownerAlive(owner string) bool {
+	host, pidStr, ok := strings.Cut(owner, "/")
+	me, _ := os.Hostname()
+	if !ok || host != me {
+		return ok
+	}
+	pid, err := strconv.Atoi(pidStr)
+	if err != nil || pid <= 0 {
+		return false
+	}
+	if pid == os.Getpid() {
+		return true
+	}
+	err = syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// Removed is one thing Clean removed or left alone.
+type Removed struct {
+	Kind string // container, network, image
+	Name string
+	Run  string // the run it belonged to, when labelled
+}
+
+// CleanOptions say what Clean removes besides the leftovers of dead harnesses.
+type CleanOptions struct {
+	// All removes containers and networks of harnesses that still run too.
+	All bool
+	// Images removes faultline's node images as well (they are rebuilt
+	// when next needed).
+	Images bool
+}
+
+// Clean removes every container and network faultline labelled whose
+// harness is gone (a harness killed with SIGKILL cannot remove its own),
+// and reports what it removed and what it left because its harness still
+// runs.
+func Clean(ctx context.Context, opts CleanOptions) (removed, kept []Removed, err error) {
+	cli, err := engine(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer cli.Close()
+	managed := filters.NewArgs(filters.Arg("label", LabelManaged+"=true"))
+	var errs []error
+
+	cs, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: managed})
+	if err != nil {
+		return nil, nil, fmt.Errorf("clean: list containers: %w", err)
+	}
+	for _, c := range cs {
+		r := Removed{Kind: "container", Name: strings.TrimPrefix(firstOr(c.Names, c.ID), "/"), Run: c.Labels[LabelRun]}
+		if !opts.All && ownerAlive(c.Labels[LabelOwner]) {
+			kept = append(kept, r)
+			continue
+		}
+		if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !client.IsErrNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove container %s: %w", r.Name, err))
+			continue
+		}
+		removed = append(removed, r)
+	}
+
+	ns, err := cli.NetworkList(ctx, network.ListOptions{Filters: managed})
+	if err != nil {
+		return removed, kept, errors.Join(append(errs, fmt.Errorf("clean: list networks: %w", err))...)
+	}
+	for _, n := range ns {
+		r := Removed{Kind: "network", Name: n.Name, Run: n.Labels[LabelRun]}
+		if !opts.All && ownerAlive(n.Labels[LabelOwner]) {
+			kept = append(kept, r)
+			continue
+		}
+		if err := cli.NetworkRemove(ctx, n.ID); err != nil && !client.IsErrNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove network %s: %w", r.Name, err))
+			continue
+		}
+		removed = append(removed, r)
+	}
+
+	if opts.Images {
+		is, err := cli.ImageList(ctx, image.ListOptions{Filters: managed})
+		if err != nil {
+			return removed, kept, errors.Join(append(errs, fmt.Errorf("clean: list images: %w", err))...)
+		}
+		for _, im := range is {
+			r := Removed{Kind: "image", Name: firstOr(im.RepoTags, im.ID)}
+			if _, err := cli.ImageRemove(ctx, im.ID, image.RemoveOptions{Force: opts.All, PruneChildren: true}); err != nil && !client.IsErrNotFound(err) {
+				errs = append(errs, fmt.Errorf("remove image %s: %w", r.Name, err))
+				continue
+			}
+			removed = append(removed, r)
+		}
+	}
+	return removed, kept, errors.Join(errs...)
+}
+
+func firstOr(s []string, def string) string {
+	if len(s) > 0 {
+		return s[0]
+	}
+	return def
+}

@@ -35,7 +35,7 @@ type gatesDoc struct {
 // Serve runs a Toxiproxy server on ln until ctx ends: Toxiproxy's own HTTP
 // API, with the partition gate toxic type (faultline_gate) known, plus the
 // gates endpoint a remote mesh (Connect) flips gates through. Toxiproxy's
-// warnings and each gate change are logged to logw. It is what
+// errors and each gate change are logged to logw. It is what
 // `faultline toxiproxy` runs.
 func Serve(ctx context.Context, ln net.Listener, logw io.Writer) error {
 	if logw == nil {

@@ -87,8 +87,9 @@ func Seed(s uint64) Option { return func(t *Test) { t.Seed = s } }
 // Bugs switches named bugs on in every node.
 func Bugs(names ...string) Option { return func(t *Test) { t.Bugs = slices.Clone(names) } }
 
-// Runtime sets how nodes run: "process" (the default) or another runtime
-// the harness has.
+// Runtime sets how nodes run: "process" (the default), "docker" (containers;
+// needs a Docker engine) or "auto" (docker when an engine answers, else
+// process; the result records which ran).
 func Runtime(name string) Option { return func(t *Test) { t.Runtime = name } }
 
 // Concurrency sets the number of client workers.

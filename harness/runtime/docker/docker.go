@@ -27,9 +27,11 @@
 //
 // testcontainers' reaper is turned off (TESTCONTAINERS_RYUK_DISABLED=true):
 // Close removes every container and the network, and the runner calls it
-// at the end, on Ctrl-C and when the run panics. Everything carries labels
-// (LabelManaged, LabelRun, LabelOwner ...), so Clean (`faultline clean`)
-// removes what a harness killed with SIGKILL left behind.
+// at the end, on Ctrl-C and when the run panics. A reaper child process
+// (`faultline docker-reap`) removes them when the harness dies without
+// closing (a panic in another goroutine, SIGKILL). Everything carries labels
+// (LabelManaged, LabelRun, LabelOwner, LabelCluster ...), so Clean
+// (`faultline clean`) removes what is left when even the reaper was killed.
 package docker
 
 import (
@@ -97,11 +99,12 @@ type Cluster struct {
 	labels map[string]string
 	name   string // prefix of container names: faultline-<random>
 
-	net   *testcontainers.DockerNetwork
-	proxy *box // the Toxiproxy container
-	mesh  *mesh.Mesh
-	ids   []int
-	nodes map[int]*node
+	net    *testcontainers.DockerNetwork
+	proxy  *box // the Toxiproxy container
+	reaper *reaper
+	mesh   *mesh.Mesh
+	ids    []int
+	nodes  map[int]*node
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -203,6 +206,9 @@ func Start(ctx context.Context, spec runtime.Spec) (_ *Cluster, err error) {
 		},
 		nodes: make(map[int]*node, spec.Nodes),
 	}
+	c.labels[LabelCluster] = c.name
+	// Before anything exists that could be left behind.
+	c.reaper = startReaper(bin, c.name, reaperLog(spec.RunDir), logger)
 	// From here on every failure removes what was made, also when ctx ends.
 	defer func() {
 		if err != nil {
@@ -707,6 +713,7 @@ func (c *Cluster) Close() error {
 			}
 		}
 		c.http.CloseIdleConnections()
+		c.reaper.stop()
 		c.closeErr = errors.Join(errs...)
 		if c.closeErr != nil {
 			c.closeErr = fmt.Errorf("docker runtime: close: %w (run `faultline clean` to remove leftovers)", c.closeErr)

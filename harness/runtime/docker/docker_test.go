@@ -11,10 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
-
 	"github.com/faultline/faultline/harness/history"
 	"github.com/faultline/faultline/harness/runtime"
 	"github.com/faultline/faultline/systems"
@@ -33,31 +29,13 @@ func needEngine(t *testing.T) {
 }
 
 // leftovers lists containers and networks labelled with run.
-func leftovers(t *testing.T, run string) []string {
+func leftovers(t *testing.T, run string) []Removed {
 	t.Helper()
-	ctx := context.Background()
-	cli, err := engine(ctx)
+	left, err := Leftovers(context.Background(), run)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cli.Close()
-	f := filters.NewArgs(filters.Arg("label", LabelRun+"="+run))
-	var out []string
-	cs, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cs {
-		out = append(out, "container "+strings.Join(c.Names, ","))
-	}
-	ns, err := cli.NetworkList(ctx, network.ListOptions{Filters: f})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range ns {
-		out = append(out, "network "+n.Name)
-	}
-	return out
+	return left
 }
 
 func quorumClient(t *testing.T, c *Cluster) systems.Client {
@@ -237,7 +215,7 @@ func TestCluster(t *testing.T) {
 			}
 		}
 		if left := leftovers(t, run); len(left) != 5 {
-			t.Fatalf("before Close, want 4 containers and a network, got %q", left)
+			t.Fatalf("before Close, want 4 containers and a network, got %v", left)
 		}
 		if err := c.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
@@ -246,7 +224,7 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("second Close: %v", err)
 		}
 		if left := leftovers(t, run); len(left) != 0 {
-			t.Fatalf("after Close: %q", left)
+			t.Fatalf("after Close: %v", left)
 		}
 		if err := c.Start(ctx, 1); err == nil {
 			t.Fatalf("Start after Close succeeded")
@@ -266,7 +244,7 @@ func TestStartFailureCleansUp(t *testing.T) {
 		t.Fatalf("Start: %v; want the node's exit with its log quoted", err)
 	}
 	if left := leftovers(t, filepath.Base(runDir)); len(left) != 0 {
-		t.Fatalf("after a failed Start: %q", left)
+		t.Fatalf("after a failed Start: %v", left)
 	}
 }
 

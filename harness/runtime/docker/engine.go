@@ -63,6 +63,19 @@ func engine(ctx context.Context) (*testcontainers.DockerClient, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
+	// testcontainers goes on to other engines (the default socket ...)
+	// when DOCKER_HOST does not answer; a user who named one means it.
+	if host := os.Getenv("DOCKER_HOST"); host != "" {
+		direct, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+		if err != nil {
+			return nil, noEngine(fmt.Errorf("DOCKER_HOST=%s: %w", host, err))
+		}
+		_, err = direct.Ping(ctx)
+		direct.Close()
+		if err != nil {
+			return nil, noEngine(fmt.Errorf("DOCKER_HOST=%s: %w", host, err))
+		}
+	}
 	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
 	if err != nil {
 		return nil, noEngine(err)
@@ -108,6 +121,36 @@ func ownerAlive(owner string) bool {
 	}
 	err = syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// Leftovers lists the containers and networks labelled with run (a run's
+// results directory name), or every one faultline made when run is "".
+func Leftovers(ctx context.Context, run string) ([]Removed, error) {
+	cli, err := engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cli.Close()
+	f := filters.NewArgs(filters.Arg("label", LabelManaged+"=true"))
+	if run != "" {
+		f.Add("label", LabelRun+"="+run)
+	}
+	var out []Removed
+	cs, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	for _, c := range cs {
+		out = append(out, Removed{Kind: "container", Name: strings.TrimPrefix(firstOr(c.Names, c.ID), "/"), Run: c.Labels[LabelRun]})
+	}
+	ns, err := cli.NetworkList(ctx, network.ListOptions{Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list networks: %w", err)
+	}
+	for _, n := range ns {
+		out = append(out, Removed{Kind: "network", Name: n.Name, Run: n.Labels[LabelRun]})
+	}
+	return out, nil
 }
 
 // Removed is one thing Clean removed or left alone.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/runtime"
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
@@ -45,15 +46,42 @@ func browser(t *testing.T) (context.Context, *atomic.Int32) {
 	// and dismiss it so the page goes on.
 	var dialogs atomic.Int32
 	chromedp.ListenTarget(bctx, func(ev any) {
-		if _, ok := ev.(*cdppage.EventJavascriptDialogOpening); ok {
+		switch ev := ev.(type) {
+		case *cdppage.EventJavascriptDialogOpening:
 			dialogs.Add(1)
 			go chromedp.Run(bctx, cdppage.HandleJavaScriptDialog(false))
+		case *runtime.EventExceptionThrown:
+			// A script error leaves charts half drawn: fail the test.
+			t.Errorf("script error on the page: %s", ev.ExceptionDetails.Error())
 		}
 	})
 	if err := chromedp.Run(bctx); err != nil {
 		t.Fatalf("start Chromium %s: %v", exe, err)
 	}
 	return bctx, &dialogs
+}
+
+func TestReportOfARunWithNoHistoryInChromium(t *testing.T) {
+	ctx, _ := browser(t)
+	dir := filepath.Join(t.TempDir(), "20261121T100000.000Z-quorum-register-s1")
+	writeRunDir(t, dir, nil, Results{Valid: checkers.Unknown, Reason: "cluster did not come up: n2 exited", Checkers: map[string]checkers.Result{}})
+	if err := os.Remove(filepath.Join(dir, "history.jsonl")); err != nil {
+		t.Fatal(err)
+	}
+	path, err := Write(context.Background(), Input{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var verdict, text string
+	if err := chromedp.Run(ctx, chromedp.Navigate("file://"+path),
+		chromedp.WaitVisible(`body[data-rendered="yes"]`, chromedp.ByQuery),
+		chromedp.Text("#verdict", &verdict, chromedp.ByQuery),
+		chromedp.Evaluate(`document.body.innerText`, &text)); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ToLower(verdict) != "unknown" || !strings.Contains(text, "cluster did not come up: n2 exited") || !strings.Contains(text, "no history") {
+		t.Errorf("verdict %q; page does not give the reason and say the history is missing:\n%.800s", verdict, text)
+	}
 }
 
 func TestReportInChromium(t *testing.T) {

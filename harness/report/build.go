@@ -440,7 +440,7 @@ func figures(ops []op, faults []fault, endNS int64) (figuresData, int) {
 	for _, o := range ops {
 		procs[o.process] = true
 	}
-	d.Lanes = slices.Sorted(maps.Keys(procs))
+	d.Lanes = append([]int{}, slices.Sorted(maps.Keys(procs))...) // [] not null when empty
 	laneOf := make(map[int]int, len(d.Lanes))
 	for i, p := range d.Lanes {
 		laneOf[p] = i

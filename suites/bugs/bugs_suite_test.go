@@ -10,6 +10,9 @@ import (
 	"os"
 	"testing"
 
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
 	"github.com/faultline/faultline"
 	"github.com/faultline/faultline/suites/suitekit"
 )
@@ -19,7 +22,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func TestBugs(t *testing.T) { suitekit.RunSpecs(t, "seeded bugs") }
+func TestBugs(t *testing.T) {
+	RegisterFailHandler(Fail)
+	suiteConfig, reporterConfig := GinkgoConfiguration()
+	RunSpecs(t, "seeded bugs", suitekit.ShortByDefault(suiteConfig), reporterConfig)
+}
 
 var (
 	_ = suitekit.BugSpecs()

@@ -7,6 +7,9 @@ import (
 	"os"
 	"testing"
 
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
 	"github.com/faultline/faultline"
 	"github.com/faultline/faultline/suites/suitekit"
 )
@@ -16,7 +19,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func TestQuorum(t *testing.T) { suitekit.RunSpecs(t, "quorum") }
+func TestQuorum(t *testing.T) {
+	RegisterFailHandler(Fail)
+	suiteConfig, reporterConfig := GinkgoConfiguration()
+	RunSpecs(t, "quorum", suitekit.ShortByDefault(suiteConfig), reporterConfig)
+}
 
 var (
 	_ = suitekit.ScenarioSpecs("quorum")

@@ -7,6 +7,9 @@ import (
 	"os"
 	"testing"
 
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
 	"github.com/faultline/faultline"
 	"github.com/faultline/faultline/suites/suitekit"
 )
@@ -16,7 +19,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func TestRaft(t *testing.T) { suitekit.RunSpecs(t, "raft") }
+func TestRaft(t *testing.T) {
+	RegisterFailHandler(Fail)
+	suiteConfig, reporterConfig := GinkgoConfiguration()
+	RunSpecs(t, "raft", suitekit.ShortByDefault(suiteConfig), reporterConfig)
+}
 
 var (
 	_ = suitekit.ScenarioSpecs("raft")

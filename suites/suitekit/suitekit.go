@@ -20,10 +20,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"testing"
 
-	"github.com/onsi/ginkgo/v2"
-	"github.com/onsi/gomega"
+	"github.com/onsi/ginkgo/v2/types"
 )
 
 // Config is a suite's configuration, read from the environment.
@@ -90,17 +88,18 @@ func moduleRoot() (string, error) {
 	}
 }
 
-// RunSpecs runs the suite. With no label filter from Ginkgo it applies
-// FAULTLINE_LABELS, else "short": a bare `go test ./...` runs only the
-// specs that fit CI, and long or seeded-bug specs need a filter.
-func RunSpecs(t *testing.T, description string) bool {
-	gomega.RegisterFailHandler(ginkgo.Fail)
-	suiteConfig, reporterConfig := ginkgo.GinkgoConfiguration()
-	if suiteConfig.LabelFilter == "" {
-		suiteConfig.LabelFilter = os.Getenv("FAULTLINE_LABELS")
-		if suiteConfig.LabelFilter == "" {
-			suiteConfig.LabelFilter = "short"
+// ShortByDefault returns c with FAULTLINE_LABELS, else "short", as its
+// label filter when Ginkgo was given none: a bare `go test ./...` then runs
+// only the specs that fit CI, and long or seeded-bug specs need a filter.
+//
+//	suiteConfig, reporterConfig := GinkgoConfiguration()
+//	RunSpecs(t, "raft", suitekit.ShortByDefault(suiteConfig), reporterConfig)
+func ShortByDefault(c types.SuiteConfig) types.SuiteConfig {
+	if c.LabelFilter == "" {
+		c.LabelFilter = os.Getenv("FAULTLINE_LABELS")
+		if c.LabelFilter == "" {
+			c.LabelFilter = "short"
 		}
 	}
-	return ginkgo.RunSpecs(t, description, suiteConfig, reporterConfig)
+	return c
 }

@@ -1,0 +1,102 @@
+package faultline
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/harness"
+)
+
+func TestMain(m *testing.M) {
+	RunNodeIfChild()
+	os.Exit(m.Run())
+}
+
+func TestRunNeedsANodeProgram(t *testing.T) {
+	nodeHook.Store(false)
+	defer nodeHook.Store(true)
+	t.Setenv(BinEnv, "")
+	_, err := Run(context.Background(), New("quorum", ResultsDir(t.TempDir())))
+	var ce *harness.ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "RunNodeIfChild") || !strings.Contains(err.Error(), BinEnv) {
+		t.Fatalf("err = %v, want a config error naming RunNodeIfChild and %s", err, BinEnv)
+	}
+}
+
+func TestRunRejectsABadTest(t *testing.T) {
+	_, err := Run(context.Background(), New("paxos", ResultsDir(t.TempDir())))
+	var ce *harness.ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), `unknown system "paxos"`) {
+		t.Fatalf("err = %v, want a config error naming the system", err)
+	}
+}
+
+// Stop is what suites hand to DeferCleanup: it must end a run early and
+// return only when every node is gone, and the run still gets a verdict.
+func TestStopEndsTheRunAndItsNodes(t *testing.T) {
+	results := t.TempDir()
+	r := Start(context.Background(), New("quorum", Nodes(3), TimeLimit(time.Minute), Seed(1), ResultsDir(results)))
+	var pids []int
+	deadline := time.Now().Add(30 * time.Second)
+	for len(pids) < 3 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		pids = nodePIDs(t, results)
+	}
+	if len(pids) < 3 {
+		t.Fatalf("nodes did not start: pids %v", pids)
+	}
+	time.Sleep(2 * time.Second) // let clients run a little
+	stopped := time.Now()
+	r.Stop()
+	if d := time.Since(stopped); d > 45*time.Second {
+		t.Errorf("Stop took %s", d)
+	}
+	for _, pid := range pids {
+		if syscall.Kill(pid, 0) == nil && !zombie(pid) {
+			t.Errorf("node pid %d still alive after Stop", pid)
+		}
+	}
+	res, err := r.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Interrupted || res.Verdict == Invalid {
+		t.Errorf("after Stop: interrupted %v, verdict %s (%s); want interrupted and not invalid", res.Interrupted, res.Verdict, res.Reason)
+	}
+	if res.Test.Seed != 1 || len(res.Test.Schedule) == 0 {
+		t.Errorf("result's test is not the stored one: seed %d, %d schedule steps", res.Test.Seed, len(res.Test.Schedule))
+	}
+	r.Stop() // twice is fine
+}
+
+func nodePIDs(t *testing.T, results string) []int {
+	t.Helper()
+	logs, _ := filepath.Glob(filepath.Join(results, "*", "harness.log"))
+	var pids []int
+	for _, l := range logs {
+		b, _ := os.ReadFile(l)
+		for _, m := range regexp.MustCompile(`msg="node started".* pid=(\d+)`).FindAllStringSubmatch(string(b), -1) {
+			pid, _ := strconv.Atoi(m[1])
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func zombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
+}

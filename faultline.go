@@ -28,6 +28,7 @@ import (
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/checkers/stats"
 	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/harness/report"
 	"github.com/faultline/faultline/harness/store"
 )
 
@@ -45,7 +46,7 @@ const (
 )
 
 // ReportFile is the HTML report's name inside a run dir.
-const ReportFile = "report.html"
+const ReportFile = report.File
 
 // Option sets one field of a Test.
 type Option func(*Test)

@@ -164,10 +164,11 @@ func TestReportInChromium(t *testing.T) {
 	if n := dialogs.Load(); n != 0 {
 		t.Errorf("%d JavaScript dialogs opened: a value from the history or a log ran as script", n)
 	}
-	// Hovering the longest operation of the first lane shows its details.
+	// Hovering the longest operation in the first lane shows its details.
 	var at struct {
 		X, Y float64
 		Key  string
+		P    int
 	}
 	var tip string
 	err = chromedp.Run(ctx,
@@ -179,7 +180,7 @@ func TestReportInChromium(t *testing.T) {
 			const laneH = Math.max(3, Math.min(16, Math.floor(420 / D.lanes.length)));
 			const mid = D.s[best] + D.d[best] / 2;
 			// One row of fault labels above the lanes: synth's faults never overlap.
-			return {X: box.left + 56 + mid / D.end * (box.width - 68), Y: box.top + 6 + 12 + laneH / 2, Key: D.strs[D.k[best]]};
+			return {X: box.left + 56 + mid / D.end * (box.width - 68), Y: box.top + 6 + 12 + laneH / 2, Key: D.strs[D.k[best]], P: D.p[best]};
 		})()`, &at))
 	if err == nil { // the mouse goes where the first step found the operation
 		err = chromedp.Run(ctx, chromedp.MouseEvent(input.MouseMoved, at.X, at.Y),
@@ -188,8 +189,8 @@ func TestReportInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(tip, "process 0: ") || !strings.Contains(tip, " "+at.Key+" ") {
-		t.Errorf("hovering process 0's operation on %s shows %q", at.Key, tip)
+	if !strings.Contains(tip, fmt.Sprintf("process %d: ", at.P)) || !strings.Contains(tip, " "+at.Key+" ") {
+		t.Errorf("hovering process %d's operation on %s shows %q", at.P, at.Key, tip)
 	}
 
 	// Dragging across the latency chart zooms every chart into that span.

@@ -398,19 +398,21 @@ func logs(m *material, outDir string) []logView {
 // are interned in tables and referenced by position, so 100,000 operations
 // stay a few megabytes.
 type figuresData struct {
-	End    int64       `json:"end"`
-	Lanes  []int       `json:"lanes"` // process of each lane
-	Lane   []int       `json:"lane"`
-	Start  []int64     `json:"s"`
-	Dur    []int64     `json:"d"` // -1: never completed
-	Out    []int       `json:"o"` // 0 ok, 1 fail, 2 info
-	F      []int       `json:"f"`
-	Key    []int       `json:"k"`
-	Node   []int       `json:"n"`
-	Val    []int       `json:"v"`
-	Err    []int       `json:"e"` // -1: none
-	Strs   []string    `json:"strs"`
-	Faults []faultData `json:"faults"`
+	End       int64       `json:"end"`
+	Lanes     []int       `json:"lanes"`      // first process of each lane
+	LaneProcs []int       `json:"lane_procs"` // how many processes each lane holds
+	Lane      []int       `json:"lane"`
+	Proc      []int       `json:"p"`
+	Start     []int64     `json:"s"`
+	Dur       []int64     `json:"d"` // -1: never completed
+	Out       []int       `json:"o"` // 0 ok, 1 fail, 2 info
+	F         []int       `json:"f"`
+	Key       []int       `json:"k"`
+	Node      []int       `json:"n"`
+	Val       []int       `json:"v"`
+	Err       []int       `json:"e"` // -1: none
+	Strs      []string    `json:"strs"`
+	Faults    []faultData `json:"faults"`
 }
 
 type faultData struct {
@@ -424,7 +426,7 @@ type faultData struct {
 func figures(ops []op, faults []fault, endNS int64) (figuresData, int) {
 	n := len(ops)
 	d := figuresData{End: endNS / 1e3,
-		Lane: make([]int, n), Start: make([]int64, n), Dur: make([]int64, n), Out: make([]int, n),
+		Lane: make([]int, n), Proc: make([]int, n), Start: make([]int64, n), Dur: make([]int64, n), Out: make([]int, n),
 		F: make([]int, n), Key: make([]int, n), Node: make([]int, n), Val: make([]int, n), Err: make([]int, n),
 		Strs: []string{}, Faults: []faultData{}}
 	strIdx := map[string]int{}
@@ -436,17 +438,14 @@ func figures(ops []op, faults []fault, endNS int64) (figuresData, int) {
 		d.Strs = append(d.Strs, s)
 		return len(d.Strs) - 1
 	}
-	procs := map[int]bool{}
-	for _, o := range ops {
-		procs[o.process] = true
-	}
-	d.Lanes = append([]int{}, slices.Sorted(maps.Keys(procs))...) // [] not null when empty
-	laneOf := make(map[int]int, len(d.Lanes))
-	for i, p := range d.Lanes {
-		laneOf[p] = i
+	laneOf, lanes := packLanes(ops, endNS)
+	d.Lanes, d.LaneProcs = lanes, make([]int, len(lanes))
+	for _, l := range laneOf {
+		d.LaneProcs[l]++
 	}
 	for i, o := range ops {
 		d.Lane[i] = laneOf[o.process]
+		d.Proc[i] = o.process
 		d.Start[i] = o.start / 1e3
 		d.Dur[i] = -1
 		if o.end >= 0 {
@@ -472,7 +471,7 @@ func figures(ops []op, faults []fault, endNS int64) (figuresData, int) {
 	for _, f := range faults {
 		d.Faults = append(d.Faults, faultData{Start: f.Start / 1e3, End: f.End / 1e3, Name: f.Name, Label: f.Label, Instant: f.Instant})
 	}
-	return d, len(d.Lanes)
+	return d, len(laneOf)
 }
 
 // dataJSON encodes the figures for a <script type="application/json">
@@ -481,4 +480,68 @@ func figures(ops []op, faults []fault, endNS int64) (figuresData, int) {
 func dataJSON(v any) (string, error) {
 	b, err := json.Marshal(v)
 	return string(b), err
+}
+
+// packLanes gives each client process a lane for its lifetime and lets a
+// later process reuse a lane once the earlier one is done. A worker whose
+// operation goes info continues as a new process, so a long run with many
+// timeouts has hundreds of processes but only about as many alive at once
+// as there are workers: one lane each for those keeps the timeline readable.
+// It returns each process's lane and each lane's first process.
+func packLanes(ops []op, endNS int64) (map[int]int, []int) {
+	type life struct {
+		proc, first int
+		from, to    int64
+	}
+	byProc := map[int]*life{}
+	var lives []*life
+	for i, o := range ops {
+		end := o.end
+		if end < 0 {
+			end = endNS // never completed: the process never ends
+		}
+		l, ok := byProc[o.process]
+		if !ok {
+			l = &life{proc: o.process, first: i, from: o.start, to: end}
+			byProc[o.process] = l
+			lives = append(lives, l)
+		}
+		l.to = max(l.to, end)
+	}
+	// ops are in invoke order, so lives are in order of their first op.
+	laneOf := make(map[int]int, len(lives))
+	lanes := []int{}
+	var freeAt []int64
+	for _, l := range lives {
+		lane := -1
+		for i, t := range freeAt {
+			if t < l.from {
+				lane = i
+				break
+			}
+		}
+		if lane < 0 {
+			lane = len(freeAt)
+			freeAt = append(freeAt, 0)
+			lanes = append(lanes, l.proc)
+		}
+		freeAt[lane] = l.to
+		laneOf[l.proc] = lane
+	}
+	// Lanes were opened in time order; list them by their first process,
+	// so the workers' lanes read p0, p1, p2 … from the top.
+	order := make([]int, len(lanes))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return lanes[a] - lanes[b] })
+	rank := make([]int, len(lanes))
+	sorted := make([]int, len(lanes))
+	for r, i := range order {
+		rank[i], sorted[r] = r, lanes[i]
+	}
+	for p, l := range laneOf {
+		laneOf[p] = rank[l]
+	}
+	return laneOf, sorted
 }

@@ -352,3 +352,51 @@ func TestGrudgeWithoutSidesAffectsTheNodesThatLoseLinks(t *testing.T) {
 		t.Errorf("affected %q, want n1,n3", got)
 	}
 }
+
+func TestPackLanesNeverSharesALaneBetweenLiveProcesses(t *testing.T) {
+	ops := []op{
+		{process: 0, start: 0, end: 10},
+		{process: 1, start: 1, end: 5},
+		{process: 11, start: 6, end: 8},  // 1 is done: takes its lane
+		{process: 2, start: 7, end: -1},  // never completes: its lane is never free
+		{process: 12, start: 9, end: 12}, // lane of 11 is free from 8
+		{process: 3, start: 13, end: 14}, // 0 done at 10: lane 0
+	}
+	laneOf, lanes := packLanes(ops, 20)
+	want := map[int]int{0: 0, 1: 1, 11: 1, 2: 2, 12: 1, 3: 0}
+	for p, l := range want {
+		if laneOf[p] != l {
+			t.Errorf("process %d in lane %d, want %d (all: %v)", p, laneOf[p], l, laneOf)
+		}
+	}
+	if fmt.Sprint(lanes) != "[0 1 2]" {
+		t.Errorf("lanes' first processes %v, want [0 1 2]", lanes)
+	}
+
+	// On a realistic history: no two processes alive at once share a lane.
+	all := pairOps(synth{Ops: 5000, Workers: 10, Rate: 200, Interval: 2, Seed: 9}.events())
+	laneOf, lanes = packLanes(all, 1<<62)
+	type span struct{ from, to int64 }
+	life := map[int]*span{}
+	for _, o := range all {
+		end := o.end
+		if end < 0 {
+			end = 1 << 62
+		}
+		if s, ok := life[o.process]; ok {
+			s.to = max(s.to, end)
+		} else {
+			life[o.process] = &span{o.start, end}
+		}
+	}
+	for p, a := range life {
+		for q, b := range life {
+			if p < q && laneOf[p] == laneOf[q] && a.from <= b.to && b.from <= a.to {
+				t.Fatalf("processes %d %v and %d %v overlap in lane %d", p, *a, q, *b, laneOf[p])
+			}
+		}
+	}
+	if len(life) <= len(lanes) || len(lanes) > 12 {
+		t.Errorf("%d processes packed into %d lanes; want about one per worker (10)", len(life), len(lanes))
+	}
+}

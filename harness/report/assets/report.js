@@ -163,6 +163,11 @@
   var laneH = Math.max(3, Math.min(16, Math.floor(420 / Math.max(1, lanes))));
   var tl = chart('fl-timeline', lanes * laneH + TOP + 4 + 18, function (ctx, c) {
     var top = TOP, sx = (c.w - LEFT - RIGHT) / (view[1] - view[0]);
+    var pad = laneH > 4 ? 1 : 0, bh = Math.max(1, laneH - 2 * pad);
+    // Operations narrower than 2 px are counted per lane and pixel column
+    // and drawn as that column's mix of outcomes, so a zoomed-out view
+    // shows how many failed, not just that one did.
+    var cols = Math.ceil(c.w), bins = new Uint32Array(lanes * cols * 3);
     for (var o = 0; o < 3; o++) {
       ctx.fillStyle = COL[o];
       for (var i = 0; i < N; i++) {
@@ -170,16 +175,37 @@
         var s = D.s[i], e = D.d[i] < 0 ? end : s + D.d[i];
         if (e < view[0] || s > view[1]) continue;
         var x1 = LEFT + (s - view[0]) * sx, x2 = LEFT + (e - view[0]) * sx;
+        if (x2 - x1 < 2) {
+          var col = Math.min(cols - 1, Math.max(0, Math.floor(x1)));
+          bins[(D.lane[i] * cols + col) * 3 + o]++;
+          continue;
+        }
         ctx.globalAlpha = D.d[i] < 0 ? 0.4 : 1;
-        ctx.fillRect(x1, top + D.lane[i] * laneH + (laneH > 4 ? 1 : 0), Math.max(1, x2 - x1), Math.max(1, laneH - (laneH > 4 ? 2 : 0)));
+        ctx.fillRect(x1, top + D.lane[i] * laneH + pad, x2 - x1, bh);
       }
     }
     ctx.globalAlpha = 1;
+    for (var l = 0; l < lanes; l++) {
+      for (var x = 0; x < cols; x++) {
+        var k = (l * cols + x) * 3, n = bins[k] + bins[k + 1] + bins[k + 2];
+        if (!n) continue;
+        var y = top + l * laneH + pad;
+        for (var q = 0; q < 3; q++) {
+          if (!bins[k + q]) continue;
+          var h = Math.max(1, bins[k + q] / n * bh);
+          ctx.fillStyle = COL[q];
+          ctx.fillRect(x, y, 1, h);
+          y += h;
+        }
+      }
+    }
   }, function (g, c) {
     if (!lanes) return;
-    if (laneH < 9) { yLabel(g, TOP + laneH, 'p' + D.lanes[0]); yLabel(g, TOP + lanes * laneH - 2, 'p' + D.lanes[lanes - 1]); return; }
+    // A lane reused by later processes says how many: "p3 +4".
+    function name(l) { return 'p' + D.lanes[l] + (D.lane_procs[l] > 1 ? ' +' + (D.lane_procs[l] - 1) : ''); }
+    if (laneH < 9) { yLabel(g, TOP + laneH, name(0)); yLabel(g, TOP + lanes * laneH - 2, name(lanes - 1)); return; }
     var every = Math.ceil(12 / laneH);
-    for (var l = 0; l < lanes; l += every) yLabel(g, TOP + l * laneH + laneH / 2, 'p' + D.lanes[l]);
+    for (var l = 0; l < lanes; l += every) yLabel(g, TOP + l * laneH + laneH / 2, name(l));
   });
   if (tl) {
     tl.labels = true;
@@ -196,7 +222,7 @@
       }
       if (hit < 0) { tip.style.display = 'none'; return; }
       var outcome = ['ok', 'fail', 'info'][D.o[hit]];
-      var txt = 'process ' + D.lanes[l] + ': ' + D.strs[D.f[hit]] + ' ' + D.strs[D.k[hit]] + ' ' + D.strs[D.v[hit]] +
+      var txt = 'process ' + D.p[hit] + ': ' + D.strs[D.f[hit]] + ' ' + D.strs[D.k[hit]] + ' ' + D.strs[D.v[hit]] +
         '\n' + outcome + (D.d[hit] < 0 ? ' (never completed)' : ' after ' + fmtD(D.d[hit])) + (D.strs[D.n[hit]] ? ' on ' + D.strs[D.n[hit]] : '') +
         '\ninvoked at ' + fmtT(D.s[hit]) + (D.e[hit] >= 0 ? '\nerror: ' + D.strs[D.e[hit]] : '');
       tip.textContent = txt;

@@ -66,10 +66,22 @@ func New(system string, opts ...Option) Test {
 // Workload sets what clients do (register, set, counter, …).
 func Workload(name string) Option { return func(t *Test) { t.Workload = name } }
 
-// Nemesis sets the faults; none (or "none") runs without faults.
+// Nemesis sets the faults: families (partition, link, kill, pause, clock,
+// power-loss), members (partition-bridge, kill:leader …), "all", or "none"
+// for no faults. `faultline list` names every fault.
 func Nemesis(faults ...string) Option {
 	return func(t *Test) { t.Nemesis = slices.Clone(faults) }
 }
+
+// Grudge sets the custom grudge of the partition-grudge fault: node -> the
+// nodes whose messages it does not hear. nemesis.ParseGrudge reads the
+// CLI's forms.
+func Grudge(g map[int][]int) Option { return func(t *Test) { t.Grudge = g } }
+
+// Replay returns the test stored in run dir dir, to Run again with the same
+// configuration, seed and fault schedule (leader targets pinned as the
+// original history recorded them).
+func Replay(dir string) (Test, error) { return harness.LoadReplay(dir) }
 
 // NemesisInterval sets the time between fault starts and stops.
 func NemesisInterval(d time.Duration) Option {

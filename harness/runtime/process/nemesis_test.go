@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -254,4 +255,28 @@ func TestPartitionStopLeavesALinkFaultInPlace(t *testing.T) {
 	if faults, _ := c.LinkFaults(ctx); len(faults) != 1 || !strings.Contains(faults[0], "link-latency") {
 		t.Fatalf("after the partition stopped: %v, want only the latency toxic (the faults overlap independently)", faults)
 	}
+}
+
+func TestAKilledNodesPortsStayReservedUntilItsRestart(t *testing.T) {
+	c := startCluster(t, fakeSpec(t, 3))
+	ctx := context.Background()
+	if err := c.Kill(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	addr := c.Nodes()[1].Client
+	if ln, err := net.Listen("tcp", addr); err == nil {
+		ln.Close()
+		t.Fatalf("n2 is down and its client port %s is free for anyone: another run could take it before the restart", addr)
+	}
+	if err := c.Start(ctx, 2); err != nil {
+		t.Fatalf("restart on the reserved ports: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("after Close the port %s is still held: %v", addr, err)
+	}
+	ln.Close()
 }

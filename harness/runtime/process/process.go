@@ -18,9 +18,11 @@
 //   - It serves GET /status on its admin address; Start returns once that
 //     says ready:true.
 //
-// Ports are found by listening on 127.0.0.1:0 and closing again, so another
-// process could take one before the node binds it (most likely while a
-// node is down); the node then fails to start and says so in its log.
+// Ports are found by listening and closing again, so another process could
+// take one before the node binds it; the node then fails to start and says
+// so in its log. While a node is killed the harness itself listens on its
+// ports (another harness on the machine picking ports at random would
+// otherwise find them free), releasing them just before the restart.
 //
 // Children die with the harness. Each is started with Pdeathsig = SIGKILL,
 // from one OS thread reserved for that (the signal fires when the forking
@@ -36,6 +38,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -96,6 +99,13 @@ type node struct {
 	// mu serialises starting, signalling and reaping this node.
 	mu   sync.Mutex
 	proc *proc // nil when stopped
+	// held are the node's listen ports, bound by the harness while the
+	// node is killed, so that no other process takes them before the
+	// restart: ports are picked at random (freeport) by every harness on
+	// the machine, and another run's cluster starting while this node is
+	// down could otherwise pick one of its ports. Released just before
+	// the node is spawned again.
+	held []net.Listener
 }
 
 // proc is one run of a node's process.
@@ -270,6 +280,9 @@ func (c *Cluster) kill(ctx context.Context, n *node) error {
 		return fmt.Errorf("kill %s: waiting for pid %d to exit: %w", n.cfg.Name, p.cmd.Process.Pid, ctx.Err())
 	}
 	n.proc = nil
+	if !c.closed.Load() {
+		n.hold()
+	}
 	c.logger.Info("node killed", "node", n.cfg.Name, "pid", p.cmd.Process.Pid)
 	return nil
 }
@@ -423,6 +436,7 @@ func (c *Cluster) Close() error {
 			n := c.nodes[id]
 			n.mu.Lock()
 			errs = append(errs, c.kill(ctx, n))
+			n.release()
 			n.mu.Unlock()
 		}
 		// No node lock is held and closed is set, so no spawn can be under
@@ -444,8 +458,27 @@ func (c *Cluster) node(id int) (*node, error) {
 	return n, nil
 }
 
+// hold binds n's listen ports (best effort: a port still taken is left
+// alone); n.mu is held.
+func (n *node) hold() {
+	for _, addr := range []string{n.cfg.PeerListen, n.cfg.ClientListen, n.cfg.AdminListen} {
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			n.held = append(n.held, ln)
+		}
+	}
+}
+
+// release closes the listeners hold made; n.mu is held.
+func (n *node) release() {
+	for _, ln := range n.held {
+		_ = ln.Close()
+	}
+	n.held = nil
+}
+
 // spawn starts n's process; n.mu is held.
 func (c *Cluster) spawn(n *node) (*proc, error) {
+	n.release()
 	name := n.cfg.Name
 	if err := os.MkdirAll(n.cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)

@@ -358,7 +358,9 @@ func TestPanickingHarnessLeavesNoNodes(t *testing.T) {
 
 func TestListNamesSystemsBugsAndFaults(t *testing.T) {
 	r := cli(t, 30*time.Second, nil, "list")
-	for _, want := range []string{"quorum", "no-write-back", "register", "partition", "kill"} {
+	for _, want := range []string{"quorum", "no-write-back", "register", "partition", "kill",
+		"all — every family", "partition-majority-ring — every node sees a majority", "partition-one-way — ",
+		"link-blackhole — ", "link-reset — ", "pause-leader — ", "power-loss-all — ", "clock-strobe — ", "clock-scramble — "} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("list output lacks %q:\n%s", want, r.stdout)
 		}

@@ -159,7 +159,10 @@ func tell(w op, ops, all []op) (string, []int) {
 				rel = append(rel, j)
 			}
 		}
-		because := fmt.Sprintf(" Nothing had written %s to the key, so the read saw a state that was already gone.", truncate(v, 40))
+		because := " Nothing had written null to the key: the read saw its initial, empty state, which had already been replaced."
+		if v != "null" {
+			because = fmt.Sprintf(" Nothing had written %s to the key, so the read saw a state that was already gone.", truncate(v, 40))
+		}
 		if len(writers) > 0 {
 			lastV := writers[0]
 			for _, o := range writers {

@@ -121,6 +121,9 @@ type Status struct {
 	Commit uint64 `json:"commit,omitempty"` // commit index
 	// ClockOffsetNS is the offset the node adds to real time (clock nemesis).
 	ClockOffsetNS int64 `json:"clock_offset_ns,omitempty"`
+	// Members is the node's membership view, node name -> alive, suspect
+	// or dead, for systems with a failure detector (itself included).
+	Members map[string]string `json:"members,omitempty"`
 }
 
 // CheckBugs returns an error naming each bug s does not have, and the valid

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/faultline/faultline/systems"
+	"github.com/faultline/faultline/systems/gossip"
 	"github.com/faultline/faultline/systems/quorum"
 	"github.com/faultline/faultline/systems/raft"
 )
@@ -20,6 +21,7 @@ type Registry struct{ byName map[string]systems.System }
 func Default() *Registry {
 	r := &Registry{byName: map[string]systems.System{}}
 	for _, s := range []systems.System{
+		gossip.New(),
 		quorum.New(),
 		raft.New(),
 	} {

@@ -1,0 +1,179 @@
+package gossip
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/faultline/faultline/systems/gossip/crdt"
+)
+
+// The client API (HTTP/JSON):
+//
+//	POST /counter/{key}/add  {"delta": N}     add N (either sign)
+//	GET  /counter/{key}                       {"value": N}
+//	POST /set/{key}/add      {"element": V}   add V (any JSON value)
+//	POST /set/{key}/remove   {"element": V}   remove V as far as this node has seen it
+//	GET  /set/{key}                           {"value": [V, ...]}
+//	PUT  /register/{key}     {"value": V}     last-writer-wins write
+//	GET  /register/{key}                      {"value": V or null}
+//
+// An update is acknowledged (200) only once its delta is fsynced to the
+// node's delta log. 400 means the request was refused and did nothing;
+// 503 means the update was applied in memory but is not known to be
+// durable: its outcome is unknown.
+type clientRequest struct {
+	Delta   *int64          `json:"delta,omitempty"`
+	Element json.RawMessage `json:"element,omitempty"`
+	Value   json.RawMessage `json:"value,omitempty"`
+}
+
+type clientResponse struct {
+	Value json.RawMessage `json:"value,omitempty"`
+	Error string          `json:"error,omitempty"`
+}
+
+func (n *node) clientHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /counter/{key}/add", func(w http.ResponseWriter, r *http.Request) {
+		var req clientRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		if req.Delta == nil {
+			writeJSON(w, http.StatusBadRequest, clientResponse{Error: `counter add needs {"delta": N}`})
+			return
+		}
+		id := fmt.Sprintf("%s.%d", n.cfg.Name, n.inc)
+		n.update(w, r.PathValue("key"), func(cur crdt.Object) crdt.Object {
+			var c crdt.PNCounter
+			if cur.Counter != nil {
+				c = *cur.Counter
+			}
+			d := c.Add(id, *req.Delta)
+			return crdt.Object{Counter: &d}
+		})
+	})
+	mux.HandleFunc("GET /counter/{key}", func(w http.ResponseWriter, r *http.Request) {
+		n.mu.Lock()
+		o := n.objs[r.PathValue("key")]
+		n.mu.Unlock()
+		var v int64
+		if o.Counter != nil {
+			v = o.Counter.Value()
+		}
+		writeJSON(w, http.StatusOK, clientResponse{Value: json.RawMessage(fmt.Sprint(v))})
+	})
+	mux.HandleFunc("POST /set/{key}/{op}", func(w http.ResponseWriter, r *http.Request) {
+		var req clientRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		elem, err := canonical(req.Element)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, clientResponse{Error: `set add/remove needs {"element": V}: ` + err.Error()})
+			return
+		}
+		switch op := r.PathValue("op"); op {
+		case "add":
+			n.update(w, r.PathValue("key"), func(cur crdt.Object) crdt.Object {
+				n.tagSeq++
+				d := crdt.ORSet{}.Add(elem, fmt.Sprintf("%s.%d.%d", n.cfg.Name, n.inc, n.tagSeq))
+				return crdt.Object{Set: &d}
+			})
+		case "remove":
+			n.update(w, r.PathValue("key"), func(cur crdt.Object) crdt.Object {
+				var s crdt.ORSet
+				if cur.Set != nil {
+					s = *cur.Set
+				}
+				d := s.Remove(elem)
+				return crdt.Object{Set: &d}
+			})
+		default:
+			writeJSON(w, http.StatusNotFound, clientResponse{Error: fmt.Sprintf("no set operation %q (add, remove)", op)})
+		}
+	})
+	mux.HandleFunc("GET /set/{key}", func(w http.ResponseWriter, r *http.Request) {
+		n.mu.Lock()
+		o := n.objs[r.PathValue("key")]
+		n.mu.Unlock()
+		var elems []string
+		if o.Set != nil {
+			elems = o.Set.Elements()
+		}
+		writeJSON(w, http.StatusOK, clientResponse{Value: json.RawMessage("[" + strings.Join(elems, ",") + "]")})
+	})
+	mux.HandleFunc("PUT /register/{key}", func(w http.ResponseWriter, r *http.Request) {
+		var req clientRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		v, err := canonical(req.Value)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, clientResponse{Error: `register write needs {"value": V}: ` + err.Error()})
+			return
+		}
+		n.update(w, r.PathValue("key"), func(cur crdt.Object) crdt.Object {
+			now := n.cfg.Clock.Now().UnixNano()
+			ts := n.hlc.Now(now)
+			if n.wallClock {
+				// The seed's LWWRegister.write: the wall clock alone.
+				ts = crdt.Timestamp{Wall: now, Node: n.cfg.Name}
+			}
+			d := crdt.LWWRegister{}.Set(v, ts)
+			return crdt.Object{Register: &d}
+		})
+	})
+	mux.HandleFunc("GET /register/{key}", func(w http.ResponseWriter, r *http.Request) {
+		n.mu.Lock()
+		o := n.objs[r.PathValue("key")]
+		n.mu.Unlock()
+		v := json.RawMessage("null")
+		if o.Register != nil && o.Register.Value != "" {
+			v = json.RawMessage(o.Register.Value)
+		}
+		writeJSON(w, http.StatusOK, clientResponse{Value: v})
+	})
+	return mux
+}
+
+// update applies a local update: mk computes the delta from the key's
+// current state (under mu, so deltas of one key are computed one at a
+// time), the delta is merged in and queued for gossip at once, and the
+// client is answered once the delta is durable. Gossiping before the fsync
+// is safe: a crash in between leaves the update's outcome unknown to the
+// client, which is what 503 and a lost connection both say, and counter
+// entries and set tags are named by incarnation, so a restarted node never
+// reissues a name an undurable update used.
+func (n *node) update(w http.ResponseWriter, key string, mk func(cur crdt.Object) crdt.Object) {
+	n.mu.Lock()
+	cur := n.objs[key]
+	d := mk(cur)
+	n.set(key, cur.Merge(d))
+	n.enqueue(key, d)
+	n.mu.Unlock()
+	if err := n.dlog.append(loggedDelta{Key: key, Obj: d}); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, clientResponse{Error: "update applied but not durable, outcome unknown: " + err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, clientResponse{})
+}
+
+// canonical returns v as compact JSON text, so equal values compare equal
+// as strings.
+func canonical(v json.RawMessage) (string, error) {
+	if len(bytes.TrimSpace(v)) == 0 {
+		return "", fmt.Errorf("missing")
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, v); err != nil {
+		return "", err
+	}
+	if buf.String() == "null" {
+		return "", fmt.Errorf("null is not a value")
+	}
+	return buf.String(), nil
+}

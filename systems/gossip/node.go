@@ -1,0 +1,615 @@
+package gossip
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/faultline/faultline/systems"
+	"github.com/faultline/faultline/systems/admin"
+	"github.com/faultline/faultline/systems/gossip/crdt"
+	"github.com/faultline/faultline/systems/gossip/digest"
+	"github.com/faultline/faultline/systems/gossip/swim"
+	"github.com/faultline/faultline/systems/storage"
+)
+
+// Options are a node's timing and sizing knobs.
+type Options struct {
+	// Tick is the unit of protocol time: SWIM's ticks (see
+	// swim.DefaultConfig) and the gossip and anti-entropy periods below.
+	// Timers are monotonic, like a machine's: a clock fault moves
+	// timestamps, not the protocol's periods.
+	Tick time.Duration
+	// GossipEvery is the gossip period in ticks: each round pushes the
+	// pending updates to Fanout random live peers.
+	GossipEvery int
+	Fanout      int
+	// Retransmit is how many rounds a node pushes an update it made or
+	// newly learned (1 under gossip-once). With fanout 3 and 4 peers, three
+	// rounds reach every reachable peer almost surely; anti-entropy
+	// repairs the rest.
+	Retransmit int
+	// AntiEntropyEvery is the anti-entropy period in ticks: one push-pull
+	// exchange with a random live peer.
+	AntiEntropyEvery int
+	// PeerTimeout bounds one gossip or SWIM message, connection included
+	// (a partition black-holes bytes); AntiEntropyTimeout one exchange.
+	PeerTimeout        time.Duration
+	AntiEntropyTimeout time.Duration
+	// MaxDeltas caps the updates in one gossip message; the rest wait for
+	// the next round.
+	MaxDeltas       int
+	ShutdownTimeout time.Duration
+}
+
+// DefaultOptions: a 100ms tick, gossip every 200ms, anti-entropy every
+// 500ms (a healed node exchanges digests with every peer within seconds).
+func DefaultOptions() Options {
+	return Options{
+		Tick: 100 * time.Millisecond, GossipEvery: 2, Fanout: 3, Retransmit: 3,
+		AntiEntropyEvery: 5, PeerTimeout: 500 * time.Millisecond, AntiEntropyTimeout: 2 * time.Second,
+		MaxDeltas: 1024, ShutdownTimeout: 2 * time.Second,
+	}
+}
+
+// Peer paths. Every peer message goes to the peer's mesh proxy.
+const (
+	pathSWIM     = "/swim"
+	pathGossip   = "/gossip"
+	pathAEDigest = "/ae/digest"
+	pathAEPush   = "/ae/push"
+)
+
+// maxBodyBytes caps peer and client bodies.
+const maxBodyBytes = 64 << 20
+
+// outboxSize bounds queued messages per peer; a full outbox drops, as a
+// datagram network would: SWIM and anti-entropy tolerate loss.
+const outboxSize = 256
+
+// sendersPerPeer lets a slow link hold a few messages in flight without
+// stalling the rest.
+const sendersPerPeer = 3
+
+type gossipMsg struct {
+	From    string                 `json:"from"`
+	Inc     uint64                 `json:"inc"`
+	Updates []swim.Update          `json:"updates,omitempty"`
+	Deltas  []loggedDelta          `json:"deltas,omitempty"`
+	Tree    *digest.Tree           `json:"tree,omitempty"`    // anti-entropy digest
+	Buckets []int                  `json:"buckets,omitempty"` // anti-entropy reply: differing buckets
+	Objects map[string]crdt.Object `json:"objects,omitempty"`
+}
+
+type pending struct {
+	obj  crdt.Object
+	sent int
+}
+
+type outMsg struct {
+	path string
+	body []byte
+}
+
+type node struct {
+	cfg  systems.NodeConfig
+	opts Options
+	log  *slog.Logger
+	ctx  context.Context
+
+	overwrite, once, aeOverwrite, wallClock bool
+
+	inc      uint64 // this life's incarnation: names counter entries and set tags
+	dlog     *deltaLog
+	hc       *http.Client
+	peerAddr map[string]string
+	outbox   map[string]chan outMsg
+	bg       sync.WaitGroup
+	ready    atomic.Bool
+	aeBusy   atomic.Bool
+
+	mu      sync.Mutex // guards everything below
+	objs    map[string]crdt.Object
+	hashes  map[string]digest.Hash // cache of objs' digests
+	members *swim.Machine
+	hlc     crdt.HLC
+	pending map[string]*pending // updates being pushed, by key
+	rng     *rand.Rand
+	tagSeq  uint64
+}
+
+func runNode(ctx context.Context, cfg systems.NodeConfig, opts Options) error {
+	lg := cfg.Logger
+	if lg == nil {
+		lg = slog.New(slog.DiscardHandler)
+	}
+	lg = lg.With("node", cfg.Name)
+	if _, self := cfg.Peers[cfg.ID]; self {
+		return fmt.Errorf("gossip: node %d lists itself among its peers", cfg.ID)
+	}
+	if cfg.DataDir == "" {
+		return errors.New("gossip: no data dir")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("gossip: data dir: %w", err)
+	}
+	inc, err := storage.NextIncarnation(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("gossip: %w", err)
+	}
+	dlog, recovered, err := openDeltaLog(filepath.Join(cfg.DataDir, "deltas.log"))
+	if err != nil {
+		return fmt.Errorf("gossip: %w", err)
+	}
+	defer func() {
+		if err := dlog.close(); err != nil {
+			lg.Error("closing delta log", "err", err)
+		}
+	}()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	n := &node{
+		cfg: cfg, opts: opts, log: lg, ctx: ctx,
+		overwrite:   cfg.HasBug(BugMergeOverwrite),
+		once:        cfg.HasBug(BugGossipOnce),
+		aeOverwrite: cfg.HasBug(BugAntiEntropyOverwrite),
+		wallClock:   cfg.HasBug(BugLWWWallClock),
+		inc:         inc, dlog: dlog,
+		peerAddr: map[string]string{}, outbox: map[string]chan outMsg{},
+		objs: map[string]crdt.Object{}, hashes: map[string]digest.Hash{},
+		hlc:     crdt.HLC{Node: cfg.Name},
+		pending: map[string]*pending{},
+		rng:     rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), inc<<8|uint64(cfg.ID))),
+		hc: &http.Client{Transport: &http.Transport{
+			Proxy:               nil, // peers are reached through the mesh only
+			DialContext:         (&net.Dialer{Timeout: opts.PeerTimeout, KeepAlive: 15 * time.Second}).DialContext,
+			MaxIdleConnsPerHost: 2 * sendersPerPeer,
+			IdleConnTimeout:     30 * time.Second,
+			DisableCompression:  true,
+		}},
+	}
+	defer n.hc.CloseIdleConnections()
+	for _, d := range recovered {
+		n.objs[d.Key] = n.objs[d.Key].Merge(d.Obj)
+		if r := d.Obj.Register; r != nil {
+			n.hlc.Observe(r.TS)
+		}
+	}
+	var peers []string
+	for id, addr := range cfg.Peers {
+		name := systems.NodeName(id)
+		peers = append(peers, name)
+		n.peerAddr[name] = addr
+		n.outbox[name] = make(chan outMsg, outboxSize)
+	}
+	slices.Sort(peers)
+	n.members, err = swim.New(swim.DefaultConfig(cfg.Name, peers), 0, rand.New(rand.NewPCG(inc, uint64(cfg.ID))))
+	if err != nil {
+		return fmt.Errorf("gossip: %w", err)
+	}
+
+	servers := []struct {
+		name, addr string
+		h          http.Handler
+	}{
+		{"peer", cfg.PeerListen, n.peerHandler()},
+		{"client", cfg.ClientListen, n.clientHandler()},
+		{"admin", cfg.AdminListen, admin.Handler(n.status, cfg.Clock)},
+	}
+	var lns []net.Listener
+	for _, s := range servers {
+		ln, err := net.Listen("tcp", s.addr)
+		if err != nil {
+			for _, l := range lns {
+				_ = l.Close()
+			}
+			return fmt.Errorf("gossip: listen %s on %s: %w", s.name, s.addr, err)
+		}
+		lns = append(lns, ln)
+	}
+	errc := make(chan error, len(servers))
+	var srvs []*http.Server
+	for i, s := range servers {
+		srv := &http.Server{
+			Handler:           s.h,
+			ReadHeaderTimeout: 5 * time.Second,
+			IdleTimeout:       60 * time.Second,
+			ErrorLog:          slog.NewLogLogger(lg.Handler(), slog.LevelDebug),
+			BaseContext:       func(net.Listener) context.Context { return ctx },
+		}
+		srvs = append(srvs, srv)
+		go func() {
+			if err := srv.Serve(lns[i]); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("gossip: %s server: %w", s.name, err)
+			}
+		}()
+	}
+	for name, ch := range n.outbox {
+		for range sendersPerPeer {
+			n.bg.Go(func() { n.sender(name, ch) })
+		}
+	}
+	n.bg.Go(n.loop)
+	n.ready.Store(true)
+	lg.Info("gossip node ready", "incarnation", inc, "peers", peers, "keys", len(n.objs),
+		"recovered_deltas", len(recovered), "bugs", cfg.Bugs)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	n.ready.Store(false)
+	sctx, scancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
+	defer scancel()
+	for _, srv := range srvs {
+		if err := srv.Shutdown(sctx); err != nil {
+			_ = srv.Close()
+		}
+	}
+	cancel()
+	n.bg.Wait()
+	lg.Info("gossip node stopped")
+	return runErr
+}
+
+func (n *node) status() systems.Status {
+	n.mu.Lock()
+	ms := n.members.Members()
+	n.mu.Unlock()
+	view := make(map[string]string, len(ms))
+	for name, s := range ms {
+		view[name] = s.String()
+	}
+	return systems.Status{Node: n.cfg.Name, Ready: n.ready.Load(), Members: view}
+}
+
+// loop drives the protocol timers: SWIM every tick, a gossip round every
+// GossipEvery ticks, an anti-entropy exchange every AntiEntropyEvery.
+func (n *node) loop() {
+	t := time.NewTicker(n.opts.Tick)
+	defer t.Stop()
+	for tick := 1; ; tick++ {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		n.mu.Lock()
+		msgs := n.members.Tick()
+		var rounds map[string]gossipMsg
+		if tick%n.opts.GossipEvery == 0 {
+			rounds = n.gossipRound()
+		}
+		n.mu.Unlock()
+		for _, m := range msgs {
+			n.send(m.To, pathSWIM, m)
+		}
+		for to, m := range rounds {
+			n.send(to, pathGossip, m)
+		}
+		// gossip-once has no anti-entropy at all.
+		if !n.once && tick%n.opts.AntiEntropyEvery == 0 && n.aeBusy.CompareAndSwap(false, true) {
+			n.bg.Go(func() {
+				defer n.aeBusy.Store(false)
+				if err := n.antiEntropy(); err != nil {
+					n.log.Debug("anti-entropy", "err", err)
+				}
+			})
+		}
+	}
+}
+
+// gossipRound picks Fanout random live peers and builds, for each, a
+// message with the pending updates. Each pending update counts one round;
+// after Retransmit rounds (one under gossip-once) it is forgotten.
+// Called with mu held.
+func (n *node) gossipRound() map[string]gossipMsg {
+	if len(n.pending) == 0 {
+		return nil
+	}
+	live := n.members.Live()
+	n.rng.Shuffle(len(live), func(i, j int) { live[i], live[j] = live[j], live[i] })
+	targets := live[:min(len(live), n.opts.Fanout)]
+	limit := n.opts.Retransmit
+	if n.once {
+		limit = 1
+	}
+	var deltas []loggedDelta
+	for _, k := range slices.Sorted(maps.Keys(n.pending)) {
+		if len(deltas) == n.opts.MaxDeltas {
+			break
+		}
+		p := n.pending[k]
+		deltas = append(deltas, loggedDelta{Key: k, Obj: p.obj})
+		if p.sent++; p.sent >= limit || len(targets) == 0 && n.once {
+			delete(n.pending, k)
+		}
+	}
+	out := map[string]gossipMsg{}
+	for _, t := range targets {
+		out[t] = gossipMsg{From: n.cfg.Name, Inc: n.members.Incarnation(), Updates: n.members.Piggyback(t), Deltas: deltas}
+	}
+	return out
+}
+
+// enqueue adds an update to the ones being pushed, folding it into any
+// pending update of the same key. Called with mu held.
+func (n *node) enqueue(key string, d crdt.Object) {
+	if p, ok := n.pending[key]; ok {
+		p.obj, p.sent = p.obj.Merge(d), 0
+		return
+	}
+	n.pending[key] = &pending{obj: d}
+}
+
+// set replaces key's state. Called with mu held.
+func (n *node) set(key string, o crdt.Object) {
+	n.objs[key] = o
+	delete(n.hashes, key)
+	if r := o.Register; r != nil && !n.wallClock {
+		n.hlc.Observe(r.TS)
+	}
+}
+
+// mergeRemote folds a copy of key received from a peer into the replica
+// and reports whether that changed it. Under merge-overwrite the copy
+// replaces the replica's state instead. Called with mu held.
+func (n *node) mergeRemote(key string, in crdt.Object) bool {
+	cur := n.objs[key]
+	next := cur.Merge(in)
+	if n.overwrite {
+		next = in
+	}
+	if next.Digest() == n.hash(key) {
+		return false
+	}
+	n.set(key, next)
+	return true
+}
+
+// hash returns key's state digest, cached. Called with mu held.
+func (n *node) hash(key string) digest.Hash {
+	h, ok := n.hashes[key]
+	if !ok {
+		h = n.objs[key].Digest()
+		n.hashes[key] = h
+	}
+	return h
+}
+
+// tree builds the replica's Merkle digest. Called with mu held.
+func (n *node) tree() digest.Tree {
+	states := make(map[string]digest.Hash, len(n.objs))
+	for k := range n.objs {
+		states[k] = n.hash(k)
+	}
+	return digest.Build(states)
+}
+
+// inBuckets returns the replica's keys in the given buckets. The objects
+// are immutable values (every merge makes new ones), so they may be encoded
+// after mu is released. Called with mu held.
+func (n *node) inBuckets(buckets []int) map[string]crdt.Object {
+	want := map[int]bool{}
+	for _, b := range buckets {
+		want[b] = true
+	}
+	out := map[string]crdt.Object{}
+	for k, o := range n.objs {
+		if want[digest.Bucket(k)] {
+			out[k] = o
+		}
+	}
+	return out
+}
+
+// antiEntropy runs one push-pull exchange with a random live peer: send
+// our digest; the peer answers with its state of every key in the buckets
+// where the digests differ; merge that, then push ours for those buckets.
+func (n *node) antiEntropy() error {
+	n.mu.Lock()
+	live := n.members.Live()
+	if len(live) == 0 {
+		n.mu.Unlock()
+		return nil
+	}
+	peer := live[n.rng.IntN(len(live))]
+	tree := n.tree()
+	req := gossipMsg{From: n.cfg.Name, Inc: n.members.Incarnation(), Updates: n.members.Piggyback(peer), Tree: &tree}
+	n.mu.Unlock()
+
+	var reply gossipMsg
+	if err := n.call(peer, pathAEDigest, req, &reply, n.opts.AntiEntropyTimeout); err != nil {
+		return err
+	}
+	if len(reply.Buckets) == 0 {
+		return nil
+	}
+	n.mu.Lock()
+	n.observe(reply)
+	for k, o := range reply.Objects {
+		if n.aeOverwrite {
+			// The seed's sync_nodes: the initiator's copy wins every key
+			// it has; it takes only keys it lacks.
+			if _, have := n.objs[k]; !have {
+				n.set(k, o)
+			}
+			continue
+		}
+		n.mergeRemote(k, o)
+	}
+	push := gossipMsg{From: n.cfg.Name, Inc: n.members.Incarnation(), Updates: n.members.Piggyback(peer), Objects: n.inBuckets(reply.Buckets)}
+	n.mu.Unlock()
+	return n.call(peer, pathAEPush, push, nil, n.opts.AntiEntropyTimeout)
+}
+
+// observe takes a peer message's membership content. Called with mu held.
+func (n *node) observe(m gossipMsg) {
+	if _, known := n.peerAddr[m.From]; known {
+		n.members.Observe(m.From, m.Inc, m.Updates)
+	}
+}
+
+func (n *node) peerHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+pathSWIM, func(w http.ResponseWriter, r *http.Request) {
+		var m swim.Message
+		if !decode(w, r, &m) {
+			return
+		}
+		n.mu.Lock()
+		out := n.members.Step(m)
+		n.mu.Unlock()
+		for _, o := range out {
+			n.send(o.To, pathSWIM, o)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST "+pathGossip, func(w http.ResponseWriter, r *http.Request) {
+		var m gossipMsg
+		if !decode(w, r, &m) {
+			return
+		}
+		n.mu.Lock()
+		n.observe(m)
+		for _, d := range m.Deltas {
+			// Rumor mongering: what is new here is pushed on.
+			if n.mergeRemote(d.Key, d.Obj) {
+				n.enqueue(d.Key, d.Obj)
+			}
+		}
+		n.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("POST "+pathAEDigest, func(w http.ResponseWriter, r *http.Request) {
+		var m gossipMsg
+		if !decode(w, r, &m) {
+			return
+		}
+		if m.Tree == nil {
+			http.Error(w, "anti-entropy digest without a tree", http.StatusBadRequest)
+			return
+		}
+		n.mu.Lock()
+		n.observe(m)
+		mine := n.tree()
+		reply := gossipMsg{From: n.cfg.Name, Inc: n.members.Incarnation(), Updates: n.members.Piggyback(m.From)}
+		reply.Buckets = digest.Diff(*m.Tree, mine)
+		reply.Objects = n.inBuckets(reply.Buckets)
+		n.mu.Unlock()
+		writeJSON(w, http.StatusOK, reply)
+	})
+	mux.HandleFunc("POST "+pathAEPush, func(w http.ResponseWriter, r *http.Request) {
+		var m gossipMsg
+		if !decode(w, r, &m) {
+			return
+		}
+		n.mu.Lock()
+		n.observe(m)
+		for k, o := range m.Objects {
+			if n.aeOverwrite {
+				n.set(k, o) // copied over, versions never compared
+				continue
+			}
+			n.mergeRemote(k, o)
+		}
+		n.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return mux
+}
+
+// send queues a message for peer to; a full outbox drops it.
+func (n *node) send(to, path string, msg any) {
+	ch, ok := n.outbox[to]
+	if !ok {
+		return
+	}
+	body, err := json.Marshal(msg)
+	if err != nil {
+		n.log.Error("encode peer message", "path", path, "err", err)
+		return
+	}
+	select {
+	case ch <- outMsg{path: path, body: body}:
+	default:
+	}
+}
+
+func (n *node) sender(to string, ch chan outMsg) {
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case m := <-ch:
+			if err := n.post(to, m.path, m.body, nil, n.opts.PeerTimeout); err != nil {
+				n.log.Debug("peer message lost", "to", to, "path", m.path, "err", err)
+			}
+		}
+	}
+}
+
+func (n *node) call(to, path string, req, resp any, timeout time.Duration) error {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", path, err)
+	}
+	return n.post(to, path, body, resp, timeout)
+}
+
+func (n *node) post(to, path string, body []byte, resp any, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(n.ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+n.peerAddr[to]+path, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", to, path, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	hresp, err := n.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", to, path, err)
+	}
+	defer hresp.Body.Close()
+	if hresp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(hresp.Body, 512))
+		return fmt.Errorf("%s %s: %s: %s", to, path, hresp.Status, bytes.TrimSpace(msg))
+	}
+	if resp == nil {
+		_, _ = io.Copy(io.Discard, hresp.Body)
+		return nil
+	}
+	if err := json.NewDecoder(io.LimitReader(hresp.Body, maxBodyBytes)).Decode(resp); err != nil {
+		return fmt.Errorf("%s %s: decode reply: %w", to, path, err)
+	}
+	return nil
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxBodyBytes)).Decode(v); err != nil {
+		writeJSON(w, http.StatusBadRequest, clientResponse{Error: "bad request body: " + err.Error()})
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -200,6 +200,7 @@ func (r *run) run(ctx context.Context) (*Outcome, error) {
 		Cluster: cluster, Faults: r.res.Faults, Steps: t.Schedule,
 		History: r.rec, Logger: r.log, StepTimeout: t.RecoveryTimeout.D(),
 	}
+	stopWatch := r.watchMembership(ctx)
 	r.drive(ctx, start, nem)
 
 	results := Results{}
@@ -208,10 +209,13 @@ func (r *run) run(ctx context.Context) (*Outcome, error) {
 		h := r.recover(ctx, nem)
 		ok := h.LinksHealed && h.NodesUp == h.Nodes
 		results.Recovered, results.Healed = &ok, &h
-		if ok && t.FinalReads {
+		if s, settles := r.res.Workload.(workloads.Settler); ok && t.FinalReads && settles {
+			r.settleReads(ctx, s.Settle())
+		} else if ok && t.FinalReads {
 			r.finalReads(ctx)
 		}
 	}
+	stopWatch()
 	interrupted = ctx.Err() != nil
 	if err := r.cluster.Close(); err != nil {
 		r.log.Warn("closing cluster", "err", err)
@@ -292,6 +296,12 @@ func (r *run) drive(ctx context.Context, start time.Time, nem *nemesis.Runner) {
 // the completion type. ctx is the run's context: ending it cuts the op
 // short (an info outcome).
 func (r *run) invoke(ctx context.Context, process int, node systems.Endpoint, op systems.Op) history.Type {
+	t, _ := r.invokeValue(ctx, process, node, op)
+	return t
+}
+
+// invokeValue is invoke that also returns the value of an ok read.
+func (r *run) invokeValue(ctx context.Context, process int, node systems.Endpoint, op systems.Op) (history.Type, any) {
 	inv := history.Event{Process: process, Type: history.Invoke, F: op.F, Key: op.Key, Value: op.Value, Node: node.Name}
 	r.rec.Record(inv)
 	octx, cancel := context.WithTimeout(ctx, r.t.OpTimeout.D())
@@ -311,7 +321,7 @@ func (r *run) invoke(ctx context.Context, process int, node systems.Endpoint, op
 		done.Node = c.Node
 	}
 	r.rec.Record(done)
-	return c.Type
+	return c.Type, done.Value
 }
 
 // recover undoes every fault, waits for all nodes to be healthy, then

@@ -234,7 +234,7 @@ func positions(events []history.Event, n int) (invoke, complete []int) {
 	open := map[int]int{}
 	next := 0
 	for i, e := range events {
-		if e.IsNemesis() {
+		if !e.IsClient() {
 			continue
 		}
 		if e.Type == history.Invoke {

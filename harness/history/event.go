@@ -3,7 +3,8 @@
 //
 // A history is a sequence of events. A client operation is an invoke event
 // followed, on the same process, by exactly one completion (ok, fail or info).
-// Nemesis events use process -1.
+// Nemesis events use process -1; observer events (what the harness saw of
+// the cluster, such as a node's membership view) use process -2.
 package history
 
 import (
@@ -38,6 +39,12 @@ func (t Type) Valid() bool {
 // NemesisProcess is the process number of every nemesis event.
 const NemesisProcess = -1
 
+// ObserverProcess is the process number of observations the harness makes
+// of the cluster while the run goes on (F "membership": a node's view,
+// Value node -> alive|suspect|dead, Node the viewer). They are single info
+// events, not operations.
+const ObserverProcess = -2
+
 // Event is one line of a history.
 type Event struct {
 	Index   int    `json:"index"`
@@ -56,6 +63,10 @@ type Event struct {
 
 // IsNemesis reports whether e was recorded by the nemesis.
 func (e Event) IsNemesis() bool { return e.Process == NemesisProcess }
+
+// IsClient reports whether e belongs to a client operation (process >= 0).
+// Checkers of client operations skip every other event.
+func (e Event) IsClient() bool { return e.Process >= 0 }
 
 // ValueKey returns a canonical string for e.Value, suitable for comparing
 // values that took different Go types on the way (an int written, a

@@ -65,7 +65,7 @@ func TestReadReportsFileAndLineOfABadLine(t *testing.T) {
 func TestReadRejectsMissingFieldsAndBadProcesses(t *testing.T) {
 	for _, line := range []string{
 		`{"type":"invoke","f":"read"}`,
-		`{"process":-2,"type":"invoke","f":"read"}`,
+		`{"process":-3,"type":"invoke","f":"read"}`,
 		`{"process":0,"type":"invoke"}`,
 		`not json`,
 		`{"process":0,"type":"invoke","f":"read"} {"x":1}`,
@@ -161,4 +161,23 @@ func TestRecorderSurvivesSIGKILL(t *testing.T) {
 	}
 	b, _ := json.Marshal(events[len(events)-1])
 	t.Logf("%d events survived; last %s", len(events), b)
+}
+
+func TestObserverEventsAreReadAndSkippedByPair(t *testing.T) {
+	in := `{"index":0,"time":1,"process":-2,"type":"info","f":"membership","node":"n1","value":{"n2":"dead"}}
+{"index":1,"time":2,"process":0,"type":"invoke","f":"read","key":"a","value":null}
+{"index":2,"time":3,"process":-2,"type":"info","f":"membership","node":"n2","value":{"n1":"alive"}}
+{"index":3,"time":4,"process":0,"type":"ok","f":"read","key":"a","value":1}
+`
+	events, err := Read(strings.NewReader(in), "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if events[0].Process != ObserverProcess || events[0].IsClient() {
+		t.Fatalf("observer event read as %+v", events[0])
+	}
+	ops, err := Pair(events)
+	if err != nil || len(ops) != 1 || ops[0].Complete == nil || ops[0].Complete.Index != 3 {
+		t.Fatalf("Pair = %+v, %v; want one read completed by event 3", ops, err)
+	}
 }

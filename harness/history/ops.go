@@ -22,7 +22,7 @@ func (o Op) Outcome() Type {
 }
 
 // Pair matches each client invoke with the next completion of the same
-// process, in history order. Nemesis events are skipped. It fails on a
+// process, in history order. Nemesis and observer events are skipped. It fails on a
 // completion with no open invoke, or a second invoke on a process whose
 // operation is still open: histories where a process does two things at once
 // cannot be judged.
@@ -30,7 +30,7 @@ func Pair(events []Event) ([]Op, error) {
 	ops := make([]Op, 0, len(events)/2+1)
 	open := map[int]int{} // process -> index into ops
 	for _, e := range events {
-		if e.IsNemesis() {
+		if !e.IsClient() {
 			continue
 		}
 		if e.Type == Invoke {

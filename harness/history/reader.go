@@ -41,7 +41,7 @@ func ReadFile(path string) ([]Event, error) {
 
 // Read reads a JSON-lines history; name is used in errors. Blank lines are
 // skipped. Each line must be an object with a known type, a non-negative
-// process or -1, and an f. Events keep the index they carry; a history
+// process, -1 or -2, and an f. Events keep the index they carry; a history
 // without indexes (a foreign one) is numbered by position.
 func Read(r io.Reader, name string) ([]Event, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
@@ -101,8 +101,8 @@ func parseLine(line []byte, position int) (Event, error) {
 	if raw.Process == nil {
 		return Event{}, errors.New(`missing "process"`)
 	}
-	if *raw.Process < NemesisProcess {
-		return Event{}, fmt.Errorf("process %d is negative (only -1, the nemesis, is allowed)", *raw.Process)
+	if *raw.Process < ObserverProcess {
+		return Event{}, fmt.Errorf("process %d is negative (only -1, the nemesis, and -2, the observer, are allowed)", *raw.Process)
 	}
 	if raw.F == nil || *raw.F == "" {
 		return Event{}, errors.New(`missing "f"`)

@@ -1,0 +1,52 @@
+package convergence
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/checkers/internal/hb"
+	"github.com/faultline/faultline/harness/history"
+)
+
+func TestConvergenceTimeIsWhenTheLastNodeSettled(t *testing.T) {
+	var b hb.B
+	b.Nemesis("recover", 1000, "", nil)
+	// n1 settles at once, n2 after two rounds (its read at 2000ms ends at 2010ms).
+	b.Op(1, "n1", "read", "k", nil, 1000, 1010, history.OK, 7)
+	b.Op(2, "n2", "read", "k", nil, 1000, 1010, history.OK, 3)
+	b.Op(1, "n1", "read", "k", nil, 1500, 1510, history.OK, 7)
+	b.Op(2, "n2", "read", "k", nil, 1500, 1510, history.OK, 5)
+	b.Op(1, "n1", "read", "k", nil, 2000, 2010, history.OK, 7)
+	b.Op(2, "n2", "read", "k", nil, 2000, 2010, history.OK, 7)
+	b.Op(2, "n2", "read", "k", nil, 2500, 2510, history.OK, 7)
+	r := New(Options{Bound: 5 * time.Second}).Check(context.Background(), b.Events, "")
+	if r.Valid != checkers.Valid || r.Details["convergence_time_ms"] != 1010.0 {
+		t.Fatalf("got %v %v %v, want valid in 1010ms", r.Valid, r.Anomalies, r.Details)
+	}
+	r = New(Options{Bound: time.Second}).Check(context.Background(), b.Events, "")
+	if r.Valid != checkers.Invalid {
+		t.Fatalf("1010ms against a 1s bound judged %v", r.Valid)
+	}
+}
+
+func TestNodesThatNeverAgreeOrMissAnUpdateAreInvalid(t *testing.T) {
+	var b hb.B
+	b.Nemesis("recover", 1000, "", nil)
+	b.Op(1, "n1", "read", "k", nil, 1000, 1010, history.OK, 7)
+	b.Op(2, "n2", "read", "k", nil, 1000, 1010, history.OK, 3)
+	if r := New(Options{}).Check(context.Background(), b.Events, ""); r.Valid != checkers.Invalid {
+		t.Fatalf("disagreeing nodes judged %v", r.Valid)
+	}
+	var c hb.B
+	c.Nemesis("recover", 1000, "", nil)
+	c.Op(1, "n1", "read", "k", nil, 1000, 1010, history.OK, 7)
+	c.Op(2, "n2", "read", "k", nil, 1000, 1010, history.OK, 7)
+	expect := func([]history.Event) func(string, any) []string {
+		return func(string, any) []string { return []string{"lacks element 9"} }
+	}
+	if r := New(Options{Expect: expect}).Check(context.Background(), c.Events, ""); r.Valid != checkers.Invalid {
+		t.Fatalf("agreement on an incomplete value judged %v", r.Valid)
+	}
+}

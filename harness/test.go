@@ -57,7 +57,7 @@ type Test struct {
 	NemesisInterval Duration `json:"nemesis_interval"` // between fault starts and stops
 	RecoveryTimeout Duration `json:"recovery_timeout"` // for the cluster to be healthy again after the run
 	CheckTimeout    Duration `json:"check_timeout"`    // past it checkers say unknown
-	FinalReads      bool     `json:"final_reads"`      // read every key once after recovery
+	FinalReads      bool     `json:"final_reads"`      // read every key after recovery (see workloads.Settler)
 
 	Seed       uint64 `json:"seed"`
 	ResultsDir string `json:"results_dir"`

@@ -250,3 +250,25 @@ func TestBadRequestsFail(t *testing.T) {
 		t.Fatalf("unsupported op: %s, want fail", res.Type)
 	}
 }
+
+// A write that follows another (its node has seen the first) must win even
+// when the first writer's clock runs ahead: the HLC carries the causal
+// order. Stamped with the bare wall clock (lww-wall-clock), it loses.
+func TestLaterWriteWinsDespiteSkewOnlyWithHLC(t *testing.T) {
+	for _, tc := range []struct {
+		bugs []string
+		want string
+	}{{nil, "second"}, {[]string{BugLWWWallClock}, "first"}} {
+		c := newTestCluster(t, 3, tc.bugs...)
+		cl := newClient("register")
+		c.cfgs[1].Clock.SetOffset(time.Hour) // n1's clock is an hour ahead
+		c.do(cl, 1, systems.Op{F: "write", Key: "r", Value: "first"})
+		c.eventually(cl, "r", "first")
+		c.do(cl, 2, systems.Op{F: "write", Key: "r", Value: "second"})
+		time.Sleep(500 * time.Millisecond)
+		c.eventually(cl, "r", tc.want)
+		for id := range c.stops {
+			c.stop(id)
+		}
+	}
+}

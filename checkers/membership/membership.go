@@ -51,10 +51,13 @@ func New(o Options) Checker {
 func (Checker) Name() string { return "membership" }
 
 // Nemesis functions that take nodes down and bring them back; the nodes
-// are in the event's Node field, comma-separated.
+// are in the event's Node field, comma-separated. Every other start-X /
+// stop-X pair but the clock's counts as a network fault.
 var (
-	downF = []string{"kill", "pause", "power-loss", "start-power-loss"}
-	upF   = []string{"restart", "resume", "stop-power-loss"}
+	downF = []string{"kill", "pause", "power-loss"}
+	upF   = []string{"restart", "resume", "power-restore"}
+	// notNetwork are start-/stop- faults that do not disturb the network.
+	notNetwork = []string{"clock"}
 )
 
 type kill struct {
@@ -142,6 +145,7 @@ func (c Checker) Check(ctx context.Context, events []history.Event, _ string) ch
 					netFaults = append(netFaults, interval{from, e.Time})
 					delete(netOpen, f)
 				}
+			case slices.Contains(notNetwork, strings.TrimPrefix(strings.TrimPrefix(e.F, "start-"), "stop-")):
 			case strings.HasPrefix(e.F, "start-"):
 				netOpen[strings.TrimPrefix(e.F, "start-")] = e.Time
 			case strings.HasPrefix(e.F, "stop-"):

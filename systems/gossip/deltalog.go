@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/faultline/faultline/systems/disk"
 	"github.com/faultline/faultline/systems/gossip/crdt"
 	"github.com/faultline/faultline/systems/storage"
 )
@@ -18,7 +19,7 @@ import (
 // updates this node acknowledged; what the node learned from others comes
 // back through anti-entropy after a restart, so it is not logged.
 type deltaLog struct {
-	f  *os.File
+	f  *disk.File
 	gc *storage.GroupCommit
 }
 
@@ -27,11 +28,12 @@ type loggedDelta struct {
 	Obj crdt.Object `json:"o"`
 }
 
-// openDeltaLog opens or creates the log at path and returns it with every
-// delta it holds. A final line torn by a crash mid-append (never
+// openDeltaLog opens or creates the log at path (in the node's storage
+// mode: lazy under the power-loss fault) and returns it with every delta
+// it holds. A final line torn by a crash mid-append (never
 // acknowledged) is cut off; any other damage is an error.
-func openDeltaLog(path string) (*deltaLog, []loggedDelta, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+func openDeltaLog(path string, mode disk.Mode) (*deltaLog, []loggedDelta, error) {
+	f, err := disk.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644, mode)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open delta log: %w", err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/faultline/faultline/systems"
 	"github.com/faultline/faultline/systems/admin"
+	"github.com/faultline/faultline/systems/disk"
 	"github.com/faultline/faultline/systems/gossip/crdt"
 	"github.com/faultline/faultline/systems/gossip/digest"
 	"github.com/faultline/faultline/systems/gossip/swim"
@@ -151,7 +152,11 @@ func runNode(ctx context.Context, cfg systems.NodeConfig, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("gossip: %w", err)
 	}
-	dlog, recovered, err := openDeltaLog(filepath.Join(cfg.DataDir, "deltas.log"))
+	mode, err := disk.ParseMode(cfg.Storage)
+	if err != nil {
+		return fmt.Errorf("gossip: %w", err)
+	}
+	dlog, recovered, err := openDeltaLog(filepath.Join(cfg.DataDir, "deltas.log"), mode)
 	if err != nil {
 		return fmt.Errorf("gossip: %w", err)
 	}

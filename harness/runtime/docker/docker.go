@@ -129,6 +129,7 @@ type run struct {
 	exited chan struct{} // closed when the container is no longer running
 	status int64         // exit status, set before exited is closed
 	logged chan struct{} // closed when its output is all in the log
+	paused bool          // guarded by box.mu
 }
 
 func (r *run) running() bool {
@@ -571,6 +572,12 @@ func (c *Cluster) Pause(ctx context.Context, id int) error {
 	if !n.run.running() {
 		return fmt.Errorf("pause %s: %w", n.cfg.Name, errNotRunning)
 	}
+	if n.run.paused {
+		return nil
+	}
+	// Set first: a pause whose call failed (the engine was slow and ctx
+	// ended) may still happen, and Resume must then undo it.
+	n.run.paused = true
 	if err := c.cli.ContainerPause(ctx, n.c.GetContainerID()); err != nil && !isConflict(err) {
 		return fmt.Errorf("pause %s: %w", n.cfg.Name, err)
 	}
@@ -587,19 +594,15 @@ func (c *Cluster) Resume(ctx context.Context, id int) error {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if !n.run.running() {
-		return nil
-	}
-	info, err := c.cli.ContainerInspect(ctx, n.c.GetContainerID())
-	if err != nil {
-		return fmt.Errorf("resume %s: %w", n.cfg.Name, err)
-	}
-	if info.State == nil || !info.State.Paused {
+	// Paused state is tracked here, not asked of the engine: recovery
+	// resumes every node, and must not wait on a busy engine for that.
+	if !n.run.running() || !n.run.paused {
 		return nil
 	}
 	if err := c.cli.ContainerUnpause(ctx, n.c.GetContainerID()); err != nil && !isConflict(err) {
 		return fmt.Errorf("resume %s: %w", n.cfg.Name, err)
 	}
+	n.run.paused = false
 	c.logger.Info("node resumed", "node", n.cfg.Name)
 	return nil
 }
@@ -617,6 +620,7 @@ func (c *Cluster) Status(ctx context.Context, id int) (systems.Status, error) {
 func (c *Cluster) status(ctx context.Context, n *node) (systems.Status, error) {
 	st, err := admin.GetStatus(ctx, c.http, n.adminAddr)
 	if err != nil {
+		c.logger.Debug("status failed", "node", n.cfg.Name, "err", err)
 		return st, fmt.Errorf("status of %s: %w", n.cfg.Name, err)
 	}
 	return st, nil

@@ -280,32 +280,15 @@ func Start(ctx context.Context, spec runtime.Spec) (_ *Cluster, err error) {
 		}
 		c.ids = append(c.ids, id)
 		c.nodes[id] = n
-		n.c, err = c.create(ctx, img, n.name, name, map[string]string{LabelRole: "node", LabelNode: name},
-			append([]string{"node"}, n.cfg.Args()...),
-			map[int]string{clientPort: n.clientAddr, adminPort: n.adminAddr})
-		if err != nil {
-			return nil, err
-		}
 	}
-	// Start all, then wait for all: nodes of one cluster often wait for
+	// Create, start and wait for every node at once: the engine's work per
+	// container is mostly waiting, and nodes of one cluster often wait for
 	// each other before they call themselves ready.
-	for _, id := range c.ids {
-		n := c.nodes[id]
-		n.mu.Lock()
-		err := c.startBox(ctx, &n.box)
-		n.mu.Unlock()
-		if err != nil {
-			return nil, err
-		}
-	}
 	errs := make([]error, len(c.ids))
 	var wg sync.WaitGroup
 	for i, id := range c.ids {
 		n := c.nodes[id]
-		n.mu.Lock()
-		r := n.run
-		n.mu.Unlock()
-		wg.Go(func() { errs[i] = c.waitReady(ctx, n, r) })
+		wg.Go(func() { errs[i] = c.bringUp(ctx, img, n) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -313,6 +296,24 @@ func Start(ctx context.Context, spec runtime.Spec) (_ *Cluster, err error) {
 	}
 	logger.Info("cluster ready", "system", spec.System, "nodes", spec.Nodes, "image", img, "network", c.net.Name)
 	return c, nil
+}
+
+// bringUp creates n's container, starts it and waits until it is ready.
+func (c *Cluster) bringUp(ctx context.Context, img string, n *node) error {
+	n.mu.Lock()
+	ctr, err := c.create(ctx, img, n.name, n.cfg.Name, map[string]string{LabelRole: "node", LabelNode: n.cfg.Name},
+		append([]string{"node"}, n.cfg.Args()...),
+		map[int]string{clientPort: n.clientAddr, adminPort: n.adminAddr})
+	n.c = ctr
+	if err == nil {
+		err = c.startBox(ctx, &n.box)
+	}
+	r := n.run
+	n.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return c.waitReady(ctx, n, r)
 }
 
 // create makes (without starting) a container of img on the run's

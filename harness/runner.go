@@ -354,28 +354,10 @@ func (r *run) recover(ctx context.Context, nem *nemesis.Runner) (h Healed) {
 			r.log.Error("restart", "node", n.Name, "err", err)
 		}
 	}
-	h.Nodes = len(r.nodes)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		h.NodesUp, h.Down = 0, nil
-		for _, n := range r.nodes {
-			sctx, scancel := context.WithTimeout(rctx, time.Second)
-			st, err := r.cluster.Status(sctx, n.ID)
-			scancel()
-			if err == nil && st.Ready {
-				h.NodesUp++
-				if st.ClockOffsetNS != 0 {
-					// A clock stop that failed (the node was paused):
-					// true time again before the final reads.
-					if err := r.cluster.SetClock(rctx, n.ID, 0); err != nil {
-						r.log.Warn("reset clock", "node", n.Name, "err", err)
-					}
-				}
-			} else {
-				h.Down = append(h.Down, n.Name)
-			}
-		}
+		h = checkHealed(rctx, r.cluster, r.nodes, r.log)
 		if h.NodesUp == h.Nodes || rctx.Err() != nil {
 			break
 		}
@@ -384,16 +366,40 @@ func (r *run) recover(ctx context.Context, nem *nemesis.Runner) (h Healed) {
 		case <-tick.C:
 		}
 	}
-	faults, err := r.cluster.LinkFaults(rctx)
-	if err != nil {
-		faults = []string{"cannot tell: " + err.Error()}
-	}
-	h.LinkFaults, h.LinksHealed = faults, len(faults) == 0
 	if h.NodesUp == h.Nodes && h.LinksHealed {
 		r.log.Info("cluster healthy: every node up, every link healed")
 	} else {
 		r.log.Error("cluster did not recover", "nodes_up", h.NodesUp, "nodes", h.Nodes, "down", h.Down, "link_faults", h.LinkFaults)
 	}
+	return h
+}
+
+// checkHealed asks every node whether it is ready and the mesh what still
+// disturbs it, once. A ready node whose clock is still skewed (a clock
+// fault's stop failed, say while the node was paused) is set back to true
+// time.
+func checkHealed(ctx context.Context, c runtime.Cluster, nodes []systems.Endpoint, log *slog.Logger) Healed {
+	h := Healed{Nodes: len(nodes)}
+	for _, n := range nodes {
+		sctx, cancel := context.WithTimeout(ctx, time.Second)
+		st, err := c.Status(sctx, n.ID)
+		cancel()
+		if err != nil || !st.Ready {
+			h.Down = append(h.Down, n.Name)
+			continue
+		}
+		h.NodesUp++
+		if st.ClockOffsetNS != 0 {
+			if err := c.SetClock(ctx, n.ID, 0); err != nil {
+				log.Warn("reset clock", "node", n.Name, "err", err)
+			}
+		}
+	}
+	faults, err := c.LinkFaults(ctx)
+	if err != nil {
+		faults = []string{"cannot tell: " + err.Error()}
+	}
+	h.LinkFaults, h.LinksHealed = faults, len(faults) == 0
 	return h
 }
 

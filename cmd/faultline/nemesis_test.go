@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -221,5 +223,24 @@ func TestQuorumLosesNothingAcknowledgedToPowerLoss(t *testing.T) {
 	r := startReal(t, "quorum", systems.StorageLazy)
 	if lost := lostAfter(t, r, &nemesis.Process{Action: "power-loss", Targets: []string{"all"}}, 20); lost != 0 {
 		t.Fatalf("quorum lost %d acknowledged writes to a power loss of every node", lost)
+	}
+}
+
+// TestQuietRunUnderEveryLinkToxicPrintsOnlyTheVerdict guards against
+// Toxiproxy's own logging (its bandwidth toxic logs through zerolog's
+// global logger) reaching the terminal.
+func TestQuietRunUnderEveryLinkToxicPrintsOnlyTheVerdict(t *testing.T) {
+	results := t.TempDir()
+	r := cli(t, 2*time.Minute, nil, "run", "--system", "quorum", "--nodes", "3", "--time-limit", "6s",
+		"--nemesis", "link-bandwidth,link-slicer,link-reset", "--nemesis-interval", "1s", "--seed", "2", "--results", results, "-q")
+	if r.code != 0 {
+		t.Fatalf("run exit %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, tail(r.stderr, 30))
+	}
+	if strings.Contains(r.stderr, "Toxic") || strings.Contains(r.stderr, `"level":"trace"`) {
+		t.Fatalf("a quiet run printed Toxiproxy's log:\n%s", tail(r.stderr, 10))
+	}
+	hist, _ := os.ReadFile(filepath.Join(results, "latest", "history.jsonl"))
+	if !strings.Contains(string(hist), `"toxic":"bandwidth"`) {
+		t.Fatal("the run never put the bandwidth toxic on a link")
 	}
 }

@@ -10,7 +10,14 @@ import (
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/rs/zerolog"
+	zlog "github.com/rs/zerolog/log"
 )
+
+// Some Toxiproxy toxics (bandwidth) log every interrupted write at trace
+// level through zerolog's global logger, whatever logger the server was
+// given, and that logger writes to stderr: a bandwidth fault would flood
+// the CLI's terminal. The global is the only handle there is.
+func init() { zlog.Logger = zerolog.Nop() }
 
 // New starts a proxy for every ordered pair of distinct nodes in upstreams,
 // which maps a node ID to the address of its peer listener. Toxiproxy runs

@@ -33,6 +33,8 @@ type Config struct {
 	// scenario specs (FAULTLINE_GATE_BUG=SYSTEM:BUG).
 	GateSystem, GateBug string
 	RunUnreliable       bool
+
+	root string // the module root, for showing paths relative to it
 }
 
 // FromEnv reads the configuration; a malformed variable is an error naming it.
@@ -41,12 +43,13 @@ func FromEnv() (Config, error) {
 	if v := os.Getenv("FAULTLINE_RUNTIME"); v != "" {
 		c.Runtime = v
 	}
+	root, err := moduleRoot()
+	if err != nil {
+		return c, err
+	}
+	c.root = root
 	c.ResultsDir = os.Getenv("FAULTLINE_RESULTS")
 	if c.ResultsDir == "" {
-		root, err := moduleRoot()
-		if err != nil {
-			return c, err
-		}
 		c.ResultsDir = filepath.Join(root, "results")
 	}
 	if abs, err := filepath.Abs(c.ResultsDir); err == nil {

@@ -24,7 +24,7 @@ func Summary() bool {
 			fmt.Fprintln(os.Stderr, "faultline summary:", err)
 			return
 		}
-		table := SummaryTable(r)
+		table := SummaryTable(r, cfg.root)
 		path := filepath.Join(cfg.ResultsDir, "summary-"+slug(r.SuiteDescription)+".md")
 		if err := os.MkdirAll(cfg.ResultsDir, 0o755); err == nil {
 			err = os.WriteFile(path, []byte(table), 0o644)
@@ -46,7 +46,8 @@ func printTable(w io.Writer, table, path string) {
 
 // SummaryTable renders one row per run (a spec that ran several seeds has
 // several rows; a skipped or failed-before-running spec has one, with why).
-func SummaryTable(r ginkgo.Report) string {
+// Paths under root are shown relative to it.
+func SummaryTable(r ginkgo.Report, root string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## %s\n\n", r.SuiteDescription)
 	b.WriteString("| spec | state | verdict | seed | bugs | report |\n| --- | --- | --- | --- | --- | --- |\n")
@@ -71,6 +72,9 @@ func SummaryTable(r ginkgo.Report) string {
 			where := run.Report
 			if where == "" {
 				where = run.RunDir
+			}
+			if rel, err := filepath.Rel(root, where); root != "" && err == nil && !strings.HasPrefix(rel, "..") {
+				where = rel
 			}
 			verdict := run.Verdict
 			if run.Reason != "" && run.Verdict != "valid" {

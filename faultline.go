@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -182,10 +183,7 @@ func (r *Result) ExitCode() int {
 // Anomaly is one thing a checker found wrong.
 type Anomaly struct {
 	Checker string // the checker that found it: linearizable, set, counter, …
-	// Kind is the anomaly's own kind when its text starts with one word and
-	// a colon ("lost: element 7 …" has kind "lost"); otherwise the checker's name.
-	Kind string
-	Text string
+	Text    string
 }
 
 func (a Anomaly) String() string { return a.Checker + ": " + a.Text }
@@ -195,21 +193,26 @@ func (r *Result) Anomalies() []Anomaly {
 	var out []Anomaly
 	for _, name := range r.CheckerNames() {
 		for _, text := range r.Checkers[name].Anomalies {
-			out = append(out, Anomaly{Checker: name, Kind: anomalyKind(name, text), Text: text})
+			out = append(out, Anomaly{Checker: name, Text: text})
 		}
 	}
 	return out
 }
 
-// HasAnomaly reports whether some anomaly has the kind, or was found by a
-// checker of that name.
+// HasAnomaly reports whether the run found an anomaly of the kind: one
+// found by a checker of that name ("linearizable", "set"), or one whose
+// text has the kind as a word ("lost" matches "3 acknowledged elements lost").
 func (r *Result) HasAnomaly(kind string) bool {
+	if r.Checkers[kind].Valid == Invalid {
+		return true
+	}
+	word := regexp.MustCompile(`(^|\W)` + regexp.QuoteMeta(kind) + `(\W|$)`)
 	for _, a := range r.Anomalies() {
-		if a.Kind == kind || a.Checker == kind {
+		if a.Checker == kind || word.MatchString(a.Text) {
 			return true
 		}
 	}
-	return r.Checkers[kind].Valid == Invalid
+	return false
 }
 
 // CheckerNames lists the checkers that judged the run, sorted.
@@ -220,14 +223,6 @@ func (r *Result) CheckerNames() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-func anomalyKind(checker, text string) string {
-	head, _, ok := strings.Cut(text, ":")
-	if ok && head != "" && !strings.ContainsAny(head, " \t\"'") {
-		return head
-	}
-	return checker
 }
 
 // Describe is a readable account of the result: verdict and reason, each

@@ -101,17 +101,25 @@ func leader(ctx context.Context, c runtime.Cluster) (int, bool) {
 	return best, found
 }
 
-// resolveLeader returns the nodes a leader-aimed choice acts on: pinned
-// nodes as they are, else the current leader (resolved), else the
-// fallback nodes chosen at planning time.
-func resolveLeader(ctx context.Context, c runtime.Cluster, ch Choice) (nodes []int, resolved bool) {
+// How a leader-aimed fault found its node, as its start event says
+// (value "leader").
+const (
+	leaderFound    = "found"    // a node said it leads
+	leaderFallback = "fallback" // nobody did (leaderless, or mid-election): the seed's node
+	leaderPinned   = "pinned"   // a replay: the node the original run hit
+)
+
+// resolveLeader returns the nodes a leader-aimed choice acts on and how
+// they were found: pinned nodes as they are, else the current leader,
+// else the fallback nodes chosen at planning time.
+func resolveLeader(ctx context.Context, c runtime.Cluster, ch Choice) ([]int, string) {
 	if ch.Pinned {
-		return ch.Nodes, false
+		return ch.Nodes, leaderPinned
 	}
 	if id, ok := leader(ctx, c); ok {
-		return []int{id}, true
+		return []int{id}, leaderFound
 	}
-	return ch.Nodes, false
+	return ch.Nodes, leaderFallback
 }
 
 func nodeIDs(c runtime.Cluster) []int {

@@ -397,7 +397,7 @@ func TestFaultsAimAtTheLeaderAndReplayPinsIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(a.Resolved, []int{4}) || !reflect.DeepEqual(c.grudge[4], []int{1, 2, 3, 5}) {
+	if !reflect.DeepEqual(a.Resolved, []int{4}) || !reflect.DeepEqual(c.grudge[4], []int{1, 2, 3, 5}) || a.Value["leader"] != "found" {
 		t.Fatalf("partition-leader isolated %v (resolved %v), want n4", c.grudge, a.Resolved)
 	}
 	k := &Process{Action: "kill", Targets: []string{"leader"}}
@@ -408,13 +408,13 @@ func TestFaultsAimAtTheLeaderAndReplayPinsIt(t *testing.T) {
 	c = newFake(5)
 	c.leader = 2
 	ch.Nodes, ch.Pinned = []int{4}, true
-	if a, _ := p.Start(context.Background(), c, ch); a.Resolved != nil || len(c.grudge[4]) != 4 {
+	if a, _ := p.Start(context.Background(), c, ch); a.Resolved != nil || len(c.grudge[4]) != 4 || a.Value["leader"] != "pinned" {
 		t.Fatalf("pinned partition-leader isolated %v, want n4 as recorded", c.grudge)
 	}
 	// No leader: the fallback chosen from the seed.
 	c = newFake(5)
 	ch.Pinned, ch.Nodes = false, []int{1}
-	if a, _ := p.Start(context.Background(), c, ch); a.Resolved != nil || len(c.grudge[1]) != 4 {
+	if a, _ := p.Start(context.Background(), c, ch); a.Resolved != nil || len(c.grudge[1]) != 4 || a.Value["leader"] != "fallback" {
 		t.Fatalf("leaderless partition-leader isolated %v, want the fallback n1", c.grudge)
 	}
 }

@@ -100,15 +100,18 @@ func (p *Partition) Start(ctx context.Context, c runtime.Cluster, ch Choice) (Ac
 	ids := nodeIDs(c)
 	a := Action{F: p.StartF()}
 	g := ch.Grudge
+	var how string
 	if ch.Kind == "leader" {
-		var resolved bool
-		ch.Nodes, resolved = resolveLeader(ctx, c, ch)
-		if resolved {
+		ch.Nodes, how = resolveLeader(ctx, c, ch)
+		if how == leaderFound {
 			a.Resolved = ch.Nodes
 		}
 		g = Bisect(ids, ch.Nodes)
 	}
 	a.Value = map[string]any{"kind": ch.Kind, "grudge": grudgeNames(g)}
+	if how != "" {
+		a.Value["leader"] = how
+	}
 	switch ch.Kind {
 	case "halves", "one", "leader":
 		a.Value["components"] = components(ids, ch.Nodes)

@@ -101,11 +101,10 @@ func (p *Process) Choose(rng *rand.Rand, ids []int) Choice {
 
 func (p *Process) Start(ctx context.Context, c runtime.Cluster, ch Choice) (Action, error) {
 	a := Action{F: p.StartF()}
-	nodes := ch.Nodes
+	nodes, how := ch.Nodes, ""
 	if ch.Target == "leader" {
-		var resolved bool
-		nodes, resolved = resolveLeader(ctx, c, ch)
-		if resolved {
+		nodes, how = resolveLeader(ctx, c, ch)
+		if how == leaderFound {
 			a.Resolved = nodes
 		}
 	}
@@ -134,6 +133,9 @@ func (p *Process) Start(ctx context.Context, c runtime.Cluster, ch Choice) (Acti
 		}
 	}
 	a.Value = map[string]any{"target": ch.Target, "nodes": names(p.hit)}
+	if how != "" {
+		a.Value["leader"] = how
+	}
 	a.Node = nodeField(p.hit)
 	return a, errors.Join(errs...)
 }

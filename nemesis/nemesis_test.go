@@ -534,3 +534,38 @@ func TestParseGrudge(t *testing.T) {
 		}
 	}
 }
+
+// slowCluster's Start takes a while, like a node restart waiting for ready.
+type slowCluster struct{ *fakeCluster }
+
+func (c slowCluster) Start(ctx context.Context, id int) error {
+	select {
+	case <-time.After(50 * time.Millisecond):
+		return c.fakeCluster.Start(ctx, id)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func TestAStepBegunBeforeTheTimeLimitFinishesButCancelCutsIt(t *testing.T) {
+	for _, cancelled := range []bool{false, true} {
+		c := slowCluster{newFake(3)}
+		k := &Process{Action: "kill", Targets: []string{"one"}}
+		r := &Runner{Cluster: c, Faults: []Fault{k}, History: &memRecorder{},
+			Logger: slog.New(slog.DiscardHandler), StepTimeout: time.Second}
+		r.do(context.Background(), 0, 0, true, &Choice{Target: "one", Nodes: []int{2}})
+		var ctx context.Context
+		var cancel context.CancelFunc
+		if cancelled {
+			ctx, cancel = context.WithCancel(context.Background())
+			time.AfterFunc(10*time.Millisecond, cancel)
+		} else {
+			ctx, cancel = context.WithTimeout(context.Background(), 10*time.Millisecond)
+		}
+		r.do(ctx, 1, 0, false, nil)
+		cancel()
+		if restarted := !c.dead[2]; restarted == cancelled {
+			t.Errorf("cancelled=%v: restart finished=%v; the time limit must not cut a step short, a cancel must", cancelled, restarted)
+		}
+	}
+}

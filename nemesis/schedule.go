@@ -3,6 +3,7 @@ package nemesis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -172,8 +173,17 @@ func (r *Runner) do(ctx context.Context, step, i int, start bool, ch *Choice) {
 		name = f.StartF()
 	}
 	r.History.Record(history.Event{Process: history.NemesisProcess, Type: history.Invoke, F: name})
-	sctx, cancel := context.WithTimeout(ctx, r.StepTimeout)
+	// A step begun before ctx's deadline (the run's time limit) runs to its
+	// end, bounded by StepTimeout: the time limit ends the schedule, not a
+	// restart half done. A cancellation (Ctrl-C) still cuts it short.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.StepTimeout)
 	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			cancel()
+		}
+	})
+	defer stop()
 	var (
 		a   Action
 		err error

@@ -28,6 +28,10 @@ func LoadReplay(dir string) (Test, error) {
 	// leaves leader targets to be chosen again.
 	events, _ := history.ReadFile(filepath.Join(dir, store.HistoryFile))
 	t.Schedule = nemesis.Pin(t.Schedule, events)
+	// "results/latest" moves with the next run: record what it pointed at.
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
 	t.ReplayOf = dir
 	return t, nil
 }

@@ -50,7 +50,7 @@ func TestReplayReproducesTheFaultSchedule(t *testing.T) {
 	if bad.code != 2 || !strings.Contains(bad.stderr, "--seed") {
 		t.Fatalf("--replay with --seed: exit %d, %q; want 2 naming --seed", bad.code, bad.stderr)
 	}
-	r = cli(t, 3*time.Minute, nil, "run", "--replay", orig, "--results", results, "-q")
+	r = cli(t, 3*time.Minute, nil, "run", "--replay", filepath.Join(results, "latest"), "--results", results, "-q")
 	if r.code != 0 {
 		t.Fatalf("replay exit %d, want 0\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, tail(r.stderr, 30))
 	}

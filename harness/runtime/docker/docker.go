@@ -86,6 +86,12 @@ const (
 	statusTimeout = 5 * time.Second
 	// closeTimeout bounds Close's removal of containers and network.
 	closeTimeout = 60 * time.Second
+	// engineTimeout bounds one state change asked of the engine (start,
+	// kill, pause, unpause). Such a call is not cut short by the caller's
+	// context: a kill the engine carries out after its caller gave up would
+	// leave the node's state unknown, and a later Start would see a node
+	// that is about to die as running.
+	engineTimeout = 30 * time.Second
 	logTailLines = 20
 )
 
@@ -370,6 +376,9 @@ func (c *Cluster) startBox(ctx context.Context, b *box) error {
 	if c.closed.Load() {
 		return errors.New("docker runtime: cluster is closed")
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("start %s: %w", b.name, err)
+	}
 	id := b.c.GetContainerID()
 	logf, err := os.OpenFile(b.logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
@@ -390,7 +399,9 @@ func (c *Cluster) startBox(ctx context.Context, b *box) error {
 		defer att.Close()
 		_, _ = stdcopy.StdCopy(logf, logf, att.Reader)
 	}()
-	if err := b.c.Start(ctx); err != nil {
+	sctx, cancel := engineCtx(ctx)
+	defer cancel()
+	if err := b.c.Start(sctx); err != nil {
 		att.Close()
 		return fmt.Errorf("start %s: %w", b.name, err)
 	}
@@ -523,15 +534,17 @@ func (c *Cluster) kill(ctx context.Context, b *box) error {
 	if !r.running() {
 		return nil
 	}
+	ectx, cancel := engineCtx(ctx)
+	defer cancel()
 	// The engine thaws a paused container for SIGKILL. A conflict means
 	// it stopped on its own meanwhile.
-	if err := c.cli.ContainerKill(ctx, b.c.GetContainerID(), "KILL"); err != nil && !client.IsErrNotFound(err) && !isConflict(err) {
+	if err := c.cli.ContainerKill(ectx, b.c.GetContainerID(), "KILL"); err != nil && !client.IsErrNotFound(err) && !isConflict(err) {
 		return fmt.Errorf("kill %s: %w", b.name, err)
 	}
 	select {
 	case <-r.exited:
-	case <-ctx.Done():
-		return fmt.Errorf("kill %s: waiting for it to stop: %w", b.name, ctx.Err())
+	case <-ectx.Done():
+		return fmt.Errorf("kill %s: waiting for it to stop: %w", b.name, ectx.Err())
 	}
 	c.logger.Info("container killed", "container", b.name)
 	return nil
@@ -579,7 +592,9 @@ func (c *Cluster) Pause(ctx context.Context, id int) error {
 	// Set first: a pause whose call failed (the engine was slow and ctx
 	// ended) may still happen, and Resume must then undo it.
 	n.run.paused = true
-	if err := c.cli.ContainerPause(ctx, n.c.GetContainerID()); err != nil && !isConflict(err) {
+	ectx, cancel := engineCtx(ctx)
+	defer cancel()
+	if err := c.cli.ContainerPause(ectx, n.c.GetContainerID()); err != nil && !isConflict(err) {
 		return fmt.Errorf("pause %s: %w", n.cfg.Name, err)
 	}
 	c.logger.Info("node paused", "node", n.cfg.Name)
@@ -600,7 +615,9 @@ func (c *Cluster) Resume(ctx context.Context, id int) error {
 	if !n.run.running() || !n.run.paused {
 		return nil
 	}
-	if err := c.cli.ContainerUnpause(ctx, n.c.GetContainerID()); err != nil && !isConflict(err) {
+	ectx, cancel := engineCtx(ctx)
+	defer cancel()
+	if err := c.cli.ContainerUnpause(ectx, n.c.GetContainerID()); err != nil && !isConflict(err) {
 		return fmt.Errorf("resume %s: %w", n.cfg.Name, err)
 	}
 	n.run.paused = false
@@ -735,6 +752,12 @@ func (c *Cluster) node(id int) (*node, error) {
 		return nil, fmt.Errorf("docker runtime: no node %d (nodes are 1..%d)", id, len(c.ids))
 	}
 	return n, nil
+}
+
+// engineCtx is the context of one state change asked of the engine: ctx's
+// values without its end, bounded by engineTimeout (see there).
+func engineCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), engineTimeout)
 }
 
 func isConflict(err error) bool { return errdefs.IsConflict(err) }

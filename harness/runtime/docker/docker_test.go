@@ -165,6 +165,24 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("a kill whose caller gave up still completes", func(t *testing.T) {
+		// The nemesis's last kill can be cut short by the end of the run;
+		// the node must then be dead, not dying later behind a recovery
+		// that saw it running.
+		gone, cancelGone := context.WithCancel(ctx)
+		cancelGone()
+		if err := c.Kill(gone, 1); err != nil {
+			t.Fatalf("Kill with an ended context: %v", err)
+		}
+		id, _ := c.ContainerID(1)
+		if info, err := c.cli.ContainerInspect(ctx, id); err != nil || info.State.Running {
+			t.Fatalf("after Kill: running=%v, %v", info.State != nil && info.State.Running, err)
+		}
+		if err := c.Start(ctx, 1); err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+	})
+
 	t.Run("pause freezes, kill works on a paused node", func(t *testing.T) {
 		if err := c.Pause(ctx, 3); err != nil {
 			t.Fatalf("Pause: %v", err)

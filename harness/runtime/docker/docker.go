@@ -92,7 +92,7 @@ const (
 	// leave the node's state unknown, and a later Start would see a node
 	// that is about to die as running.
 	engineTimeout = 30 * time.Second
-	logTailLines = 20
+	logTailLines  = 20
 )
 
 // Cluster is a cluster of node containers. It implements runtime.Cluster;

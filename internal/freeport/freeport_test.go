@@ -26,3 +26,32 @@ func TestTakeGivesDistinctBindablePortsBelowTheEphemeralRange(t *testing.T) {
 		ln.Close()
 	}
 }
+
+func TestReservedPortsAreSkippedUntilReleased(t *testing.T) {
+	p, err := Reserve(5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports := make([]int, 0, len(p.Addrs))
+	for _, a := range p.Addrs {
+		_, ps, _ := net.SplitHostPort(a)
+		port, _ := strconv.Atoi(ps)
+		ports = append(ports, port)
+		// Another reservation (flock is per open file, so this stands in
+		// for another process) must not get it, though the port is free.
+		if f, ok := tryLock(port); ok {
+			f.Close()
+			t.Fatalf("port %d locked twice", port)
+		}
+	}
+	if err := p.Release(); err != nil {
+		t.Fatal(err)
+	}
+	for _, port := range ports {
+		f, ok := tryLock(port)
+		if !ok {
+			t.Fatalf("port %d still reserved after Release", port)
+		}
+		f.Close()
+	}
+}

@@ -88,6 +88,14 @@ func tryLock(port int) (*os.File, bool) {
 		f.Close()
 		return nil, false
 	}
+	// Release unlinks the file before unlocking it; a lock taken on a file
+	// unlinked meanwhile guards nothing.
+	held, err1 := f.Stat()
+	now, err2 := os.Stat(f.Name())
+	if err1 != nil || err2 != nil || !os.SameFile(held, now) {
+		f.Close()
+		return nil, false
+	}
 	return f, true
 }
 
@@ -95,6 +103,11 @@ func tryLock(port int) (*os.File, bool) {
 func (p *Ports) Release() error {
 	var errs []error
 	for _, f := range p.locks {
+		// Unlink while still locked, so the directory does not fill up
+		// and nobody locks this inode after us (see tryLock).
+		if err := os.Remove(f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
 		errs = append(errs, f.Close()) // closing drops the flock
 	}
 	p.locks = nil

@@ -105,6 +105,7 @@ type Cluster struct {
 	labels map[string]string
 	name   string // prefix of container names: faultline-<random>
 
+	ports  *freeport.Ports
 	net    *testcontainers.DockerNetwork
 	proxy  *box // the Toxiproxy container
 	reaper *reaper
@@ -231,10 +232,13 @@ func Start(ctx context.Context, spec runtime.Spec) (_ *Cluster, err error) {
 
 	// Host ports come from below the ephemeral range, as in the process
 	// runtime: one for the proxy's API, two per node.
-	hostPorts, err := freeport.Take(1 + 2*spec.Nodes)
+	// Reserved until Close: a stopped container's host port is free to
+	// bind until it starts again, but no other faultline run takes it.
+	c.ports, err = freeport.Reserve(1 + 2*spec.Nodes)
 	if err != nil {
 		return nil, fmt.Errorf("docker runtime: %w", err)
 	}
+	hostPorts := c.ports.Addrs
 
 	c.proxy = &box{name: c.name + "-" + proxyAlias, logPath: filepath.Join(spec.RunDir, "nodes", proxyAlias+".log")}
 	c.proxy.c, err = c.create(ctx, img, c.proxy.name, proxyAlias, map[string]string{LabelRole: "toxiproxy"},
@@ -735,6 +739,9 @@ func (c *Cluster) Close() error {
 			}
 		}
 		c.http.CloseIdleConnections()
+		if c.ports != nil {
+			add(c.ports.Release())
+		}
 		c.reaper.stop()
 		c.closeErr = errors.Join(errs...)
 		if c.closeErr != nil {

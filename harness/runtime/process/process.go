@@ -83,6 +83,7 @@ type Cluster struct {
 	http    *http.Client
 	ids     []int
 	nodes   map[int]*node
+	ports   *freeport.Ports // held until Close, so no other run takes a dead node's port
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -151,20 +152,23 @@ func Start(ctx context.Context, spec runtime.Spec) (*Cluster, error) {
 
 	// Node ports come from below the ephemeral range, where neither the
 	// mesh's proxies (bound to :0) nor outgoing connections can take them.
-	ports, err := freeport.Take(3 * spec.Nodes)
+	reserved, err := freeport.Reserve(3 * spec.Nodes)
 	if err != nil {
 		return nil, fmt.Errorf("process runtime: %w", err)
 	}
+	ports := reserved.Addrs
 	upstreams := make(map[int]string, spec.Nodes)
 	for id := 1; id <= spec.Nodes; id++ {
 		upstreams[id] = ports[3*(id-1)]
 	}
 	m, err := mesh.New(ctx, logger, upstreams)
 	if err != nil {
+		reserved.Release()
 		return nil, fmt.Errorf("process runtime: %w", err)
 	}
 
 	c := &Cluster{
+		ports:   reserved,
 		spec:    spec,
 		logger:  logger,
 		mesh:    m,
@@ -444,6 +448,7 @@ func (c *Cluster) Close() error {
 		c.spawner.stop()
 		errs = append(errs, c.mesh.Close())
 		c.http.CloseIdleConnections()
+		errs = append(errs, c.ports.Release())
 		c.closeErr = errors.Join(errs...)
 		c.logger.Info("cluster closed")
 	})

@@ -5,8 +5,8 @@
 // says), and this happens within a bound. It reports how long it took:
 // convergence_time_ms, from the moment every node was healthy (the end of
 // the nemesis's recover) to the completion of the first read from which
-// every node's answers stayed at the common value. Its resolution is the
-// final phase's read interval.
+// every node's answers stayed at the common value (null when some key
+// never converged). Its resolution is the final phase's read interval.
 package convergence
 
 import (
@@ -131,6 +131,10 @@ func (c Checker) Check(ctx context.Context, events []history.Event, _ string) ch
 		"bound_ms":            ms(c.o.Bound),
 		"recovery_ms":         ms(time.Duration(recovered - healStarted)),
 		"per_key_ms":          perKey,
+	}
+	if converged < len(keys) {
+		// Not converged: a time would read as "instantly".
+		details["convergence_time_ms"] = nil
 	}
 	res := checkers.Result{Valid: checkers.Valid, Details: details, Anomalies: anomalies}
 	if c.o.Bound > 0 && worst > c.o.Bound {

@@ -36,8 +36,8 @@ func TestNodesThatNeverAgreeOrMissAnUpdateAreInvalid(t *testing.T) {
 	b.Nemesis("recover", 1000, "", nil)
 	b.Op(1, "n1", "read", "k", nil, 1000, 1010, history.OK, 7)
 	b.Op(2, "n2", "read", "k", nil, 1000, 1010, history.OK, 3)
-	if r := New(Options{}).Check(context.Background(), b.Events, ""); r.Valid != checkers.Invalid {
-		t.Fatalf("disagreeing nodes judged %v", r.Valid)
+	if r := New(Options{}).Check(context.Background(), b.Events, ""); r.Valid != checkers.Invalid || r.Details["convergence_time_ms"] != nil {
+		t.Fatalf("disagreeing nodes judged %v with time %v, want invalid and no time", r.Valid, r.Details["convergence_time_ms"])
 	}
 	var c hb.B
 	c.Nemesis("recover", 1000, "", nil)

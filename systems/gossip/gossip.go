@@ -49,8 +49,8 @@ func (system) Bugs() []systems.Bug {
 			"overwrite the other's: the set workload shows lost elements."},
 		{Name: BugLWWWallClock, Description: "LWW registers are stamped with the node's wall clock instead of a hybrid logical " +
 			"clock (LWWRegister.write in the seeds): a write on a node whose clock is behind loses to an earlier write it " +
-			"had already seen. Exposed by clock skew (the clock fault) on registers; no included workload judges " +
-			"gossip registers yet, so only the node tests show it."},
+			"had already seen, and the register settles on the older value. Exposed by the lww workload under " +
+			"clock skew (--nemesis clock)."},
 	}
 }
 
@@ -58,6 +58,7 @@ func (system) Workloads() map[string][]string {
 	return map[string][]string{
 		"set":     {"add", "remove", "read"},
 		"counter": {"add", "read"},
+		"lww":     {"write", "read"},
 	}
 }
 
@@ -69,8 +70,10 @@ func (system) RunNode(ctx context.Context, cfg systems.NodeConfig) error {
 
 func (system) NewClient(workload string, nodes []systems.Endpoint) (systems.Client, error) {
 	switch workload {
-	case "set", "counter", "register":
+	case "set", "counter":
 		return newClient(workload), nil
+	case "lww":
+		return newClient("register"), nil
 	}
-	return nil, fmt.Errorf("gossip: no client for workload %q (serves: counter, set)", workload)
+	return nil, fmt.Errorf("gossip: no client for workload %q (serves: counter, lww, set)", workload)
 }

@@ -1,0 +1,51 @@
+package lww
+
+import (
+	"context"
+	"testing"
+
+	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/checkers/internal/hb"
+	"github.com/faultline/faultline/harness/history"
+)
+
+func TestSettlingOnAValueAWriterHadSeenIsALostWrite(t *testing.T) {
+	var b hb.B
+	b.Op(0, "n1", "write", "r", 1, 0, 5, history.OK, nil)
+	b.Op(1, "n2", "read", "r", nil, 10, 12, history.OK, 1)  // n2 sees 1 ...
+	b.Op(2, "n2", "write", "r", 2, 20, 25, history.OK, nil) // ... then writes 2
+	b.Nemesis("recover", 100, "", nil)
+	b.Op(3, "n1", "read", "r", nil, 110, 111, history.OK, 1)
+	b.Op(4, "n2", "read", "r", nil, 110, 111, history.OK, 1)
+	r := New().Check(context.Background(), b.Events, "")
+	if r.Valid != checkers.Invalid || r.Details["superseded_finals"] != 1 {
+		t.Fatalf("got %v %v %v", r.Valid, r.Details, r.Anomalies)
+	}
+}
+
+func TestConcurrentWritesMaySettleEitherWay(t *testing.T) {
+	var b hb.B
+	b.Op(0, "n1", "write", "r", 1, 0, 5, history.OK, nil)
+	b.Op(1, "n2", "write", "r", 2, 10, 15, history.OK, nil) // n2 never saw 1
+	b.Op(2, "n2", "read", "r", nil, 20, 21, history.OK, 1)  // seen after its write
+	b.Nemesis("recover", 100, "", nil)
+	b.Op(3, "n1", "read", "r", nil, 110, 111, history.OK, 1)
+	b.Op(4, "n2", "read", "r", nil, 110, 111, history.OK, 1)
+	if r := New().Check(context.Background(), b.Events, ""); r.Valid != checkers.Valid {
+		t.Fatalf("got %v %v", r.Valid, r.Anomalies)
+	}
+}
+
+func TestARestartBetweenReadAndWriteBreaksTheCausalLink(t *testing.T) {
+	var b hb.B
+	b.Op(0, "n1", "write", "r", 1, 0, 5, history.OK, nil)
+	b.Op(1, "n2", "read", "r", nil, 10, 12, history.OK, 1)
+	b.Nemesis("kill", 14, "n2", nil)
+	b.Nemesis("restart", 16, "n2", nil)
+	b.Op(2, "n2", "write", "r", 2, 20, 25, history.OK, nil)
+	b.Nemesis("recover", 100, "", nil)
+	b.Op(3, "n1", "read", "r", nil, 110, 111, history.OK, 1)
+	if r := New().Check(context.Background(), b.Events, ""); r.Valid != checkers.Valid {
+		t.Fatalf("got %v %v", r.Valid, r.Anomalies)
+	}
+}

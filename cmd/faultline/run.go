@@ -113,7 +113,7 @@ healed and every node came back (healed); if not, the verdict is unknown
 	f.DurationVar(&opTimeout, "op-timeout", t.OpTimeout.D(), "per-operation timeout; past it the outcome is unknown (info)")
 	f.DurationVar(&recoveryTimeout, "recovery-timeout", t.RecoveryTimeout.D(), "time for the cluster to be healthy again after the faults stop")
 	f.DurationVar(&checkTime, "check-timeout", t.CheckTimeout.D(), "time limit for the checkers; past it the verdict is unknown")
-	f.BoolVar(&noFinalReads, "no-final-reads", false, "skip the final reads after recovery (every key once; for set and counter, every node until the answers settle)")
+	f.BoolVar(&noFinalReads, "no-final-reads", false, "skip the final reads after recovery (every key once; for set, counter and lww, every node until the answers settle)")
 	f.StringVar(&grudge, "grudge", "", "custom grudge for partition-grudge: groups that do not hear each other (n1,n2|n3,n4,n5) or JSON node -> nodes it does not hear ({\"n1\":[\"n2\"]})")
 	f.StringVar(&grudgeFile, "grudge-file", "", "read the custom grudge from a file (same forms as --grudge)")
 	f.StringVar(&replay, "replay", "", "run the stored run dir RUN_DIR again: same configuration, seed and fault schedule")

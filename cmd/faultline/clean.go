@@ -28,7 +28,7 @@ answers or something could not be removed.`,
 				fmt.Fprintf(stdout, "removed %s %s%s\n", r.Kind, r.Name, runOf(r))
 			}
 			for _, r := range kept {
-				fmt.Fprintf(stdout, "kept %s %s%s: its harness still runs (--all removes it)\n", r.Kind, r.Name, runOf(r))
+				fmt.Fprintf(stdout, "kept %s %s%s: in use by a harness that still runs (--all removes it)\n", r.Kind, r.Name, runOf(r))
 			}
 			if len(removed) == 0 && len(kept) == 0 && err == nil {
 				fmt.Fprintln(stdout, "nothing to clean")

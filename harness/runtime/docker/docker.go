@@ -104,6 +104,7 @@ type Cluster struct {
 	http   *http.Client
 	labels map[string]string
 	name   string // prefix of container names: faultline-<random>
+	image  string // the node image's reference
 
 	ports  *freeport.Ports
 	net    *testcontainers.DockerNetwork
@@ -213,6 +214,7 @@ func Start(ctx context.Context, spec runtime.Spec) (_ *Cluster, err error) {
 			LabelOwner:   owner(),
 		},
 		nodes: make(map[int]*node, spec.Nodes),
+		image: img,
 	}
 	c.labels[LabelCluster] = c.name
 	// Before anything exists that could be left behind.

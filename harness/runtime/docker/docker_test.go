@@ -232,6 +232,10 @@ func TestCluster(t *testing.T) {
 				t.Errorf("%s.log: %v\n%s", name, err, b)
 			}
 		}
+		// Clean --images finds the image by its label.
+		if info, err := c.cli.ImageInspect(ctx, c.image); err != nil || info.Config == nil || info.Config.Labels[LabelManaged] != "true" {
+			t.Errorf("image %s lacks label %s=true (%v)", c.image, LabelManaged, err)
+		}
 		if left := leftovers(t, run); len(left) != 5 {
 			t.Fatalf("before Close, want 4 containers and a network, got %v", left)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
 	"github.com/testcontainers/testcontainers-go"
 )
 
@@ -223,7 +224,13 @@ func Clean(ctx context.Context, opts CleanOptions) (removed, kept []Removed, err
 		}
 		for _, im := range is {
 			r := Removed{Kind: "image", Name: firstOr(im.RepoTags, im.ID)}
-			if _, err := cli.ImageRemove(ctx, im.ID, image.RemoveOptions{Force: opts.All, PruneChildren: true}); err != nil && !client.IsErrNotFound(err) {
+			_, err := cli.ImageRemove(ctx, im.ID, image.RemoveOptions{Force: opts.All, PruneChildren: true})
+			switch {
+			case err == nil, client.IsErrNotFound(err):
+			case errdefs.IsConflict(err):
+				kept = append(kept, r) // a container (of a running harness) uses it
+				continue
+			default:
 				errs = append(errs, fmt.Errorf("remove image %s: %w", r.Name, err))
 				continue
 			}

@@ -34,6 +34,7 @@ const (
 // dockerfile makes the image: the static binary and nothing else, so no
 // base image has to come from a registry.
 const dockerfile = `FROM scratch
+LABEL ` + LabelManaged + `=true
 COPY faultline /faultline
 ENTRYPOINT ["/faultline"]
 `
@@ -188,7 +189,6 @@ func ensureImage(ctx context.Context, cli *testcontainers.DockerClient, logger *
 			Context: dir, Repo: imageRepo, Tag: tag, KeepImage: true,
 			BuildLogWriter: &buildLog,
 		},
-		Labels: map[string]string{LabelManaged: "true"},
 	}
 	logger.Info("building node image", "image", ref, "binary", bin)
 	if _, err := provider.BuildImage(ctx, req); err != nil {

@@ -41,7 +41,7 @@ func TestMatrix(t *testing.T) {
 	correct := &tally{runs: 3, invalid: 1}
 	b.rows = []row{
 		{bug: catalog.Bug{Name: "x", Scenario: catalog.Scenario{System: "raft", Workload: "register", Faults: []string{"partition", "kill"},
-			Interval: 2 * time.Second, Time: time.Minute}},
+			Interval: 2 * time.Second, Time: time.Minute, Nodes: 3}},
 			withBug: tally{runs: 3, invalid: 2, unknown: 1, firsts: []time.Duration{4 * time.Second, 6 * time.Second}}, correct: correct},
 		{bug: catalog.Bug{Name: "y", Scenario: catalog.Scenario{System: "gossip", Workload: "set", Faults: []string{"clock"}, Time: time.Minute}},
 			skipped: "not in this build"},
@@ -51,7 +51,7 @@ func TestMatrix(t *testing.T) {
 	}
 	got, _ := os.ReadFile(out)
 	for _, want := range []string{"Seeds 1..3 per bug",
-		"| x | raft | register | partition,kill every 2s | 1m0s | 2/3 | 5s | 1/3 | with bug: 1 unknown |",
+		"| x | raft | register | partition,kill every 2s, 3 nodes | 1m0s | 2/3 | 5s | 1/3 | with bug: 1 unknown |",
 		"| y | gossip | set | clock | 1m0s | not measured | | | not in this build |"} {
 		if !strings.Contains(string(got), want) {
 			t.Errorf("matrix lacks %q:\n%s", want, got)

@@ -119,6 +119,7 @@ var Scenarios = []Scenario{
 	{System: "raft", Workload: "register", Faults: []string{"partition", "kill"}, Time: 20 * time.Second, Length: Short},
 	{System: "gossip", Workload: "set", Faults: []string{"partition", "kill"}, Time: 20 * time.Second, Length: Short},
 	{System: "gossip", Workload: "counter", Faults: []string{"partition", "kill"}, Time: 20 * time.Second, Length: Short},
+	{System: "gossip", Workload: "lww", Faults: []string{"clock"}, Time: 20 * time.Second, Length: Short},
 
 	{System: "quorum", Workload: "register", Faults: []string{"partition", "kill"}, Time: 2 * time.Minute, Length: Long},
 	{System: "quorum", Workload: "register", Faults: []string{"slow"}, Time: 2 * time.Minute, Length: Long},
@@ -130,6 +131,7 @@ var Scenarios = []Scenario{
 	{System: "gossip", Workload: "counter", Faults: []string{"partition", "kill"}, Time: 2 * time.Minute, Length: Long},
 	{System: "gossip", Workload: "set", Faults: []string{"all"}, Time: 2 * time.Minute, Length: Long},
 	{System: "gossip", Workload: "counter", Faults: []string{"all"}, Time: 2 * time.Minute, Length: Long},
+	{System: "gossip", Workload: "lww", Faults: []string{"all"}, Time: 2 * time.Minute, Length: Long},
 }
 
 // Bugs is the scenario that exposes each named bug, with what was measured

@@ -77,7 +77,7 @@ func engine(ctx context.Context) (*testcontainers.DockerClient, error) {
 			return nil, noEngine(fmt.Errorf("DOCKER_HOST=%s: %w", host, err))
 		}
 	}
-	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	cli, err := newDockerClient(ctx)
 	if err != nil {
 		return nil, noEngine(err)
 	}
@@ -86,6 +86,18 @@ func engine(ctx context.Context) (*testcontainers.DockerClient, error) {
 		return nil, noEngine(err)
 	}
 	return cli, nil
+}
+
+// newDockerClient is testcontainers' client constructor, which panics
+// (MustExtractDockerHost) when a socket exists but no daemon answers on it,
+// as after dockerd died; that is "no engine", not a crash.
+func newDockerClient(ctx context.Context) (cli *testcontainers.DockerClient, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			cli, err = nil, fmt.Errorf("%v", r)
+		}
+	}()
+	return testcontainers.NewDockerClientWithOpts(ctx)
 }
 
 // Available reports whether a Docker engine answers; the error says why

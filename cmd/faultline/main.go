@@ -86,9 +86,9 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 const rootLong = `faultline starts a real cluster, puts a Toxiproxy proxy on every link between
-nodes, drives client operations while a nemesis partitions, slows and kills nodes,
-records every operation in a history, and checks that history for consistency
-violations. Each run leaves results/<run>/ with a self-contained report.html,
+nodes, drives client operations while a nemesis partitions, slows, kills and
+pauses nodes, skews their clocks and cuts their power, records every operation
+in a history, and checks that history for consistency violations. Each run leaves results/<run>/ with a self-contained report.html,
 and results/index.html lists every run; faultline serve shows them.
 
 Exit codes (run and check):

@@ -23,7 +23,8 @@ type Bugs struct {
 	NoPrevLogCheck bool
 	// CommitPreviousTerm lets a leader commit an entry of an earlier term
 	// by counting replicas (the mistake paper §5.4.2 and Figure 8 warn
-	// about): a later leader can overwrite it.
+	// about): a later leader can overwrite it. Like the seed, a leader
+	// with this bug appends no no-op when elected.
 	CommitPreviousTerm bool
 }
 

@@ -99,6 +99,25 @@ func tryLock(port int) (*os.File, bool) {
 	return f, true
 }
 
+// IsReserved reports whether some reservation (of any process) holds the
+// port of addr ("host:port").
+func IsReserved(addr string) bool {
+	_, ps, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	port, err := strconv.Atoi(ps)
+	if err != nil {
+		return false
+	}
+	f, ok := tryLock(port)
+	if !ok {
+		return true
+	}
+	(&Ports{locks: []*os.File{f}}).Release()
+	return false
+}
+
 // Release gives the ports back. It is safe to call more than once.
 func (p *Ports) Release() error {
 	var errs []error

@@ -43,9 +43,17 @@ func TestReservedPortsAreSkippedUntilReleased(t *testing.T) {
 			f.Close()
 			t.Fatalf("port %d locked twice", port)
 		}
+		if !IsReserved(a) {
+			t.Fatalf("IsReserved(%s) = false while reserved", a)
+		}
 	}
 	if err := p.Release(); err != nil {
 		t.Fatal(err)
+	}
+	for _, a := range p.Addrs {
+		if IsReserved(a) {
+			t.Fatalf("IsReserved(%s) = true after Release", a)
+		}
 	}
 	for _, port := range ports {
 		f, ok := tryLock(port)

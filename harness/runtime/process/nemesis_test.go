@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/harness/runtime"
+	"github.com/faultline/faultline/internal/freeport"
 	"github.com/faultline/faultline/nemesis"
 )
 
@@ -264,9 +265,8 @@ func TestAKilledNodesPortsStayReservedUntilItsRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := c.Nodes()[1].Client
-	if ln, err := net.Listen("tcp", addr); err == nil {
-		ln.Close()
-		t.Fatalf("n2 is down and its client port %s is free for anyone: another run could take it before the restart", addr)
+	if !freeport.IsReserved(addr) {
+		t.Fatalf("n2 is down and its client port %s is not reserved: another run could take it before the restart", addr)
 	}
 	if err := c.Start(ctx, 2); err != nil {
 		t.Fatalf("restart on the reserved ports: %v", err)
@@ -274,9 +274,12 @@ func TestAKilledNodesPortsStayReservedUntilItsRestart(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if freeport.IsReserved(addr) {
+		t.Fatalf("after Close the port %s is still reserved", addr)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		t.Fatalf("after Close the port %s is still held: %v", addr, err)
+		t.Fatalf("after Close the port %s is still bound: %v", addr, err)
 	}
 	ln.Close()
 }

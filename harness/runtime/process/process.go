@@ -38,7 +38,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -83,7 +82,11 @@ type Cluster struct {
 	http    *http.Client
 	ids     []int
 	nodes   map[int]*node
-	ports   *freeport.Ports // held until Close, so no other run takes a dead node's port
+	// ports stay reserved until Close, so no other faultline run takes a
+	// killed node's port before it restarts. They are not bound meanwhile:
+	// a killed node refuses connections, as a crashed process does; a
+	// listener that never accepts would turn it into a black hole.
+	ports *freeport.Ports
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -100,13 +103,6 @@ type node struct {
 	// mu serialises starting, signalling and reaping this node.
 	mu   sync.Mutex
 	proc *proc // nil when stopped
-	// held are the node's listen ports, bound by the harness while the
-	// node is killed, so that no other process takes them before the
-	// restart: ports are picked at random (freeport) by every harness on
-	// the machine, and another run's cluster starting while this node is
-	// down could otherwise pick one of its ports. Released just before
-	// the node is spawned again.
-	held []net.Listener
 }
 
 // proc is one run of a node's process.
@@ -284,9 +280,6 @@ func (c *Cluster) kill(ctx context.Context, n *node) error {
 		return fmt.Errorf("kill %s: waiting for pid %d to exit: %w", n.cfg.Name, p.cmd.Process.Pid, ctx.Err())
 	}
 	n.proc = nil
-	if !c.closed.Load() {
-		n.hold()
-	}
 	c.logger.Info("node killed", "node", n.cfg.Name, "pid", p.cmd.Process.Pid)
 	return nil
 }
@@ -440,7 +433,6 @@ func (c *Cluster) Close() error {
 			n := c.nodes[id]
 			n.mu.Lock()
 			errs = append(errs, c.kill(ctx, n))
-			n.release()
 			n.mu.Unlock()
 		}
 		// No node lock is held and closed is set, so no spawn can be under
@@ -463,27 +455,8 @@ func (c *Cluster) node(id int) (*node, error) {
 	return n, nil
 }
 
-// hold binds n's listen ports (best effort: a port still taken is left
-// alone); n.mu is held.
-func (n *node) hold() {
-	for _, addr := range []string{n.cfg.PeerListen, n.cfg.ClientListen, n.cfg.AdminListen} {
-		if ln, err := net.Listen("tcp", addr); err == nil {
-			n.held = append(n.held, ln)
-		}
-	}
-}
-
-// release closes the listeners hold made; n.mu is held.
-func (n *node) release() {
-	for _, ln := range n.held {
-		_ = ln.Close()
-	}
-	n.held = nil
-}
-
 // spawn starts n's process; n.mu is held.
 func (c *Cluster) spawn(n *node) (*proc, error) {
-	n.release()
 	name := n.cfg.Name
 	if err := os.MkdirAll(n.cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)

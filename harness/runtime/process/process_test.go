@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -157,6 +158,14 @@ func TestLifecycle(t *testing.T) {
 		}
 		if _, err := c.Status(ctx, 2); err == nil {
 			t.Fatalf("Status of a killed node succeeded")
+		}
+		// A crashed process refuses connections at once; it is not a
+		// black hole (nothing may keep its ports bound while it is down).
+		if conn, err := net.DialTimeout("tcp", eps[1].Client, time.Second); err == nil {
+			conn.Close()
+			t.Fatalf("a killed node's client port %s accepted a connection", eps[1].Client)
+		} else if !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Fatalf("dialing a killed node: %v, want connection refused", err)
 		}
 		if err := c.Kill(ctx, 2); err != nil {
 			t.Fatalf("second Kill: %v", err)

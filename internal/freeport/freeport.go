@@ -68,7 +68,7 @@ func Reserve(n int) (*Ports, error) {
 		addr := "127.0.0.1:" + strconv.Itoa(port)
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			lock.Close()
+			(&Ports{locks: []*os.File{lock}}).Release() // not ours to keep
 			continue
 		}
 		ln.Close()

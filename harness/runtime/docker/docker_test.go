@@ -158,8 +158,17 @@ func TestCluster(t *testing.T) {
 		}
 		// The node reloads its store from /data: it reports the key it
 		// held before the kill.
-		log, _ := os.ReadFile(filepath.Join(runDir, "nodes", "n2.log"))
-		ready := regexp.MustCompile(`quorum node ready".* keys=(\d+)`).FindAllStringSubmatch(string(log), -1)
+		// The log is streamed from the container, so the ready line can
+		// land a moment after the admin endpoint said ready.
+		var log []byte
+		var ready [][]string
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			log, _ = os.ReadFile(filepath.Join(runDir, "nodes", "n2.log"))
+			ready = regexp.MustCompile(`quorum node ready".* keys=(\d+)`).FindAllStringSubmatch(string(log), -1)
+			if len(ready) >= 2 {
+				break
+			}
+		}
 		if len(ready) != 2 || ready[1][1] == "0" {
 			t.Fatalf("want two starts in n2.log, the second with keys > 0; got %q\n%s", ready, log)
 		}

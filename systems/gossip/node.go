@@ -25,6 +25,7 @@ import (
 	"github.com/faultline/faultline/systems/gossip/crdt"
 	"github.com/faultline/faultline/systems/gossip/digest"
 	"github.com/faultline/faultline/systems/gossip/swim"
+	"github.com/faultline/faultline/systems/httpserve"
 	"github.com/faultline/faultline/systems/storage"
 )
 
@@ -208,41 +209,13 @@ func runNode(ctx context.Context, cfg systems.NodeConfig, opts Options) error {
 		return fmt.Errorf("gossip: %w", err)
 	}
 
-	servers := []struct {
-		name, addr string
-		h          http.Handler
-	}{
-		{"peer", cfg.PeerListen, n.peerHandler()},
-		{"client", cfg.ClientListen, n.clientHandler()},
-		{"admin", cfg.AdminListen, admin.Handler(n.status, cfg.Clock)},
-	}
-	var lns []net.Listener
-	for _, s := range servers {
-		ln, err := net.Listen("tcp", s.addr)
-		if err != nil {
-			for _, l := range lns {
-				_ = l.Close()
-			}
-			return fmt.Errorf("gossip: listen %s on %s: %w", s.name, s.addr, err)
-		}
-		lns = append(lns, ln)
-	}
-	errc := make(chan error, len(servers))
-	var srvs []*http.Server
-	for i, s := range servers {
-		srv := &http.Server{
-			Handler:           s.h,
-			ReadHeaderTimeout: 5 * time.Second,
-			IdleTimeout:       60 * time.Second,
-			ErrorLog:          slog.NewLogLogger(lg.Handler(), slog.LevelDebug),
-			BaseContext:       func(net.Listener) context.Context { return ctx },
-		}
-		srvs = append(srvs, srv)
-		go func() {
-			if err := srv.Serve(lns[i]); !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("gossip: %s server: %w", s.name, err)
-			}
-		}()
+	srv, err := httpserve.Start(ctx, lg, []httpserve.Server{
+		{Name: "peer", Addr: cfg.PeerListen, Handler: n.peerHandler()},
+		{Name: "client", Addr: cfg.ClientListen, Handler: n.clientHandler()},
+		{Name: "admin", Addr: cfg.AdminListen, Handler: admin.Handler(n.status, cfg.Clock)},
+	})
+	if err != nil {
+		return fmt.Errorf("gossip: %w", err)
 	}
 	for name, ch := range n.outbox {
 		for range sendersPerPeer {
@@ -257,16 +230,11 @@ func runNode(ctx context.Context, cfg systems.NodeConfig, opts Options) error {
 	var runErr error
 	select {
 	case <-ctx.Done():
-	case runErr = <-errc:
+	case err := <-srv.Failed():
+		runErr = fmt.Errorf("gossip: %w", err)
 	}
 	n.ready.Store(false)
-	sctx, scancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
-	defer scancel()
-	for _, srv := range srvs {
-		if err := srv.Shutdown(sctx); err != nil {
-			_ = srv.Close()
-		}
-	}
+	srv.Shutdown(opts.ShutdownTimeout)
 	cancel()
 	n.bg.Wait()
 	lg.Info("gossip node stopped")

@@ -20,6 +20,7 @@ import (
 	"github.com/faultline/faultline/systems"
 	"github.com/faultline/faultline/systems/admin"
 	"github.com/faultline/faultline/systems/disk"
+	"github.com/faultline/faultline/systems/httpserve"
 	"github.com/faultline/faultline/systems/storage"
 )
 
@@ -118,60 +119,27 @@ func runNode(ctx context.Context, cfg systems.NodeConfig, opts nodeOptions) erro
 	defer n.peers.CloseIdleConnections()
 
 	// Storage is recovered; listen on all three ports, then report ready.
-	servers := []struct {
-		name, addr string
-		h          http.Handler
-	}{
-		{"peer", cfg.PeerListen, n.peerHandler()},
-		{"client", cfg.ClientListen, n.clientHandler()},
-		{"admin", cfg.AdminListen, admin.Handler(n.status, cfg.Clock)},
-	}
-	var lns []net.Listener
-	for _, s := range servers {
-		ln, err := net.Listen("tcp", s.addr)
-		if err != nil {
-			for _, l := range lns {
-				_ = l.Close()
-			}
-			return fmt.Errorf("quorum: listen %s on %s: %w", s.name, s.addr, err)
-		}
-		lns = append(lns, ln)
-	}
-	errc := make(chan error, len(servers))
-	var srvs []*http.Server
-	for i, s := range servers {
-		srv := &http.Server{
-			Handler:           s.h,
-			ReadHeaderTimeout: 5 * time.Second,
-			IdleTimeout:       60 * time.Second,
-			ErrorLog:          slog.NewLogLogger(lg.Handler(), slog.LevelDebug),
-			BaseContext:       func(net.Listener) context.Context { return ctx },
-		}
-		srvs = append(srvs, srv)
-		go func() {
-			if err := srv.Serve(lns[i]); !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("quorum: %s server: %w", s.name, err)
-			}
-		}()
+	srv, err := httpserve.Start(ctx, lg, []httpserve.Server{
+		{Name: "peer", Addr: cfg.PeerListen, Handler: n.peerHandler()},
+		{Name: "client", Addr: cfg.ClientListen, Handler: n.clientHandler()},
+		{Name: "admin", Addr: cfg.AdminListen, Handler: admin.Handler(n.status, cfg.Clock)},
+	})
+	if err != nil {
+		return fmt.Errorf("quorum: %w", err)
 	}
 	n.ready.Store(true)
 	lg.Info("quorum node ready", "incarnation", inc, "replicas", replicas, "keys", store.Len(),
-		"peer", lns[0].Addr().String(), "client", lns[1].Addr().String(), "admin", lns[2].Addr().String(),
+		"peer", srv.Addrs()[0], "client", srv.Addrs()[1], "admin", srv.Addrs()[2],
 		"bugs", cfg.Bugs)
 
 	var runErr error
 	select {
 	case <-ctx.Done():
-	case runErr = <-errc:
+	case err := <-srv.Failed():
+		runErr = fmt.Errorf("quorum: %w", err)
 	}
 	n.ready.Store(false)
-	sctx, scancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
-	defer scancel()
-	for _, srv := range srvs {
-		if err := srv.Shutdown(sctx); err != nil {
-			_ = srv.Close()
-		}
-	}
+	srv.Shutdown(opts.ShutdownTimeout)
 	cancel() // ends peer requests still in flight
 	n.bg.Wait()
 	lg.Info("quorum node stopped", "failed_rounds", n.failures.Load())

@@ -2,8 +2,11 @@ package systems
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"time"
@@ -53,4 +56,46 @@ func NewHTTPClient(idlePerHost int) *http.Client {
 		IdleConnTimeout:     30 * time.Second,
 		DisableCompression:  true,
 	}}
+}
+
+// Reply is the status line of a client API reply CallJSON decoded.
+type Reply struct {
+	Code   int    // e.g. 200
+	Status string // e.g. "200 OK"
+}
+
+// CallJSON sends body (JSON; nil for none) to path on node's client API
+// and decodes the JSON reply, at most limit bytes, into out. sent is false
+// only when the request certainly never left (the dial failed), so the op
+// did not happen; any other error leaves its outcome unknown.
+func CallJSON(ctx context.Context, hc *http.Client, method string, node Endpoint, path string, body []byte, limit int64, out any) (r Reply, sent bool, err error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+node.Client+path, rd)
+	if err != nil {
+		return r, false, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		var opErr *net.OpError
+		return r, !(errors.As(err, &opErr) && opErr.Op == "dial"), err
+	}
+	defer resp.Body.Close()
+	r = Reply{Code: resp.StatusCode, Status: resp.Status}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, limit)).Decode(out); err != nil {
+		return r, true, fmt.Errorf("%s, unreadable reply: %w", resp.Status, err)
+	}
+	return r, true, nil
+}
+
+// CallFailed is the completion of an op whose CallJSON to node failed:
+// Fail when the request never left, Info otherwise.
+func CallFailed(op Op, node Endpoint, sent bool, err error) Completion {
+	if !sent {
+		return Failed("not sent to %s: %v", node.Name, err)
+	}
+	return Unsure(op, fmt.Sprintf("%s: %v", node.Name, err))
 }

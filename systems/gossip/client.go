@@ -1,13 +1,9 @@
 package gossip
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -46,30 +42,13 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 		ctx, cancel = context.WithTimeout(ctx, defaultClientTimeout)
 		defer cancel()
 	}
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+node.Client+path, rd)
-	if err != nil {
-		return systems.Failed("build request: %v", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		var opErr *net.OpError
-		if errors.As(err, &opErr) && opErr.Op == "dial" {
-			return systems.Failed("not sent to %s: %v", node.Name, err)
-		}
-		return systems.Unsure(op, fmt.Sprintf("%s: %v", node.Name, err))
-	}
-	defer resp.Body.Close()
 	var cr clientResponse
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBodyBytes)).Decode(&cr); err != nil {
-		return systems.Unsure(op, fmt.Sprintf("%s: %s, unreadable reply: %v", node.Name, resp.Status, err))
+	reply, sent, err := systems.CallJSON(ctx, c.hc, method, node, path, body, maxBodyBytes, &cr)
+	if err != nil {
+		return systems.CallFailed(op, node, sent, err)
 	}
 	switch {
-	case resp.StatusCode == http.StatusOK:
+	case reply.Code == http.StatusOK:
 		out := systems.Completion{Type: history.OK}
 		if op.F == "read" {
 			v, err := systems.DecodeValue(cr.Value)
@@ -79,10 +58,10 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 			out.Value = v
 		}
 		return out
-	case resp.StatusCode/100 == 4:
-		return systems.Completion{Type: history.Fail, Error: fmt.Sprintf("%s: %s: %s", node.Name, resp.Status, cr.Error)}
+	case reply.Code/100 == 4:
+		return systems.Completion{Type: history.Fail, Error: fmt.Sprintf("%s: %s: %s", node.Name, reply.Status, cr.Error)}
 	default:
-		return systems.Unsure(op, fmt.Sprintf("%s: %s: %s", node.Name, resp.Status, cr.Error))
+		return systems.Unsure(op, fmt.Sprintf("%s: %s: %s", node.Name, reply.Status, cr.Error))
 	}
 }
 

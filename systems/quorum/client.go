@@ -1,13 +1,9 @@
 package quorum
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"time"
 
@@ -67,23 +63,10 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+node.Client+path, bytes.NewReader(body))
-	if err != nil {
-		return systems.Failed("build request: %v", err)
-	}
-	hreq.Header.Set("Content-Type", "application/json")
-	resp, err := c.hc.Do(hreq)
-	if err != nil {
-		var opErr *net.OpError
-		if errors.As(err, &opErr) && opErr.Op == "dial" {
-			return systems.Failed("not sent to %s: %v", node.Name, err)
-		}
-		return systems.Unsure(op, fmt.Sprintf("%s: %v", node.Name, err))
-	}
-	defer resp.Body.Close()
 	var cr clientResponse
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBodyBytes)).Decode(&cr); err != nil {
-		return systems.Unsure(op, fmt.Sprintf("%s: %s, unreadable reply: %v", node.Name, resp.Status, err))
+	reply, sent, err := systems.CallJSON(ctx, c.hc, http.MethodPost, node, path, body, maxBodyBytes, &cr)
+	if err != nil {
+		return systems.CallFailed(op, node, sent, err)
 	}
 	switch cr.Outcome {
 	case outcomeOK:
@@ -101,6 +84,6 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 	case outcomeUnknown:
 		return systems.Unsure(op, cr.Error)
 	default:
-		return systems.Unsure(op, fmt.Sprintf("%s: %s, unknown outcome %q: %s", node.Name, resp.Status, cr.Outcome, cr.Error))
+		return systems.Unsure(op, fmt.Sprintf("%s: %s, unknown outcome %q: %s", node.Name, reply.Status, cr.Outcome, cr.Error))
 	}
 }

@@ -1,13 +1,9 @@
 package raft
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"time"
 
@@ -81,12 +77,9 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 	target := node
 	lastErr := "no attempt"
 	for range maxAttempts {
-		res, sent, err := c.do(ctx, target, body)
-		if err != nil {
-			if !sent {
-				return systems.Failed("not sent to %s: %v", target.Name, err)
-			}
-			return systems.Unsure(op, fmt.Sprintf("%s: %v", target.Name, err))
+		var res result
+		if _, sent, err := systems.CallJSON(ctx, c.hc, http.MethodPost, target, pathKV, body, maxBodyBytes, &res); err != nil {
+			return systems.CallFailed(op, target, sent, err)
 		}
 		served := ""
 		if target.Name != node.Name {
@@ -131,27 +124,4 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 	}
 	// Every attempt was redirected: nothing was proposed.
 	return systems.Failed("no leader after %d attempts: %s", maxAttempts, lastErr)
-}
-
-// do sends one request. sent is false when the request certainly did not
-// reach the node (the dial failed).
-func (c *client) do(ctx context.Context, target systems.Endpoint, body []byte) (res result, sent bool, err error) {
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+target.Client+pathKV, bytes.NewReader(body))
-	if err != nil {
-		return res, false, fmt.Errorf("build request: %w", err)
-	}
-	hreq.Header.Set("Content-Type", "application/json")
-	resp, err := c.hc.Do(hreq)
-	if err != nil {
-		var opErr *net.OpError
-		if errors.As(err, &opErr) && opErr.Op == "dial" {
-			return res, false, err
-		}
-		return res, true, err
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBodyBytes)).Decode(&res); err != nil {
-		return res, true, fmt.Errorf("%s, unreadable reply: %w", resp.Status, err)
-	}
-	return res, true, nil
 }

@@ -98,6 +98,8 @@ const (
 // Cluster is a cluster of node containers. It implements runtime.Cluster;
 // its methods are safe for concurrent use.
 type Cluster struct {
+	mesh.Links // partitions, link toxics and heal, through the mesh
+
 	spec   runtime.Spec
 	logger *slog.Logger
 	cli    *testcontainers.DockerClient
@@ -110,7 +112,6 @@ type Cluster struct {
 	net    *testcontainers.DockerNetwork
 	proxy  *box // the Toxiproxy container
 	reaper *reaper
-	mesh   *mesh.Mesh
 	ids    []int
 	nodes  map[int]*node
 
@@ -263,7 +264,7 @@ func Start(ctx context.Context, spec runtime.Spec) (_ *Cluster, err error) {
 	for i := range ports {
 		ports[i] = proxyBase + i
 	}
-	c.mesh, err = mesh.Connect(ctx, logger, mesh.RemoteConfig{
+	c.Links.Mesh, err = mesh.Connect(ctx, logger, mesh.RemoteConfig{
 		API: hostPorts[0], Upstreams: upstreams,
 		ListenHost: "0.0.0.0", DialHost: proxyAlias, Ports: ports,
 	})
@@ -282,7 +283,7 @@ func Start(ctx context.Context, spec runtime.Spec) (_ *Cluster, err error) {
 				PeerListen:   net.JoinHostPort("0.0.0.0", strconv.Itoa(peerPort)),
 				ClientListen: net.JoinHostPort("0.0.0.0", strconv.Itoa(clientPort)),
 				AdminListen:  net.JoinHostPort("0.0.0.0", strconv.Itoa(adminPort)),
-				Peers:        c.mesh.PeersOf(id),
+				Peers:        c.Links.Mesh.PeersOf(id),
 				DataDir:      dataDir,
 				Bugs:         slices.Clone(spec.Bugs),
 				Storage:      spec.Storage,
@@ -662,29 +663,6 @@ func (c *Cluster) SetClock(ctx context.Context, id int, offset time.Duration) er
 	return nil
 }
 
-// Partition replaces the current partition (see mesh.Mesh.Partition).
-func (c *Cluster) Partition(ctx context.Context, g runtime.Grudge) error {
-	return c.mesh.Partition(g)
-}
-
-// Heal removes every partition and link toxic.
-func (c *Cluster) Heal(ctx context.Context) error { return c.mesh.Heal() }
-
-// SetLinkToxic puts t on the bytes from -> to (see mesh.Mesh.SetLinkToxic).
-func (c *Cluster) SetLinkToxic(ctx context.Context, from, to int, t runtime.Toxic) error {
-	return c.mesh.SetLinkToxic(from, to, mesh.Toxic(t))
-}
-
-// RemoveLinkToxic removes the named toxic from the link from -> to.
-func (c *Cluster) RemoveLinkToxic(ctx context.Context, from, to int, name string) error {
-	return c.mesh.RemoveLinkToxic(from, to, name)
-}
-
-// LinkFaults lists what still disturbs the mesh (see mesh.Mesh.Faults).
-func (c *Cluster) LinkFaults(ctx context.Context) ([]string, error) {
-	return c.mesh.Faults()
-}
-
 // Close removes every container and the network. It is safe to call more
 // than once; later calls return the first call's result.
 func (c *Cluster) Close() error {
@@ -699,10 +677,10 @@ func (c *Cluster) Close() error {
 			errs = append(errs, err)
 			mu.Unlock()
 		}
-		if c.mesh != nil {
+		if c.Links.Mesh != nil {
 			// Closes every connection through the proxies before the
 			// nodes go; the proxies go with their container anyway.
-			if err := c.mesh.Close(); err != nil {
+			if err := c.Links.Mesh.Close(); err != nil {
 				c.logger.Warn("closing mesh", "err", err)
 			}
 		}

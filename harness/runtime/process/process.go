@@ -75,9 +75,10 @@ const (
 // Cluster is a cluster of local node processes. It implements
 // runtime.Cluster; its methods are safe for concurrent use.
 type Cluster struct {
+	mesh.Links // partitions, link toxics and heal, through the mesh
+
 	spec    runtime.Spec
 	logger  *slog.Logger
-	mesh    *mesh.Mesh
 	spawner *spawner
 	http    *http.Client
 	ids     []int
@@ -167,7 +168,7 @@ func Start(ctx context.Context, spec runtime.Spec) (*Cluster, error) {
 		ports:   reserved,
 		spec:    spec,
 		logger:  logger,
-		mesh:    m,
+		Links:   mesh.Links{Mesh: m},
 		spawner: newSpawner(),
 		http: &http.Client{
 			Timeout: statusTimeout,
@@ -235,7 +236,7 @@ func (c *Cluster) Nodes() []systems.Endpoint {
 
 // Mesh is the mesh between the nodes, for faults beyond partitions (link
 // toxics).
-func (c *Cluster) Mesh() *mesh.Mesh { return c.mesh }
+func (c *Cluster) Mesh() *mesh.Mesh { return c.Links.Mesh }
 
 // PID returns the process ID of a running node.
 func (c *Cluster) PID(id int) (int, bool) {
@@ -383,26 +384,6 @@ func (c *Cluster) status(ctx context.Context, n *node) (systems.Status, error) {
 	return st, nil
 }
 
-// Partition replaces the current partition (see mesh.Mesh.Partition).
-func (c *Cluster) Partition(ctx context.Context, g runtime.Grudge) error {
-	return c.mesh.Partition(g)
-}
-
-// SetLinkToxic puts t on the bytes from -> to (see mesh.Mesh.SetLinkToxic).
-func (c *Cluster) SetLinkToxic(ctx context.Context, from, to int, t runtime.Toxic) error {
-	return c.mesh.SetLinkToxic(from, to, mesh.Toxic(t))
-}
-
-// RemoveLinkToxic removes the named toxic from the link from -> to.
-func (c *Cluster) RemoveLinkToxic(ctx context.Context, from, to int, name string) error {
-	return c.mesh.RemoveLinkToxic(from, to, name)
-}
-
-// LinkFaults lists what still disturbs the mesh (see mesh.Mesh.Faults).
-func (c *Cluster) LinkFaults(ctx context.Context) ([]string, error) {
-	return c.mesh.Faults()
-}
-
 // SetClock sets a node's clock offset through its admin endpoint.
 func (c *Cluster) SetClock(ctx context.Context, id int, offset time.Duration) error {
 	n, err := c.node(id)
@@ -413,11 +394,6 @@ func (c *Cluster) SetClock(ctx context.Context, id int, offset time.Duration) er
 		return fmt.Errorf("set clock of %s: %w", n.cfg.Name, err)
 	}
 	return nil
-}
-
-// Heal removes every partition and link toxic.
-func (c *Cluster) Heal(ctx context.Context) error {
-	return c.mesh.Heal()
 }
 
 // Close SIGKILLs every node, waits for them to be reaped and stops the
@@ -438,7 +414,7 @@ func (c *Cluster) Close() error {
 		// No node lock is held and closed is set, so no spawn can be under
 		// way or start later.
 		c.spawner.stop()
-		errs = append(errs, c.mesh.Close())
+		errs = append(errs, c.Links.Mesh.Close())
 		c.http.CloseIdleConnections()
 		errs = append(errs, c.ports.Release())
 		c.closeErr = errors.Join(errs...)

@@ -61,7 +61,9 @@ func invoke(cl systems.Client, ep systems.Endpoint, op systems.Op) systems.Compl
 // method; one cluster keeps the test short.
 func TestCluster(t *testing.T) {
 	needEngine(t)
-	runDir := filepath.Join(t.TempDir(), "run-docker-test")
+	// The run label comes from the dir name: unique per process, so another
+	// test run on the same engine never shows up among our leftovers.
+	runDir := filepath.Join(t.TempDir(), fmt.Sprintf("run-docker-test-%d", os.Getpid()))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c, err := Start(ctx, runtime.Spec{System: "quorum", Nodes: 3, RunDir: runDir, Storage: systems.StorageDurable})

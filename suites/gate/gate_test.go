@@ -14,9 +14,12 @@ import (
 )
 
 // TestGateFailsWhenACorrectSpecHasABug runs the real make target on one
-// short spec (quorum under slow links) with FAULTLINE_GATE_BUG switching
-// on no-write-back, and expects a non-zero exit, a JUnit report with the
-// failure, and a summary naming the invalid run.
+// short spec (raft under partitions and kills) with FAULTLINE_GATE_BUG
+// switching on stale-local-read, and expects a non-zero exit, a JUnit
+// report with the failure, and a summary naming the invalid run. That bug
+// shows in every run (followers answer reads stale even without a fault);
+// one that random faults catch only most of the time would make this test
+// flaky.
 func TestGateFailsWhenACorrectSpecHasABug(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a 20 s chaos test through make ci-gate")
@@ -28,8 +31,8 @@ func TestGateFailsWhenACorrectSpecHasABug(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "make", "-C", "../..", "--no-print-directory", "ci-gate",
-		"FILTER=quorum && slow", "RESULTS="+results)
-	cmd.Env = append(os.Environ(), "FAULTLINE_GATE_BUG=quorum:no-write-back")
+		"FILTER=raft && short", "RESULTS="+results)
+	cmd.Env = append(os.Environ(), "FAULTLINE_GATE_BUG=raft:stale-local-read")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -37,10 +40,10 @@ func TestGateFailsWhenACorrectSpecHasABug(t *testing.T) {
 		t.Fatalf("make ci-gate did not finish:\n%s", tail(out.String()))
 	}
 	if err == nil {
-		t.Fatalf("make ci-gate passed with no-write-back switched on in a correct-system spec:\n%s", tail(out.String()))
+		t.Fatalf("make ci-gate passed with stale-local-read switched on in a correct-system spec:\n%s", tail(out.String()))
 	}
 	for _, want := range []string{"ci-gate: FAILED", "JUnit report: " + results + "/junit.xml",
-		"| quorum register under slow for 20s stays valid | failed | invalid (anomalies found) | 1 | no-write-back |"} {
+		"| raft register under partition,kill for 20s stays valid | failed | invalid (anomalies found) | 1 | stale-local-read |"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, tail(out.String()))
 		}

@@ -28,13 +28,14 @@ import (
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/checkers/stats"
-	"github.com/faultline/faultline/harness"
-	"github.com/faultline/faultline/harness/report"
-	"github.com/faultline/faultline/harness/store"
+	"github.com/faultline/faultline/internal/exitcode"
+	"github.com/faultline/faultline/internal/runner"
+	"github.com/faultline/faultline/internal/store"
+	"github.com/faultline/faultline/report"
 )
 
 // Test is a test as data (the run's test.json). Build one with New.
-type Test = harness.Test
+type Test = runner.Test
 
 // Verdict is valid, invalid or unknown.
 type Verdict = checkers.Verdict
@@ -56,7 +57,7 @@ type Option func(*Test)
 // defaults: register workload, partition and kill faults, 5 nodes, 30 s, the
 // process runtime) and opts applied in order. Nothing is checked until Run.
 func New(system string, opts ...Option) Test {
-	t := harness.DefaultTest()
+	t := runner.DefaultTest()
 	t.System = system
 	for _, o := range opts {
 		o(&t)
@@ -82,18 +83,18 @@ func Grudge(g map[int][]int) Option { return func(t *Test) { t.Grudge = g } }
 // Replay returns the test stored in run dir dir, to Run again with the same
 // configuration, seed and fault schedule (leader targets pinned as the
 // original history recorded them).
-func Replay(dir string) (Test, error) { return harness.LoadReplay(dir) }
+func Replay(dir string) (Test, error) { return runner.LoadReplay(dir) }
 
 // NemesisInterval sets the time between fault starts and stops.
 func NemesisInterval(d time.Duration) Option {
-	return func(t *Test) { t.NemesisInterval = harness.Duration(d) }
+	return func(t *Test) { t.NemesisInterval = runner.Duration(d) }
 }
 
 // Nodes sets the cluster size.
 func Nodes(n int) Option { return func(t *Test) { t.Nodes = n } }
 
 // TimeLimit sets how long clients run.
-func TimeLimit(d time.Duration) Option { return func(t *Test) { t.TimeLimit = harness.Duration(d) } }
+func TimeLimit(d time.Duration) Option { return func(t *Test) { t.TimeLimit = runner.Duration(d) } }
 
 // Seed sets the seed every random choice derives from.
 func Seed(s uint64) Option { return func(t *Test) { t.Seed = s } }
@@ -116,33 +117,33 @@ func Rate(perSecond float64) Option { return func(t *Test) { t.Rate = perSecond 
 func ResultsDir(dir string) Option { return func(t *Test) { t.ResultsDir = dir } }
 
 // OpTimeout sets the per-operation timeout.
-func OpTimeout(d time.Duration) Option { return func(t *Test) { t.OpTimeout = harness.Duration(d) } }
+func OpTimeout(d time.Duration) Option { return func(t *Test) { t.OpTimeout = runner.Duration(d) } }
 
 // RecoveryTimeout sets how long the cluster has to be healthy after the faults.
 func RecoveryTimeout(d time.Duration) Option {
-	return func(t *Test) { t.RecoveryTimeout = harness.Duration(d) }
+	return func(t *Test) { t.RecoveryTimeout = runner.Duration(d) }
 }
 
 // CheckTimeout sets the checkers' time limit (past it: unknown).
 func CheckTimeout(d time.Duration) Option {
-	return func(t *Test) { t.CheckTimeout = harness.Duration(d) }
+	return func(t *Test) { t.CheckTimeout = runner.Duration(d) }
 }
 
 // FinalReads sets whether every key is read once after recovery.
 func FinalReads(on bool) Option { return func(t *Test) { t.FinalReads = on } }
 
 // RunOption says how a run is carried out.
-type RunOption func(*harness.Options)
+type RunOption func(*runner.Options)
 
 // WithNodeCommand sets the program and leading arguments that run one node
 // (the runtime appends the node's flags). Without it, Run uses FAULTLINE_BIN
 // or this binary (see RunNodeIfChild).
 func WithNodeCommand(argv ...string) RunOption {
-	return func(o *harness.Options) { o.NodeCommand = slices.Clone(argv) }
+	return func(o *runner.Options) { o.NodeCommand = slices.Clone(argv) }
 }
 
 // WithLogger sends the harness's log to l as well as to the run's harness.log.
-func WithLogger(l *slog.Logger) RunOption { return func(o *harness.Options) { o.Logger = l } }
+func WithLogger(l *slog.Logger) RunOption { return func(o *runner.Options) { o.Logger = l } }
 
 // Result is a finished run.
 type Result struct {
@@ -270,8 +271,8 @@ func listOr(xs []string, none string) string {
 }
 
 // Run runs t to the end and returns its result. A non-nil error means there
-// is no verdict: a *harness.ConfigError (bad test: exit code 2) or a
-// *harness.ClusterError (the cluster could not start: exit code 3).
+// is no verdict: a *exitcode.ConfigError (bad test: exit code 2) or a
+// *exitcode.ClusterError (the cluster could not start: exit code 3).
 // Cancelling ctx interrupts the run; what was recorded is still checked.
 func Run(ctx context.Context, t Test, opts ...RunOption) (*Result, error) {
 	return Start(ctx, t, opts...).Wait()
@@ -314,18 +315,18 @@ func (r *Running) Stop() {
 }
 
 func run(ctx context.Context, t Test, opts []RunOption) (*Result, error) {
-	o := harness.Options{}
+	o := runner.Options{}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if len(o.NodeCommand) == 0 {
 		cmd, err := defaultNodeCommand()
 		if err != nil {
-			return nil, &harness.ConfigError{Err: err}
+			return nil, &exitcode.ConfigError{Err: err}
 		}
 		o.NodeCommand = cmd
 	}
-	out, err := harness.Run(ctx, t, o)
+	out, err := runner.Run(ctx, t, o)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/internal/exitcode"
 )
 
 func TestMain(m *testing.M) {
@@ -25,7 +25,7 @@ func TestRunNeedsANodeProgram(t *testing.T) {
 	defer nodeHook.Store(true)
 	t.Setenv(BinEnv, "")
 	_, err := Run(context.Background(), New("quorum", ResultsDir(t.TempDir())))
-	var ce *harness.ConfigError
+	var ce *exitcode.ConfigError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "RunNodeIfChild") || !strings.Contains(err.Error(), BinEnv) {
 		t.Fatalf("err = %v, want a config error naming RunNodeIfChild and %s", err, BinEnv)
 	}
@@ -33,7 +33,7 @@ func TestRunNeedsANodeProgram(t *testing.T) {
 
 func TestRunRejectsABadTest(t *testing.T) {
 	_, err := Run(context.Background(), New("paxos", ResultsDir(t.TempDir())))
-	var ce *harness.ConfigError
+	var ce *exitcode.ConfigError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), `unknown system "paxos"`) {
 		t.Fatalf("err = %v, want a config error naming the system", err)
 	}

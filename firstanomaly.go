@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/checkers"
-	"github.com/faultline/faultline/harness"
-	"github.com/faultline/faultline/harness/history"
-	"github.com/faultline/faultline/harness/store"
+	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/internal/runner"
+	"github.com/faultline/faultline/internal/store"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -61,7 +61,7 @@ func (r *Result) FirstAnomaly(ctx context.Context, perCheck time.Duration) (hist
 
 // checkersFor builds the checkers a run of t was judged with.
 func checkersFor(t Test, timeout time.Duration) ([]checkers.Checker, error) {
-	res, err := harness.Resolve(t)
+	res, err := runner.Resolve(t)
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
-	"github.com/faultline/faultline/harness/nodecmd"
+	"github.com/faultline/faultline/internal/nodecmd"
 )
 
 // NodeArg is the first argument that makes a binary which called

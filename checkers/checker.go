@@ -8,7 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/history"
 )
 
 // Verdict is a checker's judgement.

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/faultline/faultline/harness/runtime"
+	"github.com/faultline/faultline/cluster"
 )
 
 // ParseGrudge reads a custom grudge for partition-grudge. Two forms:
@@ -16,15 +16,15 @@ import (
 //     hear each other; nodes named in no group keep every link;
 //   - JSON: {"n1": ["n2", "n3"], "n2": ["n1"]} — node -> nodes whose
 //     messages it does not hear (one-way where not mirrored), the
-//     runtime.Grudge as data.
+//     cluster.Grudge as data.
 //
 // Nodes are written n3 or 3. nodes is the cluster size, for checking.
-func ParseGrudge(s string, nodes int) (runtime.Grudge, error) {
+func ParseGrudge(s string, nodes int) (cluster.Grudge, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil, fmt.Errorf("grudge: empty (want components like n1,n2|n3,n4,n5 or JSON like {\"n1\": [\"n2\"]})")
 	}
-	g := runtime.Grudge{}
+	g := cluster.Grudge{}
 	if strings.HasPrefix(s, "{") {
 		var m map[string][]string
 		if err := json.Unmarshal([]byte(s), &m); err != nil {

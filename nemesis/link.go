@@ -7,7 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/faultline/faultline/harness/runtime"
+	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/systems"
 )
 
@@ -115,8 +115,8 @@ func (l *Link) Choose(rng *rand.Rand, ids []int) Choice {
 }
 
 // toxicFor turns a choice into the toxic it puts on each link.
-func toxicFor(ch Choice) (runtime.Toxic, error) {
-	t := runtime.Toxic{Name: "link-" + ch.Kind}
+func toxicFor(ch Choice) (cluster.Toxic, error) {
+	t := cluster.Toxic{Name: "link-" + ch.Kind}
 	p := ch.Params
 	switch ch.Kind {
 	case "latency", "slow":
@@ -135,7 +135,7 @@ func toxicFor(ch Choice) (runtime.Toxic, error) {
 	return t, nil
 }
 
-func (l *Link) Start(ctx context.Context, c runtime.Cluster, ch Choice) (Action, error) {
+func (l *Link) Start(ctx context.Context, c cluster.Cluster, ch Choice) (Action, error) {
 	a := Action{F: l.StartF()}
 	t, err := toxicFor(ch)
 	if err != nil {
@@ -160,7 +160,7 @@ func (l *Link) Start(ctx context.Context, c runtime.Cluster, ch Choice) (Action,
 	return a, errors.Join(errs...)
 }
 
-func (l *Link) Stop(ctx context.Context, c runtime.Cluster) (Action, error) {
+func (l *Link) Stop(ctx context.Context, c cluster.Cluster) (Action, error) {
 	var errs []error
 	for _, ln := range l.active {
 		if err := c.RemoveLinkToxic(ctx, ln[0], ln[1], l.toxic); err != nil {

@@ -1,5 +1,5 @@
 // Package nemesis holds the faults a run injects and the schedule that
-// times them. A fault acts on a runtime.Cluster only; it never reads the
+// times them. A fault acts on a cluster.Cluster only; it never reads the
 // history. Every start and stop becomes a pair of nemesis events (process
 // -1) in the history, so checkers and reports can line faults up with
 // anomalies.
@@ -18,7 +18,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/faultline/faultline/harness/runtime"
+	"github.com/faultline/faultline/cluster"
 )
 
 // Choice is everything one episode of a fault will do, decided from the
@@ -34,7 +34,7 @@ type Choice struct {
 	// fallback used when no node reports leading, unless Pinned.
 	Nodes []int `json:"nodes,omitempty"`
 	// Grudge is a partition's grudge (node -> nodes it does not hear).
-	Grudge runtime.Grudge `json:"grudge,omitempty"`
+	Grudge cluster.Grudge `json:"grudge,omitempty"`
 	// Links are directed links (from, to) a link fault acts on.
 	Links [][2]int `json:"links,omitempty"`
 	// Params are numeric parameters: latency_ms, offset_ms …
@@ -74,8 +74,8 @@ type Fault interface {
 	StopF() string
 	// Choose decides one episode from rng for a cluster of nodes ids.
 	Choose(rng *rand.Rand, ids []int) Choice
-	Start(ctx context.Context, c runtime.Cluster, ch Choice) (Action, error)
-	Stop(ctx context.Context, c runtime.Cluster) (Action, error)
+	Start(ctx context.Context, c cluster.Cluster, ch Choice) (Action, error)
+	Stop(ctx context.Context, c cluster.Cluster) (Action, error)
 }
 
 // Lanes of the faults faultline ships.
@@ -88,7 +88,7 @@ const (
 
 // leader asks every node's admin endpoint and returns the node that says it
 // leads in the highest term, if any. Systems without leaders never say so.
-func leader(ctx context.Context, c runtime.Cluster) (int, bool) {
+func leader(ctx context.Context, c cluster.Cluster) (int, bool) {
 	best, bestTerm, found := 0, uint64(0), false
 	for _, n := range c.Nodes() {
 		sctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
@@ -112,7 +112,7 @@ const (
 // resolveLeader returns the nodes a leader-aimed choice acts on and how
 // they were found: pinned nodes as they are, else the current leader,
 // else the fallback nodes chosen at planning time.
-func resolveLeader(ctx context.Context, c runtime.Cluster, ch Choice) ([]int, string) {
+func resolveLeader(ctx context.Context, c cluster.Cluster, ch Choice) ([]int, string) {
 	if ch.Pinned {
 		return ch.Nodes, leaderPinned
 	}
@@ -122,7 +122,7 @@ func resolveLeader(ctx context.Context, c runtime.Cluster, ch Choice) ([]int, st
 	return ch.Nodes, leaderFallback
 }
 
-func nodeIDs(c runtime.Cluster) []int {
+func nodeIDs(c cluster.Cluster) []int {
 	var ids []int
 	for _, n := range c.Nodes() {
 		ids = append(ids, n.ID)

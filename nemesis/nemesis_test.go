@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/harness/history"
-	"github.com/faultline/faultline/harness/runtime"
+	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/systems"
 )
 
@@ -25,11 +25,11 @@ type fakeCluster struct {
 	n       int
 	leader  int // node whose status says leader; 0 for none
 	dead    map[int]bool
-	grudge  runtime.Grudge
+	grudge  cluster.Grudge
 	actions []string
 }
 
-var _ runtime.Cluster = (*fakeCluster)(nil)
+var _ cluster.Cluster = (*fakeCluster)(nil)
 
 func newFake(n int) *fakeCluster { return &fakeCluster{n: n, dead: map[int]bool{}} }
 
@@ -63,7 +63,7 @@ func (c *fakeCluster) Status(_ context.Context, id int) (systems.Status, error) 
 	}
 	return systems.Status{Ready: true, Role: "follower"}, nil
 }
-func (c *fakeCluster) Partition(_ context.Context, g runtime.Grudge) error {
+func (c *fakeCluster) Partition(_ context.Context, g cluster.Grudge) error {
 	c.mu.Lock()
 	c.grudge = g
 	c.mu.Unlock()
@@ -77,7 +77,7 @@ func (c *fakeCluster) Heal(context.Context) error {
 	c.log("heal")
 	return nil
 }
-func (c *fakeCluster) SetLinkToxic(_ context.Context, from, to int, t runtime.Toxic) error {
+func (c *fakeCluster) SetLinkToxic(_ context.Context, from, to int, t cluster.Toxic) error {
 	c.log(fmt.Sprintf("%s %d->%d %vms", t.Name, from, to, t.Attributes["latency"]))
 	return nil
 }
@@ -183,14 +183,14 @@ func TestPlanOfOneFaultAlternatesAroundTheInterval(t *testing.T) {
 
 func TestBisectCutsExactlyAcrossTheSplit(t *testing.T) {
 	g := Bisect([]int{1, 2, 3, 4, 5}, []int{2, 4})
-	want := runtime.Grudge{1: {2, 4}, 2: {1, 3, 5}, 3: {2, 4}, 4: {1, 3, 5}, 5: {2, 4}}
+	want := cluster.Grudge{1: {2, 4}, 2: {1, 3, 5}, 3: {2, 4}, 4: {1, 3, 5}, 5: {2, 4}}
 	if !reflect.DeepEqual(g, want) {
 		t.Fatalf("grudge = %v, want %v", g, want)
 	}
 }
 
 // hears reports whether a hears b under g.
-func hears(g runtime.Grudge, a, b int) bool { return a == b || !slices.Contains(g[a], b) }
+func hears(g cluster.Grudge, a, b int) bool { return a == b || !slices.Contains(g[a], b) }
 
 func TestMajorityRingGivesEveryNodeADifferentMajority(t *testing.T) {
 	for _, n := range []int{3, 4, 5, 6, 7} {
@@ -347,9 +347,9 @@ type countingCluster struct {
 	calls int
 }
 
-func (c *countingCluster) Partition(ctx context.Context, g runtime.Grudge) error {
+func (c *countingCluster) Partition(ctx context.Context, g cluster.Grudge) error {
 	c.calls++
-	cp := runtime.Grudge{}
+	cp := cluster.Grudge{}
 	for k, v := range g {
 		cp[k] = append([]int(nil), v...)
 	}
@@ -521,11 +521,11 @@ func TestRegistryNamesFamiliesMembersAliasesAndAll(t *testing.T) {
 
 func TestParseGrudge(t *testing.T) {
 	g, err := ParseGrudge("n1,n2|3", 5)
-	if err != nil || !reflect.DeepEqual(g, runtime.Grudge{1: {3}, 2: {3}, 3: {1, 2}}) {
+	if err != nil || !reflect.DeepEqual(g, cluster.Grudge{1: {3}, 2: {3}, 3: {1, 2}}) {
 		t.Fatalf("components: %v, %v", g, err)
 	}
 	g, err = ParseGrudge(`{"n1": ["n2", "n3"]}`, 3)
-	if err != nil || !reflect.DeepEqual(g, runtime.Grudge{1: {2, 3}}) {
+	if err != nil || !reflect.DeepEqual(g, cluster.Grudge{1: {2, 3}}) {
 		t.Fatalf("json: %v, %v", g, err)
 	}
 	for _, bad := range []string{"", "n1,n2", "n1|n9", `{"n1": ["n1"]}`, "n1|n1", "{"} {

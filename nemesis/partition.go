@@ -7,7 +7,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/faultline/faultline/harness/runtime"
+	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/systems"
 )
 
@@ -41,7 +41,7 @@ type Partition struct {
 	Kinds []string
 
 	name   string
-	grudge runtime.Grudge // for kind grudge
+	grudge cluster.Grudge // for kind grudge
 }
 
 // DefaultOnset is the spread of a partition's cut over its links.
@@ -96,7 +96,7 @@ func (p *Partition) Choose(rng *rand.Rand, ids []int) Choice {
 	return ch
 }
 
-func (p *Partition) Start(ctx context.Context, c runtime.Cluster, ch Choice) (Action, error) {
+func (p *Partition) Start(ctx context.Context, c cluster.Cluster, ch Choice) (Action, error) {
 	ids := nodeIDs(c)
 	a := Action{F: p.StartF()}
 	g := ch.Grudge
@@ -129,15 +129,15 @@ func (p *Partition) Start(ctx context.Context, c runtime.Cluster, ch Choice) (Ac
 
 // Stop lifts the partition (an empty grudge), leaving link toxics alone:
 // a link fault may be running at the same time.
-func (p *Partition) Stop(ctx context.Context, c runtime.Cluster) (Action, error) {
-	if err := c.Partition(ctx, runtime.Grudge{}); err != nil {
+func (p *Partition) Stop(ctx context.Context, c cluster.Cluster) (Action, error) {
+	if err := c.Partition(ctx, cluster.Grudge{}); err != nil {
 		return Action{F: p.StopF()}, fmt.Errorf("lift partition: %w", err)
 	}
 	return Action{F: p.StopF()}, nil
 }
 
 // cut applies g link by link over the onset, each step a larger grudge.
-func (p *Partition) cut(ctx context.Context, c runtime.Cluster, g runtime.Grudge, rng *rand.Rand) error {
+func (p *Partition) cut(ctx context.Context, c cluster.Cluster, g cluster.Grudge, rng *rand.Rand) error {
 	onset := p.Onset
 	if onset == 0 {
 		onset = DefaultOnset
@@ -154,7 +154,7 @@ func (p *Partition) cut(ctx context.Context, c runtime.Cluster, g runtime.Grudge
 	}
 	rng.Shuffle(len(edges), func(i, j int) { edges[i], edges[j] = edges[j], edges[i] })
 	step := onset / time.Duration(len(edges)-1)
-	partial := runtime.Grudge{}
+	partial := cluster.Grudge{}
 	for i, e := range edges {
 		if i > 0 && !sleep(ctx, step) {
 			return ctx.Err()
@@ -167,7 +167,7 @@ func (p *Partition) cut(ctx context.Context, c runtime.Cluster, g runtime.Grudge
 	return nil
 }
 
-func sortedIDs(g runtime.Grudge) []int {
+func sortedIDs(g cluster.Grudge) []int {
 	ids := make([]int, 0, len(g))
 	for id := range g {
 		ids = append(ids, id)
@@ -178,12 +178,12 @@ func sortedIDs(g runtime.Grudge) []int {
 
 // Bisect returns the grudge of a clean two-way split: every node on one
 // side hears nothing from any node on the other.
-func Bisect(ids, side []int) runtime.Grudge {
+func Bisect(ids, side []int) cluster.Grudge {
 	in := map[int]bool{}
 	for _, id := range side {
 		in[id] = true
 	}
-	g := runtime.Grudge{}
+	g := cluster.Grudge{}
 	for _, a := range ids {
 		for _, b := range ids {
 			if in[a] != in[b] {
@@ -197,12 +197,12 @@ func Bisect(ids, side []int) runtime.Grudge {
 // Bridge returns the grudge of two sides joined by one node: the nodes in
 // side and the others (bridge excepted) do not hear each other; the bridge
 // hears, and is heard by, everyone.
-func Bridge(ids []int, bridge int, side []int) runtime.Grudge {
+func Bridge(ids []int, bridge int, side []int) cluster.Grudge {
 	in := map[int]bool{}
 	for _, id := range side {
 		in[id] = true
 	}
-	g := runtime.Grudge{}
+	g := cluster.Grudge{}
 	for _, a := range ids {
 		for _, b := range ids {
 			if a != bridge && b != bridge && in[a] != in[b] {
@@ -216,12 +216,12 @@ func Bridge(ids []int, bridge int, side []int) runtime.Grudge {
 // OneWay returns the grudge in which the nodes of side hear nothing from
 // the others, while the others hear side: side's messages get through,
 // the replies and requests coming back do not.
-func OneWay(ids, side []int) runtime.Grudge {
+func OneWay(ids, side []int) cluster.Grudge {
 	in := map[int]bool{}
 	for _, id := range side {
 		in[id] = true
 	}
-	g := runtime.Grudge{}
+	g := cluster.Grudge{}
 	for _, a := range side {
 		for _, b := range ids {
 			if !in[b] {
@@ -237,14 +237,14 @@ func OneWay(ids, side []int) runtime.Grudge {
 // included): every node sees a majority, and no two see the same one.
 // With an even majority the window leans one way, so some links are cut
 // in one direction only (as in Jepsen's majorities-ring).
-func MajorityRing(perm []int, ids []int) runtime.Grudge {
+func MajorityRing(perm []int, ids []int) cluster.Grudge {
 	n := len(ids)
 	m := n/2 + 1
 	ring := make([]int, n)
 	for i, p := range perm {
 		ring[i] = ids[p]
 	}
-	g := runtime.Grudge{}
+	g := cluster.Grudge{}
 	for pos, a := range ring {
 		sees := map[int]bool{}
 		for k := -(m - 1) / 2; k <= m/2; k++ {
@@ -262,7 +262,7 @@ func MajorityRing(perm []int, ids []int) runtime.Grudge {
 
 // grudgeNames renders a grudge for the history: node -> nodes it does not
 // hear, by name.
-func grudgeNames(g runtime.Grudge) map[string][]string {
+func grudgeNames(g cluster.Grudge) map[string][]string {
 	out := map[string][]string{}
 	for to, from := range g {
 		if len(from) > 0 {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/faultline/faultline/harness/runtime"
+	"github.com/faultline/faultline/cluster"
 )
 
 // How faults are named on --nemesis:
@@ -33,7 +33,7 @@ type Entry struct {
 // Options are what some faults need from the test besides the seed.
 type Options struct {
 	// Grudge is the custom grudge of partition-grudge.
-	Grudge runtime.Grudge
+	Grudge cluster.Grudge
 }
 
 // Registry maps names to faults.

@@ -10,8 +10,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/faultline/faultline/harness/history"
-	"github.com/faultline/faultline/harness/runtime"
+	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/cluster"
 )
 
 // Step is one entry of a schedule: at At after the run starts, start or
@@ -105,7 +105,7 @@ type Recorder interface {
 
 // Runner executes a schedule against a cluster.
 type Runner struct {
-	Cluster runtime.Cluster
+	Cluster cluster.Cluster
 	Faults  []Fault
 	Steps   []Step
 	History Recorder

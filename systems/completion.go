@@ -11,7 +11,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/history"
 )
 
 // Failed is the completion of an op that certainly did not take effect.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/history"
 )
 
 func TestCallJSONTellsNotSentFromUnknown(t *testing.T) {

@@ -11,8 +11,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/faultline/faultline/harness/history"
-	"github.com/faultline/faultline/systems/clock"
+	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/systems/nodekit/clock"
 )
 
 // Bug is a named, switchable mistake a system can be started with.

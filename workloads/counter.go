@@ -7,7 +7,7 @@ import (
 	"github.com/faultline/faultline/checkers/convergence"
 	countchecker "github.com/faultline/faultline/checkers/counter"
 	"github.com/faultline/faultline/checkers/membership"
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/systems"
 )
 

@@ -7,7 +7,7 @@ import (
 	"github.com/faultline/faultline/checkers/convergence"
 	lwwchecker "github.com/faultline/faultline/checkers/lww"
 	"github.com/faultline/faultline/checkers/membership"
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/systems"
 )
 

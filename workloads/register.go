@@ -7,7 +7,7 @@ import (
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/checkers/linearizable"
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/systems"
 )
 

@@ -4,7 +4,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/history"
 )
 
 func TestRegisterGeneratorRetiresKeysAndKeepsValuesUnique(t *testing.T) {

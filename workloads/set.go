@@ -7,7 +7,7 @@ import (
 	"github.com/faultline/faultline/checkers/convergence"
 	"github.com/faultline/faultline/checkers/membership"
 	setchecker "github.com/faultline/faultline/checkers/set"
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/systems"
 )
 

@@ -7,7 +7,7 @@ import (
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/checkers/internal/hb"
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/history"
 )
 
 func TestConvergenceTimeIsWhenTheLastNodeSettled(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/faultline/faultline/checkers"
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/history"
 )
 
 // simulate records a history of clients driving a real (hence linearizable)

@@ -22,7 +22,7 @@ import (
 	"github.com/anishathalye/porcupine"
 
 	"github.com/faultline/faultline/checkers"
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/history"
 )
 
 // Name is the checker's name in results.

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/checkers"
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/history"
 )
 
 // ev builds one event on key "x"; see evk for other keys.

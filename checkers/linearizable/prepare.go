@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/history"
 )
 
 // ErrMalformed marks a history that cannot be judged at all: completions that

@@ -7,7 +7,7 @@ package settled
 import (
 	"slices"
 
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/history"
 )
 
 // RecoveredAt returns the time of the last "recover" completion: when the

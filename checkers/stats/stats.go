@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/history"
 )
 
 // Counts says how operations of one function ended.

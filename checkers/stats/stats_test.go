@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/history"
 )
 
 func TestComputeCountsOutcomesAndLatency(t *testing.T) {

@@ -12,10 +12,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/checkers"
-	"github.com/faultline/faultline/harness"
-	"github.com/faultline/faultline/harness/history"
-	"github.com/faultline/faultline/harness/report"
-	"github.com/faultline/faultline/harness/store"
+	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/internal/runner"
+	"github.com/faultline/faultline/internal/store"
+	"github.com/faultline/faultline/report"
 	"github.com/faultline/faultline/workloads"
 )
 
@@ -50,7 +50,7 @@ written is a warning; it does not change the exit code.`,
 				if !cmd.Flags().Changed("out") {
 					out = path
 				}
-				var t harness.Test
+				var t runner.Test
 				switch err := store.ReadJSON(path, store.TestFile, &t); {
 				case cmd.Flags().Changed("workload"):
 				case err != nil:

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/faultline/faultline/harness/runtime/docker"
+	"github.com/faultline/faultline/cluster/docker"
 )
 
 func newCleanCmd(stdout io.Writer) *cobra.Command {

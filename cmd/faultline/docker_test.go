@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/harness/runtime/docker"
+	"github.com/faultline/faultline/cluster/docker"
 )
 
 // needDocker skips when no Docker engine can be had (CI starts one).

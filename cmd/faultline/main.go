@@ -13,8 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/faultline/faultline/harness"
-	"github.com/faultline/faultline/harness/nodecmd"
+	"github.com/faultline/faultline/internal/exitcode"
+	"github.com/faultline/faultline/internal/nodecmd"
 )
 
 // Exit codes, documented in README.md and `faultline --help`.
@@ -74,9 +74,9 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return ee.code
 	}
-	code := harness.ExitCode(err)
-	var ce *harness.ConfigError
-	var cl *harness.ClusterError
+	code := exitcode.FromError(err)
+	var ce *exitcode.ConfigError
+	var cl *exitcode.ClusterError
 	if !errors.As(err, &ce) && !errors.As(err, &cl) {
 		// Anything cobra rejected (unknown flag, bad value) is bad usage.
 		code = exitUsage

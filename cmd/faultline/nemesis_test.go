@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/harness/history"
-	"github.com/faultline/faultline/harness/runtime"
-	"github.com/faultline/faultline/harness/runtime/process"
+	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/cluster"
+	"github.com/faultline/faultline/cluster/process"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/systems"
 	"github.com/faultline/faultline/systems/registry"
@@ -21,7 +21,7 @@ import (
 
 // Process and clock faults against real nodes of the included systems
 // (this test binary runs them as `faultline node`). Network faults are
-// tested against the mesh in harness/runtime/process.
+// tested against the mesh in cluster/process.
 
 type realCluster struct {
 	*process.Cluster
@@ -35,7 +35,7 @@ func startReal(t *testing.T, system, storage string, bugs ...string) *realCluste
 	t.Setenv("FAULTLINE_AS_CLI", "1")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	c, err := process.Start(ctx, runtime.Spec{
+	c, err := process.Start(ctx, cluster.Spec{
 		System: system, Nodes: 3, Bugs: bugs, Storage: storage, RunDir: t.TempDir(),
 		Command: []string{os.Args[0], "node", "--parent-watch"},
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),

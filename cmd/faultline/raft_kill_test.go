@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/harness/history"
-	"github.com/faultline/faultline/harness/runtime"
-	"github.com/faultline/faultline/harness/runtime/process"
+	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/cluster"
+	"github.com/faultline/faultline/cluster/process"
 	"github.com/faultline/faultline/systems"
 	"github.com/faultline/faultline/systems/raft"
 )
@@ -26,7 +26,7 @@ func TestRaftSurvivesFiftyLeaderKills(t *testing.T) {
 	t.Setenv("FAULTLINE_AS_CLI", "1") // the nodes are this test binary
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	c, err := process.Start(ctx, runtime.Spec{
+	c, err := process.Start(ctx, cluster.Spec{
 		System: "raft", Nodes: 3, RunDir: t.TempDir(),
 		Command: []string{os.Args[0], "node", "--parent-watch"},
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -100,7 +100,7 @@ func TestRaftSurvivesFiftyLeaderKills(t *testing.T) {
 }
 
 // waitLeader polls the nodes' admin endpoints until one says it leads.
-func waitLeader(ctx context.Context, t *testing.T, c runtime.Cluster) int {
+func waitLeader(ctx context.Context, t *testing.T, c cluster.Cluster) int {
 	t.Helper()
 	for ctx.Err() == nil {
 		for _, n := range c.Nodes() {

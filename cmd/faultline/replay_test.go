@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/history"
 )
 
 // nemesisEvents returns the completed nemesis steps of a run dir's

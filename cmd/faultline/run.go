@@ -14,13 +14,13 @@ import (
 
 	"github.com/faultline/faultline"
 	"github.com/faultline/faultline/checkers"
-	"github.com/faultline/faultline/harness"
-	"github.com/faultline/faultline/harness/report"
+	"github.com/faultline/faultline/internal/runner"
 	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/report"
 )
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
-	t := harness.DefaultTest()
+	t := runner.DefaultTest()
 	var (
 		nemeses                                                    []string
 		timeLimit, opTimeout, interval, recoveryTimeout, checkTime time.Duration
@@ -71,8 +71,8 @@ healed and every node came back (healed); if not, the verdict is unknown
 			}
 			t.Nemesis = splitList(nemeses)
 			t.Bugs = splitList(t.Bugs)
-			t.TimeLimit, t.OpTimeout, t.NemesisInterval = harness.Duration(timeLimit), harness.Duration(opTimeout), harness.Duration(interval)
-			t.RecoveryTimeout, t.CheckTimeout = harness.Duration(recoveryTimeout), harness.Duration(checkTime)
+			t.TimeLimit, t.OpTimeout, t.NemesisInterval = runner.Duration(timeLimit), runner.Duration(opTimeout), runner.Duration(interval)
+			t.RecoveryTimeout, t.CheckTimeout = runner.Duration(recoveryTimeout), runner.Duration(checkTime)
 			t.FinalReads = !noFinalReads
 			if !cmd.Flags().Changed("seed") {
 				t.Seed = uint64(time.Now().UnixNano() % 1_000_000)
@@ -123,7 +123,7 @@ healed and every node came back (healed); if not, the verdict is unknown
 
 // replayTest loads the test of run dir dir, refusing flags that would
 // change it (only --results and --quiet may be given).
-func replayTest(cmd *cobra.Command, dir string) (harness.Test, error) {
+func replayTest(cmd *cobra.Command, dir string) (runner.Test, error) {
 	var bad []string
 	cmd.Flags().Visit(func(f *pflag.Flag) {
 		switch f.Name {
@@ -133,9 +133,9 @@ func replayTest(cmd *cobra.Command, dir string) (harness.Test, error) {
 		}
 	})
 	if len(bad) > 0 {
-		return harness.Test{}, usageErr("--replay runs the stored test as it was: %s cannot be given with it (only --results and --quiet)", strings.Join(bad, ", "))
+		return runner.Test{}, usageErr("--replay runs the stored test as it was: %s cannot be given with it (only --results and --quiet)", strings.Join(bad, ", "))
 	}
-	t, err := harness.LoadReplay(dir)
+	t, err := runner.LoadReplay(dir)
 	if err != nil {
 		return t, err
 	}
@@ -145,7 +145,7 @@ func replayTest(cmd *cobra.Command, dir string) (harness.Test, error) {
 	return t, nil
 }
 
-func runTest(cmd *cobra.Command, t harness.Test, quiet bool, stdout, stderr io.Writer) error {
+func runTest(cmd *cobra.Command, t runner.Test, quiet bool, stdout, stderr io.Writer) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return usageErr("cannot find my own executable to run nodes with: %v", err)

@@ -15,8 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/faultline/faultline/harness/report"
-	"github.com/faultline/faultline/harness/store"
+	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/internal/store"
 )
 
 func newServeCmd(stdout, stderr io.Writer) *cobra.Command {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/faultline/faultline/harness/mesh"
+	"github.com/faultline/faultline/cluster/mesh"
 )
 
 func newToxiproxyCmd(stderr io.Writer) *cobra.Command {

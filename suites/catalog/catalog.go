@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline"
-	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/internal/runner"
 	"github.com/faultline/faultline/systems"
 	"github.com/faultline/faultline/systems/registry"
 )
@@ -86,7 +86,7 @@ func (s Scenario) Available() error { return available(s.Test(1, nil)) }
 
 func available(t faultline.Test) error {
 	t.Runtime = faultline.New("").Runtime
-	if _, err := harness.Resolve(t); err != nil {
+	if _, err := runner.Resolve(t); err != nil {
 		return fmt.Errorf("not in this build: %w", err)
 	}
 	return nil

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/faultline/faultline/harness"
+	"github.com/faultline/faultline/internal/runner"
 	"github.com/faultline/faultline/systems/registry"
 )
 
@@ -24,7 +24,7 @@ func TestEntriesResolve(t *testing.T) {
 			t.Logf("%s: %v", s.Name(), err)
 			continue
 		}
-		if _, err := harness.Resolve(s.Test(1, nil)); err != nil {
+		if _, err := runner.Resolve(s.Test(1, nil)); err != nil {
 			t.Errorf("%s: %v", s.Name(), err)
 		}
 	}
@@ -36,7 +36,7 @@ func TestEntriesResolve(t *testing.T) {
 			t.Logf("bug %s: %v", b.Name, err)
 			continue
 		}
-		if _, err := harness.Resolve(b.Test(1, []string{b.Name})); err != nil {
+		if _, err := runner.Resolve(b.Test(1, []string{b.Name})); err != nil {
 			t.Errorf("bug %s: %v", b.Name, err)
 		}
 	}

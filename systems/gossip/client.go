@@ -8,7 +8,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/systems"
 )
 

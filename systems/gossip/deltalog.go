@@ -8,9 +8,9 @@ import (
 	"io"
 	"os"
 
-	"github.com/faultline/faultline/systems/disk"
+	"github.com/faultline/faultline/systems/nodekit/disk"
 	"github.com/faultline/faultline/systems/gossip/crdt"
-	"github.com/faultline/faultline/systems/storage"
+	"github.com/faultline/faultline/systems/nodekit/storage"
 )
 
 // deltaLog is the node's durable state: every delta the node itself made

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/internal/freeport"
 	"github.com/faultline/faultline/systems"
-	"github.com/faultline/faultline/systems/clock"
+	"github.com/faultline/faultline/systems/nodekit/clock"
 )
 
 func testOptions() Options {

@@ -18,10 +18,10 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/systems"
-	"github.com/faultline/faultline/systems/admin"
-	"github.com/faultline/faultline/systems/disk"
-	"github.com/faultline/faultline/systems/httpserve"
-	"github.com/faultline/faultline/systems/storage"
+	"github.com/faultline/faultline/systems/nodekit/admin"
+	"github.com/faultline/faultline/systems/nodekit/disk"
+	"github.com/faultline/faultline/systems/nodekit/httpserve"
+	"github.com/faultline/faultline/systems/nodekit/storage"
 )
 
 // nodeOptions are a node's timing knobs.

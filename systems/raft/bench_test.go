@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/systems"
 )
 

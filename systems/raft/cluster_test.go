@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/internal/freeport"
 	"github.com/faultline/faultline/systems"
 )

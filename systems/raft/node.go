@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/systems"
-	"github.com/faultline/faultline/systems/admin"
-	"github.com/faultline/faultline/systems/disk"
+	"github.com/faultline/faultline/systems/nodekit/admin"
+	"github.com/faultline/faultline/systems/nodekit/disk"
 	"github.com/faultline/faultline/systems/raft/core"
 )
 

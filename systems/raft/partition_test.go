@@ -8,13 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/systems"
 )
 
 // holeProxy forwards TCP between two nodes like one mesh link: blocked, it
 // swallows bytes both ways but keeps connections open; heal closes them
-// all (the behaviour harness/mesh documents for Toxiproxy).
+// all (the behaviour cluster/mesh documents for Toxiproxy).
 type holeProxy struct {
 	ln      net.Listener
 	target  string

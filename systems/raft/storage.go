@@ -11,7 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/faultline/faultline/systems/disk"
+	"github.com/faultline/faultline/systems/nodekit/disk"
 	"github.com/faultline/faultline/systems/raft/core"
 )
 

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/faultline/faultline/systems/disk"
+	"github.com/faultline/faultline/systems/nodekit/disk"
 	"github.com/faultline/faultline/systems/raft/core"
 )
 

@@ -21,7 +21,7 @@ import (
 // messages.
 //
 // Through the mesh, a partition black-holes bytes but keeps connections
-// open, and healing closes them (harness/mesh): so a writer needs a write
+// open, and healing closes them (cluster/mesh): so a writer needs a write
 // deadline (a paused peer stops reading) and a redial loop, nothing more.
 const (
 	peerQueue     = 8192                   // messages queued per peer before dropping

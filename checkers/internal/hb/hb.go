@@ -5,7 +5,7 @@ package hb
 import (
 	"time"
 
-	"github.com/faultline/faultline/harness/history"
+	"github.com/faultline/faultline/history"
 )
 
 // B is a history under construction.

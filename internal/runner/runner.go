@@ -1,0 +1,489 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/checkers/stats"
+	"github.com/faultline/faultline/cluster"
+	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/internal/exitcode"
+	"github.com/faultline/faultline/internal/store"
+	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/systems"
+	"github.com/faultline/faultline/workloads"
+)
+
+// Options are how a run is carried out, as opposed to what it tests.
+type Options struct {
+	// NodeCommand runs one node: the program and leading arguments, to
+	// which the runtime appends the node's flags. The CLI passes its own
+	// executable and "node".
+	NodeCommand []string
+	// Logger receives the harness's log (the CLI's stderr); the run's
+	// harness.log gets everything regardless.
+	Logger *slog.Logger
+}
+
+// Results is what results.json holds.
+type Results struct {
+	Valid    checkers.Verdict           `json:"valid"`
+	Reason   string                     `json:"reason,omitempty"`
+	Checkers map[string]checkers.Result `json:"checkers"`
+	Stats    stats.Stats                `json:"stats"`
+	// Interrupted is set when the run was stopped early (Ctrl-C).
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Recovered says whether every node was healthy again and every link
+	// healed after the faults were undone; nil when recovery was not
+	// attempted.
+	Recovered *bool `json:"recovered,omitempty"`
+	// Healed is the end-of-run check behind Recovered.
+	Healed *Healed `json:"healed,omitempty"`
+}
+
+// Healed is what the end-of-run check found once the faults were undone.
+type Healed struct {
+	// LinksHealed: no partition or link toxic left in the mesh
+	// (Cluster.LinkFaults empty); LinkFaults lists what was left.
+	LinksHealed bool     `json:"links_healed"`
+	LinkFaults  []string `json:"link_faults,omitempty"`
+	// NodesUp of Nodes answered ready; Down names the others.
+	NodesUp int      `json:"nodes_up"`
+	Nodes   int      `json:"nodes"`
+	Down    []string `json:"down,omitempty"`
+}
+
+// Outcome is a finished run.
+type Outcome struct {
+	RunDir  string
+	Results Results
+}
+
+// ExitCode is the CLI's exit code for the run: 0 valid, 1 anomalies, 3
+// unknown (a checker gave up, the run was interrupted, or the cluster did
+// not recover).
+func (o *Outcome) ExitCode() int {
+	switch o.Results.Valid {
+	case checkers.Valid:
+		return 0
+	case checkers.Invalid:
+		return 1
+	default:
+		return 3
+	}
+}
+
+// Run runs t and stores its results. A non-nil error means there is no
+// verdict: a *exitcode.ConfigError (bad test) or a *exitcode.ClusterError (the cluster could
+// not start). Cancelling ctx interrupts the run: clients and nemesis stop,
+// the cluster is torn down, and what was recorded is still checked.
+func Run(ctx context.Context, t Test, opts Options) (*Outcome, error) {
+	res, err := Resolve(t)
+	if err != nil {
+		return nil, err
+	}
+	if len(opts.NodeCommand) == 0 {
+		return nil, &exitcode.ConfigError{Err: errors.New("no node command: the harness needs a program to run nodes with")}
+	}
+	if t.Schedule == nil {
+		ids := make([]int, t.Nodes)
+		for i := range ids {
+			ids[i] = i + 1
+		}
+		t.Schedule = nemesis.Plan(t.Seed, res.Faults, ids, t.NemesisInterval.D(), t.TimeLimit.D())
+	}
+	if t.Storage == "" {
+		t.Storage = systems.StorageDurable
+		if nemesis.NeedsLazyStorage(res.Faults) {
+			t.Storage = systems.StorageLazy
+		}
+	}
+	// test.json records the runtime that actually runs.
+	if t.Runtime, err = resolveRuntime(ctx, t.Runtime); err != nil {
+		return nil, err
+	}
+	res.Test = t
+
+	label := fmt.Sprintf("%s-%s-s%d", t.System, t.Workload, t.Seed)
+	dir, err := store.NewRun(t.ResultsDir, label, time.Now())
+	if err != nil {
+		return nil, &exitcode.ConfigError{Err: err}
+	}
+	if err := store.WriteJSON(dir, store.TestFile, t); err != nil {
+		return nil, &exitcode.ConfigError{Err: err}
+	}
+	logFile, err := os.Create(filepath.Join(dir, store.HarnessLog))
+	if err != nil {
+		return nil, &exitcode.ConfigError{Err: fmt.Errorf("create harness log: %w", err)}
+	}
+	defer logFile.Close()
+	console := opts.Logger
+	if console == nil {
+		console = slog.New(slog.DiscardHandler)
+	}
+	log := slog.New(slog.NewMultiHandler(
+		slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug}),
+		console.Handler(),
+	)).With("run", filepath.Base(dir))
+
+	r := &run{res: res, t: t, dir: dir, log: log, opts: opts}
+	return r.run(ctx)
+}
+
+type run struct {
+	res  *Resolved
+	t    Test
+	dir  string
+	log  *slog.Logger
+	opts Options
+
+	cluster cluster.Cluster
+	client  systems.Client
+	gen     workloads.Generator
+	rec     *history.Recorder
+	nodes   []systems.Endpoint
+}
+
+func (r *run) run(ctx context.Context) (*Outcome, error) {
+	t := r.t
+	r.log.Info("starting cluster", "system", t.System, "nodes", t.Nodes, "bugs", t.Bugs, "seed", t.Seed)
+	cluster, err := startCluster(ctx, t.Runtime, cluster.Spec{
+		System: t.System, Nodes: t.Nodes, Bugs: t.Bugs, Storage: t.Storage, RunDir: r.dir,
+		Command: r.opts.NodeCommand, Logger: r.log,
+	})
+	if err != nil {
+		err = fmt.Errorf("cluster did not come up: %w", err)
+		r.storeResults(Results{Valid: checkers.Unknown, Reason: err.Error()})
+		return nil, &exitcode.ClusterError{Err: err}
+	}
+	r.cluster = cluster
+	defer func() {
+		if err := r.cluster.Close(); err != nil {
+			r.log.Warn("closing cluster", "err", err)
+		}
+	}()
+	r.nodes = cluster.Nodes()
+
+	wopts := workloads.Options{
+		Seed: t.Seed, Concurrency: t.Concurrency,
+		Functions:    r.res.System.Workloads()[t.Workload],
+		CheckTimeout: t.CheckTimeout.D(),
+	}
+	r.client, err = r.res.System.NewClient(t.Workload, r.nodes)
+	if err != nil {
+		err = fmt.Errorf("client for %s/%s: %w", t.System, t.Workload, err)
+		r.storeResults(Results{Valid: checkers.Unknown, Reason: err.Error()})
+		return nil, &exitcode.ConfigError{Err: err}
+	}
+	r.gen = r.res.Workload.NewGenerator(wopts)
+
+	hf, err := os.OpenFile(filepath.Join(r.dir, store.HistoryFile), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		err = fmt.Errorf("create history: %w", err)
+		r.storeResults(Results{Valid: checkers.Unknown, Reason: err.Error()})
+		return nil, &exitcode.ConfigError{Err: err}
+	}
+	defer hf.Close()
+	start := time.Now()
+	r.rec = history.NewRecorder(hf, start)
+
+	r.log.Info("running", "time_limit", t.TimeLimit.D(), "concurrency", t.Concurrency, "rate", t.Rate, "faults", t.Nemesis)
+	nem := &nemesis.Runner{
+		Cluster: cluster, Faults: r.res.Faults, Steps: t.Schedule,
+		History: r.rec, Logger: r.log, StepTimeout: t.RecoveryTimeout.D(),
+	}
+	stopWatch := r.watchMembership(ctx)
+	r.drive(ctx, start, nem)
+
+	results := Results{}
+	interrupted := ctx.Err() != nil
+	if !interrupted {
+		h := r.recover(ctx, nem)
+		ok := h.LinksHealed && h.NodesUp == h.Nodes
+		results.Recovered, results.Healed = &ok, &h
+		if s, settles := r.res.Workload.(workloads.Settler); ok && t.FinalReads && settles {
+			r.settleReads(ctx, s.Settle())
+		} else if ok && t.FinalReads {
+			r.finalReads(ctx)
+		}
+	}
+	stopWatch()
+	interrupted = ctx.Err() != nil
+	if err := r.cluster.Close(); err != nil {
+		r.log.Warn("closing cluster", "err", err)
+	}
+	if err := r.rec.Err(); err != nil {
+		r.log.Error("history was not fully written", "err", err)
+	}
+
+	events := r.rec.Events()
+	// A run interrupted earlier is still judged on what it recorded, within
+	// a short budget; otherwise a Ctrl-C now cuts the check short, and the
+	// checkers say unknown.
+	cctx, cancel := context.WithTimeout(ctx, t.CheckTimeout.D())
+	if interrupted {
+		cctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), min(t.CheckTimeout.D(), 30*time.Second))
+	}
+	defer cancel()
+	r.log.Info("checking", "events", len(events), "time_limit", t.CheckTimeout.D())
+	sum := checkers.Run(cctx, r.res.Workload.Checkers(wopts), events, r.dir)
+	results.Valid, results.Checkers = sum.Valid, sum.Checkers
+	results.Stats = stats.Compute(events)
+	interrupted = interrupted || ctx.Err() != nil
+	results.Interrupted = interrupted
+	switch {
+	case results.Valid == checkers.Invalid:
+		results.Reason = "anomalies found"
+	case interrupted:
+		results.Valid, results.Reason = checkers.Unknown, "run interrupted; no anomaly in what was recorded and checked"
+	case results.Recovered != nil && !*results.Recovered:
+		results.Valid, results.Reason = checkers.Unknown, fmt.Sprintf("cluster did not recover within %s after the faults stopped (links healed: %v, nodes up: %d of %d); see harness.log and nodes/",
+			t.RecoveryTimeout.D(), results.Healed.LinksHealed, results.Healed.NodesUp, results.Healed.Nodes)
+	case results.Valid == checkers.Unknown:
+		results.Reason = "a checker could not decide"
+	}
+	r.storeResults(results)
+	r.log.Info("done", "valid", results.Valid.String(), "dir", r.dir)
+	return &Outcome{RunDir: r.dir, Results: results}, nil
+}
+
+func (r *run) storeResults(res Results) {
+	if res.Checkers == nil {
+		res.Checkers = map[string]checkers.Result{}
+	}
+	if err := store.WriteJSON(r.dir, store.ResultsFile, res); err != nil {
+		r.log.Error("storing results", "err", err)
+	}
+	// Not ctx: an interrupted run still gets its page (bounded in report).
+	report.Publish(context.Background(), r.dir, r.log)
+}
+
+// drive runs the clients and the nemesis until the time limit or ctx ends.
+func (r *run) drive(ctx context.Context, start time.Time, nem *nemesis.Runner) {
+	t := r.t
+	runCtx, cancel := context.WithDeadline(ctx, start.Add(t.TimeLimit.D()))
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { nem.Run(runCtx, start) })
+	for w := range t.Concurrency {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(t.Seed, uint64(1000+w)))
+			pace := newPacer(t.Rate/float64(t.Concurrency), rng, time.Now())
+			process := w
+			for pace.wait(runCtx) {
+				op := r.gen.Next()
+				node := r.nodes[rng.IntN(len(r.nodes))]
+				if r.invoke(ctx, process, node, op) == history.Info {
+					// The op may still be in flight: this worker goes on
+					// as a new process, so no process does two things at once.
+					process += t.Concurrency
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// invoke records op's invoke, runs it, records its completion and returns
+// the completion type. ctx is the run's context: ending it cuts the op
+// short (an info outcome).
+func (r *run) invoke(ctx context.Context, process int, node systems.Endpoint, op systems.Op) history.Type {
+	t, _ := r.invokeValue(ctx, process, node, op)
+	return t
+}
+
+// invokeValue is invoke that also returns the value of an ok read.
+func (r *run) invokeValue(ctx context.Context, process int, node systems.Endpoint, op systems.Op) (history.Type, any) {
+	inv := history.Event{Process: process, Type: history.Invoke, F: op.F, Key: op.Key, Value: op.Value, Node: node.Name}
+	r.rec.Record(inv)
+	octx, cancel := context.WithTimeout(ctx, r.t.OpTimeout.D())
+	c := r.client.Invoke(octx, node, op)
+	cancel()
+	if !c.Type.Valid() || c.Type == history.Invoke {
+		c = systems.Completion{Type: history.Info, Error: fmt.Sprintf("client returned bad completion type %q", c.Type)}
+	}
+	done := history.Event{Process: process, Type: c.Type, F: op.F, Key: op.Key, Value: op.Value, Node: node.Name, Error: c.Error}
+	if op.F == "read" {
+		done.Value = nil
+		if c.Type == history.OK {
+			done.Value = c.Value
+		}
+	}
+	if c.Node != "" {
+		done.Node = c.Node
+	}
+	r.rec.Record(done)
+	return c.Type, done.Value
+}
+
+// recover undoes every fault, waits for all nodes to be healthy, then
+// checks that every link is healed and every node up. The whole of it is
+// one nemesis "recover" in the history, so a reader sees where the faults
+// really ended even if a scheduled stop failed.
+func (r *run) recover(ctx context.Context, nem *nemesis.Runner) (h Healed) {
+	rctx, cancel := context.WithTimeout(ctx, r.t.RecoveryTimeout.D())
+	defer cancel()
+	r.log.Info("recovering: stopping faults, healing, restarting nodes")
+	nem.StopAll(rctx)
+	r.rec.Record(history.Event{Process: history.NemesisProcess, Type: history.Invoke, F: "recover"})
+	defer func() {
+		ok := h.LinksHealed && h.NodesUp == h.Nodes
+		done := history.Event{Process: history.NemesisProcess, Type: history.Info, F: "recover",
+			Value: map[string]any{"healthy": ok, "links_healed": h.LinksHealed, "nodes_up": h.NodesUp}}
+		if !ok {
+			done.Error = fmt.Sprintf("not healed within %s: link faults left %v, nodes down %v", r.t.RecoveryTimeout.D(), h.LinkFaults, h.Down)
+		}
+		r.rec.Record(done)
+	}()
+	if err := r.cluster.Heal(rctx); err != nil {
+		r.log.Error("heal", "err", err)
+	}
+	for _, n := range r.nodes {
+		if err := r.cluster.Resume(rctx, n.ID); err != nil {
+			r.log.Warn("resume", "node", n.Name, "err", err)
+		}
+		if err := r.cluster.Start(rctx, n.ID); err != nil {
+			r.log.Error("restart", "node", n.Name, "err", err)
+		}
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		h = checkHealed(rctx, r.cluster, r.nodes, r.log)
+		if h.NodesUp == h.Nodes || rctx.Err() != nil {
+			break
+		}
+		select {
+		case <-rctx.Done():
+		case <-tick.C:
+		}
+	}
+	if h.NodesUp == h.Nodes && h.LinksHealed {
+		r.log.Info("cluster healthy: every node up, every link healed")
+	} else {
+		r.log.Error("cluster did not recover", "nodes_up", h.NodesUp, "nodes", h.Nodes, "down", h.Down, "link_faults", h.LinkFaults)
+	}
+	return h
+}
+
+// checkHealed asks every node whether it is ready and the mesh what still
+// disturbs it, once. A ready node whose clock is still skewed (a clock
+// fault's stop failed, say while the node was paused) is set back to true
+// time.
+func checkHealed(ctx context.Context, c cluster.Cluster, nodes []systems.Endpoint, log *slog.Logger) Healed {
+	h := Healed{Nodes: len(nodes)}
+	for _, n := range nodes {
+		sctx, cancel := context.WithTimeout(ctx, time.Second)
+		st, err := c.Status(sctx, n.ID)
+		cancel()
+		if err != nil || !st.Ready {
+			h.Down = append(h.Down, n.Name)
+			continue
+		}
+		h.NodesUp++
+		if st.ClockOffsetNS != 0 {
+			if err := c.SetClock(ctx, n.ID, 0); err != nil {
+				log.Warn("reset clock", "node", n.Name, "err", err)
+			}
+		}
+	}
+	faults, err := c.LinkFaults(ctx)
+	if err != nil {
+		faults = []string{"cannot tell: " + err.Error()}
+	}
+	h.LinkFaults, h.LinksHealed = faults, len(faults) == 0
+	return h
+}
+
+// finalReads reads every key once after recovery, on fresh processes, so
+// the history ends with the cluster's settled state.
+func (r *run) finalReads(ctx context.Context) {
+	keys := r.gen.Keys()
+	r.log.Info("final reads", "keys", len(keys))
+	base := r.maxProcess() + 1
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := range r.t.Concurrency {
+		wg.Go(func() {
+			process := base + w
+			for i := range work {
+				node := r.nodes[(i+w)%len(r.nodes)]
+				if r.invoke(ctx, process, node, systems.Op{F: "read", Key: keys[i]}) == history.Info {
+					process += r.t.Concurrency
+				}
+			}
+		})
+	}
+	for i := range keys {
+		select {
+		case work <- i:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	close(work)
+	wg.Wait()
+}
+
+func (r *run) maxProcess() int {
+	m := 0
+	for _, e := range r.rec.Events() {
+		m = max(m, e.Process)
+	}
+	return m
+}
+
+// pacer spaces one worker's operations as a Poisson process: the gaps are
+// exponentially distributed with the worker's share of the total rate.
+// Evenly spaced operations (a token bucket) almost never overlap when each
+// takes a millisecond, and overlap is where anomalies live; random arrivals
+// at the same average rate give the overlap real clients have.
+type pacer struct {
+	mean time.Duration // 0: no pacing
+	rng  *rand.Rand
+	next time.Time
+}
+
+func newPacer(perSecond float64, rng *rand.Rand, start time.Time) *pacer {
+	p := &pacer{rng: rng, next: start}
+	if perSecond > 0 {
+		p.mean = time.Duration(float64(time.Second) / perSecond)
+	}
+	return p
+}
+
+// wait blocks until the next operation is due and reports whether ctx is
+// still live. A worker that falls behind (slow operations) catches up by
+// not waiting (up to a second's worth), so the average rate holds while
+// the cluster keeps up.
+func (p *pacer) wait(ctx context.Context) bool {
+	if p.mean > 0 {
+		// Catch up at most one second: after a partition stalled the
+		// worker, a burst of everything it missed would not be realistic.
+		if now := time.Now(); now.Sub(p.next) > time.Second {
+			p.next = now
+		}
+		p.next = p.next.Add(time.Duration(p.rng.ExpFloat64() * float64(p.mean)))
+		if d := time.Until(p.next); d > 0 {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return false
+			case <-t.C:
+			}
+		}
+	}
+	return ctx.Err() == nil
+}

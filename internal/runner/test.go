@@ -1,0 +1,201 @@
+// Package harness runs one test: it starts a cluster, drives the workload
+// while the nemesis injects faults, records the history, recovers the
+// cluster, checks the history and stores the results. See DESIGN.md, "The
+// path of one run".
+package runner
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/cluster"
+	"github.com/faultline/faultline/internal/exitcode"
+	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/systems"
+	"github.com/faultline/faultline/systems/registry"
+	"github.com/faultline/faultline/workloads"
+)
+
+// Duration is a time.Duration that reads and writes JSON as "30s".
+type Duration time.Duration
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration: want a string like \"30s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration: %w", err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Test is a test as data: what to run, against what, for how long. It is
+// stored, with every default resolved, as the run's test.json.
+type Test struct {
+	System   string   `json:"system"`
+	Workload string   `json:"workload"`
+	Nemesis  []string `json:"nemesis"` // fault names; empty or ["none"] for none
+	Bugs     []string `json:"bugs,omitempty"`
+	Nodes    int      `json:"nodes"`
+	Runtime  string   `json:"runtime"`
+
+	TimeLimit       Duration `json:"time_limit"`       // how long clients run
+	Concurrency     int      `json:"concurrency"`      // client workers
+	Rate            float64  `json:"rate"`             // total ops/s across workers; 0 = unlimited
+	OpTimeout       Duration `json:"op_timeout"`       // past it an op is recorded info
+	NemesisInterval Duration `json:"nemesis_interval"` // between fault starts and stops
+	RecoveryTimeout Duration `json:"recovery_timeout"` // for the cluster to be healthy again after the run
+	CheckTimeout    Duration `json:"check_timeout"`    // past it checkers say unknown
+	FinalReads      bool     `json:"final_reads"`      // read every key after recovery (see workloads.Settler)
+
+	Seed       uint64 `json:"seed"`
+	ResultsDir string `json:"results_dir"`
+
+	// Grudge is the custom grudge of the partition-grudge fault.
+	Grudge cluster.Grudge `json:"grudge,omitempty"`
+	// Storage is how nodes treat un-fsynced writes (systems.StorageDurable
+	// or StorageLazy). Empty: lazy when the faults include a power loss,
+	// durable otherwise; test.json records what was used.
+	Storage string `json:"storage,omitempty"`
+
+	// Schedule is the nemesis plan: derived from the seed when empty, or
+	// given (a replay). test.json stores it, so a reader sees what was
+	// meant to happen and when, and `faultline run --replay` can repeat it.
+	Schedule []nemesis.Step `json:"schedule,omitempty"`
+	// ReplayOf is the run directory this run replays, if any.
+	ReplayOf string `json:"replay_of,omitempty"`
+}
+
+// DefaultTest returns a test with every default filled in.
+func DefaultTest() Test {
+	return Test{
+		System:          "quorum",
+		Workload:        "register",
+		Nemesis:         []string{"partition", "kill"},
+		Nodes:           5,
+		Runtime:         "process",
+		TimeLimit:       Duration(30 * time.Second),
+		Concurrency:     10,
+		Rate:            200,
+		OpTimeout:       Duration(2 * time.Second),
+		NemesisInterval: Duration(5 * time.Second),
+		RecoveryTimeout: Duration(30 * time.Second),
+		CheckTimeout:    Duration(2 * time.Minute),
+		FinalReads:      true,
+		ResultsDir:      "results",
+	}
+}
+
+// Resolved is a validated test with its parts looked up.
+type Resolved struct {
+	Test     Test
+	System   systems.System
+	Workload workloads.Workload
+	Faults   []nemesis.Fault
+}
+
+// Resolve checks t and looks up its system, workload and faults. Every
+// problem is a *exitcode.ConfigError naming what was wrong and what is allowed.
+func Resolve(t Test) (*Resolved, error) {
+	bad := func(format string, args ...any) (*Resolved, error) {
+		return nil, &exitcode.ConfigError{Err: fmt.Errorf(format, args...)}
+	}
+	sys, err := registry.Default().Get(t.System)
+	if err != nil {
+		return nil, &exitcode.ConfigError{Err: err}
+	}
+	w, err := workloads.Default().Get(t.Workload)
+	if err != nil {
+		return nil, &exitcode.ConfigError{Err: err}
+	}
+	fs, ok := sys.Workloads()[t.Workload]
+	if !ok {
+		return bad("system %s does not serve workload %q (it serves: %s)", sys.Name(), t.Workload, strings.Join(sortedKeys(sys.Workloads()), ", "))
+	}
+	_ = fs
+	faults, err := nemesis.Default().Get(t.Nemesis, nemesis.Options{Grudge: t.Grudge})
+	if err != nil {
+		return nil, &exitcode.ConfigError{Err: err}
+	}
+	if err := checkNemesis(t, faults); err != nil {
+		return nil, &exitcode.ConfigError{Err: err}
+	}
+	if err := systems.CheckBugs(sys, t.Bugs); err != nil {
+		return nil, &exitcode.ConfigError{Err: err}
+	}
+	if !slices.Contains(runtimes, t.Runtime) {
+		return bad("unknown runtime %q (valid: %s)", t.Runtime, strings.Join(runtimes, ", "))
+	}
+	switch {
+	case t.Nodes < sys.MinNodes():
+		return bad("--nodes %d is too few for %s: it needs at least %d", t.Nodes, sys.Name(), sys.MinNodes())
+	case t.Nodes > 15:
+		return bad("--nodes %d is too many: at most 15 (the mesh has n*(n-1) proxies)", t.Nodes)
+	case t.TimeLimit <= 0:
+		return bad("--time-limit must be positive, got %s", t.TimeLimit.D())
+	case t.Concurrency < 1:
+		return bad("--concurrency must be at least 1, got %d", t.Concurrency)
+	case t.Rate < 0:
+		return bad("--rate must be >= 0 (0 = unlimited), got %g", t.Rate)
+	case t.OpTimeout <= 0:
+		return bad("--op-timeout must be positive, got %s", t.OpTimeout.D())
+	case len(faults) > 0 && t.NemesisInterval <= 0:
+		return bad("--nemesis-interval must be positive, got %s", t.NemesisInterval.D())
+	case t.RecoveryTimeout <= 0 || t.CheckTimeout <= 0:
+		return bad("recovery and check timeouts must be positive")
+	case t.ResultsDir == "":
+		return bad("--results must name a directory")
+	}
+	return &Resolved{Test: t, System: sys, Workload: w, Faults: faults}, nil
+}
+
+// checkNemesis checks what the faults need from the rest of the test.
+func checkNemesis(t Test, faults []nemesis.Fault) error {
+	usesGrudge := false
+	for _, f := range faults {
+		usesGrudge = usesGrudge || f.Name() == "partition-grudge"
+	}
+	if len(t.Grudge) > 0 && !usesGrudge {
+		return errors.New("a grudge was given but --nemesis does not include partition-grudge")
+	}
+	for to, from := range t.Grudge {
+		for _, id := range append([]int{to}, from...) {
+			if id < 1 || id > t.Nodes {
+				return fmt.Errorf("grudge names node %d, but the cluster has nodes 1..%d", id, t.Nodes)
+			}
+		}
+	}
+	switch t.Storage {
+	case "", systems.StorageDurable, systems.StorageLazy:
+	default:
+		return fmt.Errorf("storage %q: want %s or %s", t.Storage, systems.StorageDurable, systems.StorageLazy)
+	}
+	if t.Storage == systems.StorageDurable && nemesis.NeedsLazyStorage(faults) {
+		return errors.New("power-loss needs nodes with lazy storage, but the test asks for durable")
+	}
+	if err := nemesis.CheckSchedule(t.Schedule, faults); err != nil {
+		return fmt.Errorf("the stored schedule does not fit --nemesis: %w", err)
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

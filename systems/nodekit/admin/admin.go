@@ -1,0 +1,91 @@
+// Package admin serves the small admin API every included node has on its
+// own port (never through the mesh): GET /status for readiness and role,
+// POST /clock to set the node's clock offset. Client helpers for the
+// harness side live here too, so every runtime speaks it the same way.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/faultline/faultline/systems"
+	"github.com/faultline/faultline/systems/nodekit/clock"
+)
+
+// ClockRequest is the body of POST /clock.
+type ClockRequest struct {
+	OffsetNS int64 `json:"offset_ns"`
+}
+
+// Handler serves GET /status with whatever status reports at the moment
+// (its ClockOffsetNS filled from clk), and POST /clock, which sets clk's
+// offset.
+func Handler(status func() systems.Status, clk *clock.Clock) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		st := status()
+		st.ClockOffsetNS = int64(clk.Offset())
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(st)
+	})
+	mux.HandleFunc("POST /clock", func(w http.ResponseWriter, r *http.Request) {
+		var req ClockRequest
+		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil {
+			http.Error(w, "bad clock request: want {\"offset_ns\": N}: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		clk.SetOffset(time.Duration(req.OffsetNS))
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return mux
+}
+
+// GetStatus asks the admin endpoint at addr (host:port) for its status.
+func GetStatus(ctx context.Context, hc *http.Client, addr string) (systems.Status, error) {
+	var st systems.Status
+	resp, err := do(ctx, hc, http.MethodGet, addr, "/status", nil)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return st, fmt.Errorf("admin %s: decode status: %w", addr, err)
+	}
+	return st, nil
+}
+
+// SetClock sets the clock offset of the node whose admin endpoint is addr.
+func SetClock(ctx context.Context, hc *http.Client, addr string, offset time.Duration) error {
+	body, _ := json.Marshal(ClockRequest{OffsetNS: int64(offset)})
+	resp, err := do(ctx, hc, http.MethodPost, addr, "/clock", strings.NewReader(string(body)))
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
+func do(ctx context.Context, hc *http.Client, method, addr, path string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, body)
+	if err != nil {
+		return nil, fmt.Errorf("admin %s %s: %w", method, path, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("admin %s %s: %w", method, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		return nil, fmt.Errorf("admin %s %s at %s: %s: %s", method, path, addr, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	return resp, nil
+}

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/cluster"
+	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/systems"
 )
 

@@ -10,8 +10,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/cluster"
+	"github.com/faultline/faultline/history"
 )
 
 // Step is one entry of a schedule: at At after the run starts, start or

@@ -59,8 +59,8 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
 
-	"github.com/faultline/faultline/cluster/mesh"
 	"github.com/faultline/faultline/cluster"
+	"github.com/faultline/faultline/cluster/mesh"
 	"github.com/faultline/faultline/internal/freeport"
 	"github.com/faultline/faultline/systems"
 	"github.com/faultline/faultline/systems/nodekit/admin"

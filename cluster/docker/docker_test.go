@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/cluster"
+	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/systems"
 	"github.com/faultline/faultline/systems/registry"
 )

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/cluster/process"
+	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/systems"
 	"github.com/faultline/faultline/systems/raft"
 )

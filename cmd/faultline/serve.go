@@ -15,8 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/faultline/faultline/report"
 	"github.com/faultline/faultline/internal/store"
+	"github.com/faultline/faultline/report"
 )
 
 func newServeCmd(stdout, stderr io.Writer) *cobra.Command {

@@ -8,8 +8,8 @@ import (
 	"io"
 	"os"
 
-	"github.com/faultline/faultline/systems/nodekit/disk"
 	"github.com/faultline/faultline/systems/gossip/crdt"
+	"github.com/faultline/faultline/systems/nodekit/disk"
 	"github.com/faultline/faultline/systems/nodekit/storage"
 )
 

@@ -20,11 +20,11 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/systems"
-	"github.com/faultline/faultline/systems/nodekit/admin"
-	"github.com/faultline/faultline/systems/nodekit/disk"
 	"github.com/faultline/faultline/systems/gossip/crdt"
 	"github.com/faultline/faultline/systems/gossip/digest"
 	"github.com/faultline/faultline/systems/gossip/swim"
+	"github.com/faultline/faultline/systems/nodekit/admin"
+	"github.com/faultline/faultline/systems/nodekit/disk"
 	"github.com/faultline/faultline/systems/nodekit/httpserve"
 	"github.com/faultline/faultline/systems/nodekit/storage"
 )

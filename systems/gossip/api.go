@@ -37,107 +37,117 @@ type clientResponse struct {
 
 func (n *node) clientHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /counter/{key}/add", func(w http.ResponseWriter, r *http.Request) {
-		var req clientRequest
-		if !decode(w, r, &req) {
-			return
-		}
-		if req.Delta == nil {
-			writeJSON(w, http.StatusBadRequest, clientResponse{Error: `counter add needs {"delta": N}`})
-			return
-		}
-		id := fmt.Sprintf("%s.%d", n.cfg.Name, n.inc)
-		n.update(w, r.PathValue("key"), func(cur crdt.Object) crdt.Object {
-			var c crdt.PNCounter
-			if cur.Counter != nil {
-				c = *cur.Counter
-			}
-			d := c.Add(id, *req.Delta)
-			return crdt.Object{Counter: &d}
-		})
-	})
-	mux.HandleFunc("GET /counter/{key}", func(w http.ResponseWriter, r *http.Request) {
-		n.mu.Lock()
-		o := n.objs[r.PathValue("key")]
-		n.mu.Unlock()
-		var v int64
-		if o.Counter != nil {
-			v = o.Counter.Value()
-		}
-		writeJSON(w, http.StatusOK, clientResponse{Value: json.RawMessage(fmt.Sprint(v))})
-	})
-	mux.HandleFunc("POST /set/{key}/{op}", func(w http.ResponseWriter, r *http.Request) {
-		var req clientRequest
-		if !decode(w, r, &req) {
-			return
-		}
-		elem, err := canonical(req.Element)
-		if err != nil {
-			writeJSON(w, http.StatusBadRequest, clientResponse{Error: `set add/remove needs {"element": V}: ` + err.Error()})
-			return
-		}
-		switch op := r.PathValue("op"); op {
-		case "add":
-			n.update(w, r.PathValue("key"), func(cur crdt.Object) crdt.Object {
-				n.tagSeq++
-				d := crdt.ORSet{}.Add(elem, fmt.Sprintf("%s.%d.%d", n.cfg.Name, n.inc, n.tagSeq))
-				return crdt.Object{Set: &d}
-			})
-		case "remove":
-			n.update(w, r.PathValue("key"), func(cur crdt.Object) crdt.Object {
-				var s crdt.ORSet
-				if cur.Set != nil {
-					s = *cur.Set
-				}
-				d := s.Remove(elem)
-				return crdt.Object{Set: &d}
-			})
-		default:
-			writeJSON(w, http.StatusNotFound, clientResponse{Error: fmt.Sprintf("no set operation %q (add, remove)", op)})
-		}
-	})
-	mux.HandleFunc("GET /set/{key}", func(w http.ResponseWriter, r *http.Request) {
-		n.mu.Lock()
-		o := n.objs[r.PathValue("key")]
-		n.mu.Unlock()
-		var elems []string
-		if o.Set != nil {
-			elems = o.Set.Elements()
-		}
-		writeJSON(w, http.StatusOK, clientResponse{Value: json.RawMessage("[" + strings.Join(elems, ",") + "]")})
-	})
-	mux.HandleFunc("PUT /register/{key}", func(w http.ResponseWriter, r *http.Request) {
-		var req clientRequest
-		if !decode(w, r, &req) {
-			return
-		}
-		v, err := canonical(req.Value)
-		if err != nil {
-			writeJSON(w, http.StatusBadRequest, clientResponse{Error: `register write needs {"value": V}: ` + err.Error()})
-			return
-		}
-		n.update(w, r.PathValue("key"), func(cur crdt.Object) crdt.Object {
-			now := n.cfg.Clock.Now().UnixNano()
-			ts := n.hlc.Now(now)
-			if n.wallClock {
-				// The seed's LWWRegister.write: the wall clock alone.
-				ts = crdt.Timestamp{Wall: now, Node: n.cfg.Name}
-			}
-			d := crdt.LWWRegister{}.Set(v, ts)
-			return crdt.Object{Register: &d}
-		})
-	})
-	mux.HandleFunc("GET /register/{key}", func(w http.ResponseWriter, r *http.Request) {
-		n.mu.Lock()
-		o := n.objs[r.PathValue("key")]
-		n.mu.Unlock()
-		v := json.RawMessage("null")
-		if o.Register != nil && o.Register.Value != "" {
-			v = json.RawMessage(o.Register.Value)
-		}
-		writeJSON(w, http.StatusOK, clientResponse{Value: v})
-	})
+	mux.HandleFunc("POST /counter/{key}/add", n.counterAdd)
+	mux.HandleFunc("GET /counter/{key}", n.counterRead)
+	mux.HandleFunc("POST /set/{key}/{op}", n.setUpdate)
+	mux.HandleFunc("GET /set/{key}", n.setRead)
+	mux.HandleFunc("PUT /register/{key}", n.registerWrite)
+	mux.HandleFunc("GET /register/{key}", n.registerRead)
 	return mux
+}
+
+// object returns a copy of the replica's object at key.
+func (n *node) object(key string) crdt.Object {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.objs[key]
+}
+
+func (n *node) counterAdd(w http.ResponseWriter, r *http.Request) {
+	var req clientRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.Delta == nil {
+		writeJSON(w, http.StatusBadRequest, clientResponse{Error: `counter add needs {"delta": N}`})
+		return
+	}
+	id := fmt.Sprintf("%s.%d", n.cfg.Name, n.inc)
+	n.update(w, r.PathValue("key"), func(cur crdt.Object) crdt.Object {
+		var c crdt.PNCounter
+		if cur.Counter != nil {
+			c = *cur.Counter
+		}
+		d := c.Add(id, *req.Delta)
+		return crdt.Object{Counter: &d}
+	})
+}
+
+func (n *node) counterRead(w http.ResponseWriter, r *http.Request) {
+	var v int64
+	if o := n.object(r.PathValue("key")); o.Counter != nil {
+		v = o.Counter.Value()
+	}
+	writeJSON(w, http.StatusOK, clientResponse{Value: json.RawMessage(fmt.Sprint(v))})
+}
+
+func (n *node) setUpdate(w http.ResponseWriter, r *http.Request) {
+	var req clientRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	elem, err := canonical(req.Element)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, clientResponse{Error: `set add/remove needs {"element": V}: ` + err.Error()})
+		return
+	}
+	switch op := r.PathValue("op"); op {
+	case "add":
+		n.update(w, r.PathValue("key"), func(crdt.Object) crdt.Object {
+			n.tagSeq++
+			d := crdt.ORSet{}.Add(elem, fmt.Sprintf("%s.%d.%d", n.cfg.Name, n.inc, n.tagSeq))
+			return crdt.Object{Set: &d}
+		})
+	case "remove":
+		n.update(w, r.PathValue("key"), func(cur crdt.Object) crdt.Object {
+			var s crdt.ORSet
+			if cur.Set != nil {
+				s = *cur.Set
+			}
+			d := s.Remove(elem)
+			return crdt.Object{Set: &d}
+		})
+	default:
+		writeJSON(w, http.StatusNotFound, clientResponse{Error: fmt.Sprintf("no set operation %q (add, remove)", op)})
+	}
+}
+
+func (n *node) setRead(w http.ResponseWriter, r *http.Request) {
+	var elems []string
+	if o := n.object(r.PathValue("key")); o.Set != nil {
+		elems = o.Set.Elements()
+	}
+	writeJSON(w, http.StatusOK, clientResponse{Value: json.RawMessage("[" + strings.Join(elems, ",") + "]")})
+}
+
+func (n *node) registerWrite(w http.ResponseWriter, r *http.Request) {
+	var req clientRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	v, err := canonical(req.Value)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, clientResponse{Error: `register write needs {"value": V}: ` + err.Error()})
+		return
+	}
+	n.update(w, r.PathValue("key"), func(crdt.Object) crdt.Object {
+		now := n.cfg.Clock.Now().UnixNano()
+		ts := n.hlc.Now(now)
+		if n.wallClock {
+			// The seed's LWWRegister.write: the wall clock alone.
+			ts = crdt.Timestamp{Wall: now, Node: n.cfg.Name}
+		}
+		d := crdt.LWWRegister{}.Set(v, ts)
+		return crdt.Object{Register: &d}
+	})
+}
+
+func (n *node) registerRead(w http.ResponseWriter, r *http.Request) {
+	v := json.RawMessage("null")
+	if o := n.object(r.PathValue("key")); o.Register != nil && o.Register.Value != "" {
+		v = json.RawMessage(o.Register.Value)
+	}
+	writeJSON(w, http.StatusOK, clientResponse{Value: v})
 }
 
 // update applies a local update: mk computes the delta from the key's

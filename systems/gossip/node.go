@@ -143,21 +143,7 @@ func runNode(ctx context.Context, cfg systems.NodeConfig, opts Options) error {
 	if _, self := cfg.Peers[cfg.ID]; self {
 		return fmt.Errorf("gossip: node %d lists itself among its peers", cfg.ID)
 	}
-	if cfg.DataDir == "" {
-		return errors.New("gossip: no data dir")
-	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return fmt.Errorf("gossip: data dir: %w", err)
-	}
-	inc, err := storage.NextIncarnation(cfg.DataDir)
-	if err != nil {
-		return fmt.Errorf("gossip: %w", err)
-	}
-	mode, err := disk.ParseMode(cfg.Storage)
-	if err != nil {
-		return fmt.Errorf("gossip: %w", err)
-	}
-	dlog, recovered, err := openDeltaLog(filepath.Join(cfg.DataDir, "deltas.log"), mode)
+	inc, dlog, recovered, err := openDurable(cfg)
 	if err != nil {
 		return fmt.Errorf("gossip: %w", err)
 	}
@@ -166,9 +152,44 @@ func runNode(ctx context.Context, cfg systems.NodeConfig, opts Options) error {
 			lg.Error("closing delta log", "err", err)
 		}
 	}()
-
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	n, err := newNode(ctx, cfg, opts, lg, inc, dlog)
+	if err != nil {
+		return fmt.Errorf("gossip: %w", err)
+	}
+	defer n.hc.CloseIdleConnections()
+	n.replay(recovered)
+	return n.serve(ctx, cancel, len(recovered))
+}
+
+// openDurable prepares the data dir: this life's incarnation and the
+// deltas the node logged in earlier lives.
+func openDurable(cfg systems.NodeConfig) (uint64, *deltaLog, []loggedDelta, error) {
+	if cfg.DataDir == "" {
+		return 0, nil, nil, errors.New("no data dir")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return 0, nil, nil, fmt.Errorf("data dir: %w", err)
+	}
+	inc, err := storage.NextIncarnation(cfg.DataDir)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	mode, err := disk.ParseMode(cfg.Storage)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	dlog, recovered, err := openDeltaLog(filepath.Join(cfg.DataDir, "deltas.log"), mode)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	return inc, dlog, recovered, nil
+}
+
+// newNode builds the node with an outbox per peer and its SWIM machine;
+// nothing runs yet.
+func newNode(ctx context.Context, cfg systems.NodeConfig, opts Options, lg *slog.Logger, inc uint64, dlog *deltaLog) (*node, error) {
 	n := &node{
 		cfg: cfg, opts: opts, log: lg, ctx: ctx,
 		overwrite:   cfg.HasBug(BugMergeOverwrite),
@@ -189,13 +210,6 @@ func runNode(ctx context.Context, cfg systems.NodeConfig, opts Options) error {
 			DisableCompression:  true,
 		}},
 	}
-	defer n.hc.CloseIdleConnections()
-	for _, d := range recovered {
-		n.objs[d.Key] = n.objs[d.Key].Merge(d.Obj)
-		if r := d.Obj.Register; r != nil {
-			n.hlc.Observe(r.TS)
-		}
-	}
 	var peers []string
 	for id, addr := range cfg.Peers {
 		name := systems.NodeName(id)
@@ -204,11 +218,28 @@ func runNode(ctx context.Context, cfg systems.NodeConfig, opts Options) error {
 		n.outbox[name] = make(chan outMsg, outboxSize)
 	}
 	slices.Sort(peers)
+	var err error
 	n.members, err = swim.New(swim.DefaultConfig(cfg.Name, peers), 0, rand.New(rand.NewPCG(inc, uint64(cfg.ID))))
 	if err != nil {
-		return fmt.Errorf("gossip: %w", err)
+		return nil, err
 	}
+	return n, nil
+}
 
+// replay merges the deltas of earlier lives into the replica.
+func (n *node) replay(recovered []loggedDelta) {
+	for _, d := range recovered {
+		n.objs[d.Key] = n.objs[d.Key].Merge(d.Obj)
+		if r := d.Obj.Register; r != nil {
+			n.hlc.Observe(r.TS)
+		}
+	}
+}
+
+// serve binds the node's ports, starts its senders and protocol loop, and
+// runs until ctx ends or a server fails; then it stops them all.
+func (n *node) serve(ctx context.Context, cancel context.CancelFunc, recovered int) error {
+	cfg, lg := n.cfg, n.log
 	srv, err := httpserve.Start(ctx, lg, []httpserve.Server{
 		{Name: "peer", Addr: cfg.PeerListen, Handler: n.peerHandler()},
 		{Name: "client", Addr: cfg.ClientListen, Handler: n.clientHandler()},
@@ -224,8 +255,8 @@ func runNode(ctx context.Context, cfg systems.NodeConfig, opts Options) error {
 	}
 	n.bg.Go(n.loop)
 	n.ready.Store(true)
-	lg.Info("gossip node ready", "incarnation", inc, "peers", peers, "keys", len(n.objs),
-		"recovered_deltas", len(recovered), "bugs", cfg.Bugs)
+	lg.Info("gossip node ready", "incarnation", n.inc, "peers", slices.Sorted(maps.Keys(n.peerAddr)), "keys", len(n.objs),
+		"recovered_deltas", recovered, "bugs", cfg.Bugs)
 
 	var runErr error
 	select {
@@ -234,7 +265,7 @@ func runNode(ctx context.Context, cfg systems.NodeConfig, opts Options) error {
 		runErr = fmt.Errorf("gossip: %w", err)
 	}
 	n.ready.Store(false)
-	srv.Shutdown(opts.ShutdownTimeout)
+	srv.Shutdown(n.opts.ShutdownTimeout)
 	cancel()
 	n.bg.Wait()
 	lg.Info("gossip node stopped")

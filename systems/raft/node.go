@@ -10,13 +10,13 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"sort"
 	"sync/atomic"
 	"time"
 
 	"github.com/faultline/faultline/systems"
 	"github.com/faultline/faultline/systems/nodekit/admin"
 	"github.com/faultline/faultline/systems/nodekit/disk"
+	"github.com/faultline/faultline/systems/nodekit/httpserve"
 	"github.com/faultline/faultline/systems/raft/core"
 )
 
@@ -111,33 +111,52 @@ func runNode(ctx context.Context, cfg systems.NodeConfig, opts nodeOptions) erro
 	if cfg.Name == "" {
 		cfg.Name = systems.NodeName(cfg.ID)
 	}
+	ids, names, err := members(cfg)
+	if err != nil {
+		return fmt.Errorf("raft node %s: %w", cfg.Name, err)
+	}
+	n, err := restore(cfg, opts, logger, ids, names)
+	if err != nil {
+		return fmt.Errorf("raft node %s: %w", cfg.Name, err)
+	}
+	defer n.st.close()
+	return n.run(ctx)
+}
+
+// members lists the cluster's node IDs, sorted, and their names, from
+// this node's ID and its peers.
+func members(cfg systems.NodeConfig) ([]uint64, map[uint64]string, error) {
 	ids := []uint64{uint64(cfg.ID)}
 	names := map[uint64]string{uint64(cfg.ID): cfg.Name}
 	for id := range cfg.Peers {
 		if id == cfg.ID || id < 1 {
-			return fmt.Errorf("raft node %s: bad peer id %d", cfg.Name, id)
+			return nil, nil, fmt.Errorf("bad peer id %d", id)
 		}
 		ids = append(ids, uint64(id))
 		names[uint64(id)] = systems.NodeName(id)
 	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	slices.Sort(ids)
+	return ids, names, nil
+}
 
+// restore opens the node's storage and rebuilds its state machine and
+// Raft core from what was durable.
+func restore(cfg systems.NodeConfig, opts nodeOptions, logger *slog.Logger, ids []uint64, names map[uint64]string) (*node, error) {
 	mode, err := disk.ParseMode(cfg.Storage)
 	if err != nil {
-		return fmt.Errorf("raft node %s: %w", cfg.Name, err)
+		return nil, err
 	}
 	st, rec, err := openStorage(cfg.DataDir, logger, mode)
 	if err != nil {
-		return fmt.Errorf("raft node %s: open storage in %s: %w", cfg.Name, cfg.DataDir, err)
+		return nil, fmt.Errorf("open storage in %s: %w", cfg.DataDir, err)
 	}
-	defer st.close()
 	sm := newKV()
 	if rec.snap != nil {
 		if err := sm.restore(rec.snap.Data); err != nil {
-			return fmt.Errorf("raft node %s: %w", cfg.Name, err)
+			st.close()
+			return nil, err
 		}
 	}
-
 	rc := core.DefaultConfig(uint64(cfg.ID), ids, rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(cfg.ID))))
 	rc.ElectionTick, rc.HeartbeatTick = opts.electionTick, opts.heartbeatTick
 	rc.Bugs = core.Bugs{
@@ -148,7 +167,8 @@ func runNode(ctx context.Context, cfg systems.NodeConfig, opts nodeOptions) erro
 	rc.HardState, rc.Snapshot, rc.Entries = rec.hs, rec.snap, rec.entries
 	r, err := core.New(rc)
 	if err != nil {
-		return fmt.Errorf("raft node %s: restore core: %w", cfg.Name, err)
+		st.close()
+		return nil, fmt.Errorf("restore core: %w", err)
 	}
 	n := &node{
 		cfg: cfg, opts: opts, logger: logger, names: names,
@@ -167,44 +187,37 @@ func runNode(ctx context.Context, cfg systems.NodeConfig, opts nodeOptions) erro
 	}
 	n.publishStatus(false)
 	logger.Info("raft node starting", "term", rec.hs.Term, "entries", len(rec.entries), "snapshot", n.applied, "bugs", cfg.Bugs)
+	return n, nil
+}
 
+// run binds the peer, client and admin ports, runs the loop until ctx
+// ends or it fails, then stops the servers and the transport.
+func (n *node) run(ctx context.Context) error {
+	cfg := n.cfg
 	var lc net.ListenConfig
 	peerLn, err := lc.Listen(ctx, "tcp", cfg.PeerListen)
 	if err != nil {
 		return fmt.Errorf("raft node %s: listen for peers: %w", cfg.Name, err)
 	}
-	clientLn, err := lc.Listen(ctx, "tcp", cfg.ClientListen)
-	if err != nil {
-		peerLn.Close()
-		return fmt.Errorf("raft node %s: listen for clients: %w", cfg.Name, err)
-	}
-	adminLn, err := lc.Listen(ctx, "tcp", cfg.AdminListen)
-	if err != nil {
-		peerLn.Close()
-		clientLn.Close()
-		return fmt.Errorf("raft node %s: listen for admin: %w", cfg.Name, err)
-	}
-
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	n.tr = newTransport(uint64(cfg.ID), cfg.Peers, logger)
+	srv, err := httpserve.Start(ctx, n.logger, []httpserve.Server{
+		{Name: "client", Addr: cfg.ClientListen, Handler: n.clientHandler()},
+		{Name: "admin", Addr: cfg.AdminListen, Handler: admin.Handler(func() systems.Status { return *n.status.Load() }, cfg.Clock)},
+	})
+	if err != nil {
+		peerLn.Close()
+		return fmt.Errorf("raft node %s: %w", cfg.Name, err)
+	}
+	n.tr = newTransport(uint64(cfg.ID), cfg.Peers, n.logger)
 	n.tr.start(ctx, peerLn)
-	clientSrv := &http.Server{Handler: n.clientHandler(), ReadHeaderTimeout: 5 * time.Second}
-	adminSrv := &http.Server{Handler: admin.Handler(func() systems.Status { return *n.status.Load() }, cfg.Clock), ReadHeaderTimeout: 5 * time.Second}
-	go clientSrv.Serve(clientLn)
-	go adminSrv.Serve(adminLn)
 
 	loopErr := n.loop(ctx)
 	cancel()
-	shutCtx, shutCancel := context.WithTimeout(context.Background(), time.Second)
-	defer shutCancel()
-	_ = clientSrv.Shutdown(shutCtx)
-	_ = adminSrv.Shutdown(shutCtx)
-	clientSrv.Close()
-	adminSrv.Close()
+	srv.Shutdown(time.Second)
 	n.tr.wg.Wait()
 	if loopErr != nil {
-		logger.Error("raft node failed", "err", loopErr)
+		n.logger.Error("raft node failed", "err", loopErr)
 	}
 	return loopErr
 }

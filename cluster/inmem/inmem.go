@@ -6,6 +6,7 @@
 //
 // What it keeps is what tests assert on: every spawn and signal in order
 // (Events), which nodes run and which are paused, and the mesh's state.
+// Its Admin answers the core's status and clock calls from that state.
 // Nodes that want to behave like real ones under faults ask the driver
 // (Paused) and the mesh (Hears); see internal/runner's tests for a system
 // built that way.
@@ -19,6 +20,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/systems"
@@ -37,6 +39,7 @@ type Driver struct {
 	mu     sync.Mutex
 	mesh   *Mesh
 	nodes  map[int]*Node // the latest run of each node
+	clocks map[int]time.Duration
 	events []string
 	closed bool
 }
@@ -49,7 +52,7 @@ func New(run Run) *Driver {
 	if run == nil {
 		run = func(ctx context.Context, _ systems.NodeConfig) error { <-ctx.Done(); return nil }
 	}
-	return &Driver{run: run, nodes: map[int]*Node{}}
+	return &Driver{run: run, nodes: map[int]*Node{}, clocks: map[int]time.Duration{}}
 }
 
 // Name is "inmem".

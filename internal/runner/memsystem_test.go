@@ -18,7 +18,7 @@ import (
 // and the store linearizable. With the bug stale-read each node keeps its
 // own copy instead, so a read through one node misses writes made through
 // another. It answers for its nodes itself (cluster.Admin): a node is
-// ready while its goroutine runs, and like a frozen process a paused node
+// ready once it has registered, and like a frozen process a paused node
 // answers nothing, to its clients or to the harness, until the caller
 // gives up.
 type memSystem struct {
@@ -31,7 +31,6 @@ type memSystem struct {
 }
 
 type memNode struct {
-	name  string
 	stale bool
 	data  map[string]any // its own copy, under stale-read
 	clock time.Duration
@@ -69,7 +68,7 @@ func (s *memSystem) RunNode(ctx context.Context, cfg systems.NodeConfig) error {
 		return errors.New("cannot start")
 	}
 	s.mu.Lock()
-	s.up[cfg.ID] = &memNode{name: cfg.Name, stale: cfg.HasBug(bugStaleRead), data: map[string]any{}}
+	s.up[cfg.ID] = &memNode{stale: cfg.HasBug(bugStaleRead), data: map[string]any{}}
 	s.mu.Unlock()
 	cfg.Logger.Info("mem node up")
 	<-ctx.Done()
@@ -95,6 +94,8 @@ func (s *memSystem) reach(ctx context.Context, id int) (*memNode, error) {
 	return n, nil
 }
 
+// Status says a node is ready once it has registered, which a node that
+// fails at start never does.
 func (s *memSystem) Status(ctx context.Context, ep systems.Endpoint) (systems.Status, error) {
 	n, err := s.reach(ctx, ep.ID)
 	if err != nil {
@@ -102,7 +103,7 @@ func (s *memSystem) Status(ctx context.Context, ep systems.Endpoint) (systems.St
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return systems.Status{Node: n.name, Ready: true, ClockOffsetNS: int64(n.clock)}, nil
+	return systems.Status{Node: ep.Name, Ready: true, ClockOffsetNS: int64(n.clock)}, nil
 }
 
 func (s *memSystem) SetClock(ctx context.Context, ep systems.Endpoint, offset time.Duration) error {

@@ -172,7 +172,11 @@ func prepare(ctx context.Context, spec Spec, d Driver) (*Cluster, error) {
 		return nil, fmt.Errorf("%s runtime: %w", d.Name(), err)
 	}
 	layout, err := d.Prepare(ctx, spec)
-	if err == nil && len(layout.Nodes) != spec.Nodes {
+	switch {
+	case err != nil:
+	case layout.Mesh == nil:
+		err = errors.New("laid out no mesh")
+	case len(layout.Nodes) != spec.Nodes:
 		err = fmt.Errorf("laid out %d nodes, want %d", len(layout.Nodes), spec.Nodes)
 	}
 	if err != nil {

@@ -1,6 +1,8 @@
 # faultline — see README.md.
 GO      ?= go
 BIN     := bin/faultline
+# The node-only program the docker runtime's image holds; beside $(BIN).
+NODEBIN := bin/faultline-node
 SEED    ?= 1
 TIME    ?= 20s
 
@@ -19,6 +21,7 @@ labels   = $(1)$(if $(FILTER), && ($(FILTER)))
 
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/faultline
+	CGO_ENABLED=0 $(GO) build -o $(NODEBIN) ./cmd/faultline-node
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/systems"
 )
 
@@ -84,7 +83,7 @@ func (k *Clock) Choose(rng *rand.Rand, ids []int) Choice {
 	return ch
 }
 
-func (k *Clock) Start(ctx context.Context, c cluster.Cluster, ch Choice) (Action, error) {
+func (k *Clock) Start(ctx context.Context, c Cluster, ch Choice) (Action, error) {
 	k.touched = append([]int(nil), ch.Nodes...)
 	offs := map[string]string{}
 	for _, id := range ch.Nodes {
@@ -106,7 +105,7 @@ func (k *Clock) Start(ctx context.Context, c cluster.Cluster, ch Choice) (Action
 }
 
 // strobe flips each node between true time and its offset every period.
-func (k *Clock) strobe(ctx context.Context, c cluster.Cluster, ch Choice, period time.Duration) {
+func (k *Clock) strobe(ctx context.Context, c Cluster, ch Choice, period time.Duration) {
 	defer close(k.done)
 	skewed := true
 	for sleep(ctx, period) {
@@ -120,7 +119,7 @@ func (k *Clock) strobe(ctx context.Context, c cluster.Cluster, ch Choice, period
 	}
 }
 
-func (k *Clock) Stop(ctx context.Context, c cluster.Cluster) (Action, error) {
+func (k *Clock) Stop(ctx context.Context, c Cluster) (Action, error) {
 	if k.cancel != nil {
 		k.cancel()
 		<-k.done
@@ -133,7 +132,7 @@ func (k *Clock) Stop(ctx context.Context, c cluster.Cluster) (Action, error) {
 }
 
 // set sets every node's offset at once, each call bounded.
-func (k *Clock) set(ctx context.Context, c cluster.Cluster, ids []int, offset func(int) time.Duration) error {
+func (k *Clock) set(ctx context.Context, c Cluster, ids []int, offset func(int) time.Duration) error {
 	errs := make([]error, len(ids))
 	var wg sync.WaitGroup
 	for i, id := range ids {

@@ -135,7 +135,7 @@ func toxicFor(ch Choice) (cluster.Toxic, error) {
 	return t, nil
 }
 
-func (l *Link) Start(ctx context.Context, c cluster.Cluster, ch Choice) (Action, error) {
+func (l *Link) Start(ctx context.Context, c Cluster, ch Choice) (Action, error) {
 	a := Action{F: l.StartF()}
 	t, err := toxicFor(ch)
 	if err != nil {
@@ -160,7 +160,7 @@ func (l *Link) Start(ctx context.Context, c cluster.Cluster, ch Choice) (Action,
 	return a, errors.Join(errs...)
 }
 
-func (l *Link) Stop(ctx context.Context, c cluster.Cluster) (Action, error) {
+func (l *Link) Stop(ctx context.Context, c Cluster) (Action, error) {
 	var errs []error
 	for _, ln := range l.active {
 		if err := c.RemoveLinkToxic(ctx, ln[0], ln[1], l.toxic); err != nil {

@@ -1,5 +1,5 @@
 // Package nemesis holds the faults a run injects and the schedule that
-// times them. A fault acts on a cluster.Cluster only; it never reads the
+// times them. A fault acts on a Cluster only; it never reads the
 // history. Every start and stop becomes a pair of nemesis events (process
 // -1) in the history, so checkers and reports can line faults up with
 // anomalies.
@@ -19,7 +19,27 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/cluster"
+	"github.com/faultline/faultline/systems"
 )
+
+// Cluster is what faults act on: the nodes, their processes and clocks,
+// and the links between them. *cluster.Cluster implements it, whatever
+// driver runs its nodes (unit tests use cluster/inmem or a double); see
+// there for what each method promises.
+type Cluster interface {
+	Nodes() []systems.Endpoint
+	Kill(ctx context.Context, id int) error
+	Start(ctx context.Context, id int) error
+	Pause(ctx context.Context, id int) error
+	Resume(ctx context.Context, id int) error
+	Status(ctx context.Context, id int) (systems.Status, error)
+	SetClock(ctx context.Context, id int, offset time.Duration) error
+	Partition(ctx context.Context, g cluster.Grudge) error
+	SetLinkToxic(ctx context.Context, from, to int, t cluster.Toxic) error
+	RemoveLinkToxic(ctx context.Context, from, to int, name string) error
+}
+
+var _ Cluster = (*cluster.Cluster)(nil)
 
 // Choice is everything one episode of a fault will do, decided from the
 // seed before the run. Which fields mean something depends on the fault.
@@ -74,8 +94,8 @@ type Fault interface {
 	StopF() string
 	// Choose decides one episode from rng for a cluster of nodes ids.
 	Choose(rng *rand.Rand, ids []int) Choice
-	Start(ctx context.Context, c cluster.Cluster, ch Choice) (Action, error)
-	Stop(ctx context.Context, c cluster.Cluster) (Action, error)
+	Start(ctx context.Context, c Cluster, ch Choice) (Action, error)
+	Stop(ctx context.Context, c Cluster) (Action, error)
 }
 
 // Lanes of the faults faultline ships.
@@ -88,7 +108,7 @@ const (
 
 // leader asks every node's admin endpoint and returns the node that says it
 // leads in the highest term, if any. Systems without leaders never say so.
-func leader(ctx context.Context, c cluster.Cluster) (int, bool) {
+func leader(ctx context.Context, c Cluster) (int, bool) {
 	best, bestTerm, found := 0, uint64(0), false
 	for _, n := range c.Nodes() {
 		sctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
@@ -112,7 +132,7 @@ const (
 // resolveLeader returns the nodes a leader-aimed choice acts on and how
 // they were found: pinned nodes as they are, else the current leader,
 // else the fallback nodes chosen at planning time.
-func resolveLeader(ctx context.Context, c cluster.Cluster, ch Choice) ([]int, string) {
+func resolveLeader(ctx context.Context, c Cluster, ch Choice) ([]int, string) {
 	if ch.Pinned {
 		return ch.Nodes, leaderPinned
 	}
@@ -122,7 +142,7 @@ func resolveLeader(ctx context.Context, c cluster.Cluster, ch Choice) ([]int, st
 	return ch.Nodes, leaderFallback
 }
 
-func nodeIDs(c cluster.Cluster) []int {
+func nodeIDs(c Cluster) []int {
 	var ids []int
 	for _, n := range c.Nodes() {
 		ids = append(ids, n.ID)

@@ -29,7 +29,7 @@ type fakeCluster struct {
 	actions []string
 }
 
-var _ cluster.Cluster = (*fakeCluster)(nil)
+var _ Cluster = (*fakeCluster)(nil)
 
 func newFake(n int) *fakeCluster { return &fakeCluster{n: n, dead: map[int]bool{}} }
 

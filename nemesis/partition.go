@@ -96,7 +96,7 @@ func (p *Partition) Choose(rng *rand.Rand, ids []int) Choice {
 	return ch
 }
 
-func (p *Partition) Start(ctx context.Context, c cluster.Cluster, ch Choice) (Action, error) {
+func (p *Partition) Start(ctx context.Context, c Cluster, ch Choice) (Action, error) {
 	ids := nodeIDs(c)
 	a := Action{F: p.StartF()}
 	g := ch.Grudge
@@ -129,7 +129,7 @@ func (p *Partition) Start(ctx context.Context, c cluster.Cluster, ch Choice) (Ac
 
 // Stop lifts the partition (an empty grudge), leaving link toxics alone:
 // a link fault may be running at the same time.
-func (p *Partition) Stop(ctx context.Context, c cluster.Cluster) (Action, error) {
+func (p *Partition) Stop(ctx context.Context, c Cluster) (Action, error) {
 	if err := c.Partition(ctx, cluster.Grudge{}); err != nil {
 		return Action{F: p.StopF()}, fmt.Errorf("lift partition: %w", err)
 	}
@@ -137,7 +137,7 @@ func (p *Partition) Stop(ctx context.Context, c cluster.Cluster) (Action, error)
 }
 
 // cut applies g link by link over the onset, each step a larger grudge.
-func (p *Partition) cut(ctx context.Context, c cluster.Cluster, g cluster.Grudge, rng *rand.Rand) error {
+func (p *Partition) cut(ctx context.Context, c Cluster, g cluster.Grudge, rng *rand.Rand) error {
 	onset := p.Onset
 	if onset == 0 {
 		onset = DefaultOnset

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/systems"
 )
 
@@ -99,7 +98,7 @@ func (p *Process) Choose(rng *rand.Rand, ids []int) Choice {
 	return ch
 }
 
-func (p *Process) Start(ctx context.Context, c cluster.Cluster, ch Choice) (Action, error) {
+func (p *Process) Start(ctx context.Context, c Cluster, ch Choice) (Action, error) {
 	a := Action{F: p.StartF()}
 	nodes, how := ch.Nodes, ""
 	if ch.Target == "leader" {
@@ -140,7 +139,7 @@ func (p *Process) Start(ctx context.Context, c cluster.Cluster, ch Choice) (Acti
 	return a, errors.Join(errs...)
 }
 
-func (p *Process) Stop(ctx context.Context, c cluster.Cluster) (Action, error) {
+func (p *Process) Stop(ctx context.Context, c Cluster) (Action, error) {
 	undo := c.Start
 	if p.Action == "pause" {
 		undo = c.Resume

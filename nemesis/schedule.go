@@ -10,7 +10,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/history"
 )
 
@@ -105,7 +104,7 @@ type Recorder interface {
 
 // Runner executes a schedule against a cluster.
 type Runner struct {
-	Cluster cluster.Cluster
+	Cluster Cluster
 	Faults  []Fault
 	Steps   []Step
 	History Recorder

@@ -38,7 +38,7 @@ func leftovers(t *testing.T, run string) []Removed {
 	return left
 }
 
-func quorumClient(t *testing.T, c *Cluster) systems.Client {
+func quorumClient(t *testing.T, c *cluster.Cluster) systems.Client {
 	t.Helper()
 	sys, err := registry.Default().Get("quorum")
 	if err != nil {
@@ -66,7 +66,8 @@ func TestCluster(t *testing.T) {
 	runDir := filepath.Join(t.TempDir(), fmt.Sprintf("run-docker-test-%d", os.Getpid()))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	c, err := Start(ctx, cluster.Spec{System: "quorum", Nodes: 3, RunDir: runDir, Storage: systems.StorageDurable})
+	d := New()
+	c, err := cluster.Start(ctx, cluster.Spec{System: "quorum", Nodes: 3, RunDir: runDir, Storage: systems.StorageDurable}, d)
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
@@ -132,14 +133,14 @@ func TestCluster(t *testing.T) {
 	})
 
 	t.Run("kill and restart keep the container and its data", func(t *testing.T) {
-		before, _ := c.ContainerID(2)
+		before, _ := d.ContainerID(2)
 		if err := c.Kill(ctx, 2); err != nil {
 			t.Fatalf("Kill: %v", err)
 		}
 		if err := c.Kill(ctx, 2); err != nil {
 			t.Fatalf("second Kill should be a no-op: %v", err)
 		}
-		info, err := c.cli.ContainerInspect(ctx, before)
+		info, err := d.cli.ContainerInspect(ctx, before)
 		if err != nil || info.State.Running || info.State.ExitCode != 137 {
 			t.Fatalf("after Kill: state %+v, %v; want stopped by SIGKILL (137)", info.State, err)
 		}
@@ -155,7 +156,7 @@ func TestCluster(t *testing.T) {
 		if err := c.Start(ctx, 2); err != nil {
 			t.Fatalf("second Start should be a no-op: %v", err)
 		}
-		if after, _ := c.ContainerID(2); after != before {
+		if after, _ := d.ContainerID(2); after != before {
 			t.Fatalf("restart made a new container: %s, was %s", after, before)
 		}
 		// The node reloads its store from /data: it reports the key it
@@ -185,8 +186,8 @@ func TestCluster(t *testing.T) {
 		if err := c.Kill(gone, 1); err != nil {
 			t.Fatalf("Kill with an ended context: %v", err)
 		}
-		id, _ := c.ContainerID(1)
-		if info, err := c.cli.ContainerInspect(ctx, id); err != nil || info.State.Running {
+		id, _ := d.ContainerID(1)
+		if info, err := d.cli.ContainerInspect(ctx, id); err != nil || info.State.Running {
 			t.Fatalf("after Kill: running=%v, %v", info.State != nil && info.State.Running, err)
 		}
 		if err := c.Start(ctx, 1); err != nil {
@@ -219,7 +220,7 @@ func TestCluster(t *testing.T) {
 		if err := c.Kill(ctx, 3); err != nil {
 			t.Fatalf("Kill of a paused node: %v", err)
 		}
-		if err := c.Pause(ctx, 3); err == nil || !errors.Is(err, errNotRunning) {
+		if err := c.Pause(ctx, 3); err == nil || !errors.Is(err, cluster.ErrNotRunning) {
 			t.Fatalf("Pause of a killed node: %v, want not running", err)
 		}
 		if err := c.Start(ctx, 3); err != nil {
@@ -237,15 +238,18 @@ func TestCluster(t *testing.T) {
 	})
 
 	t.Run("logs and close", func(t *testing.T) {
-		for _, name := range []string{"n1", "n2", "n3", "toxiproxy"} {
+		for name, start := range map[string]string{
+			"n1": "starting n1", "n2": "starting n2", "n3": "starting n3",
+			"toxiproxy": "starting container " + d.name + "-toxiproxy",
+		} {
 			b, err := os.ReadFile(filepath.Join(runDir, "nodes", name+".log"))
-			if err != nil || !strings.Contains(string(b), "--- faultline: starting container") {
-				t.Errorf("%s.log: %v\n%s", name, err, b)
+			if err != nil || !strings.Contains(string(b), "--- faultline: "+start) {
+				t.Errorf("%s.log lacks %q: %v\n%s", name, start, err, b)
 			}
 		}
 		// Clean --images finds the image by its label.
-		if info, err := c.cli.ImageInspect(ctx, c.image); err != nil || info.Config == nil || info.Config.Labels[LabelManaged] != "true" {
-			t.Errorf("image %s lacks label %s=true (%v)", c.image, LabelManaged, err)
+		if info, err := d.cli.ImageInspect(ctx, d.image); err != nil || info.Config == nil || info.Config.Labels[LabelManaged] != "true" {
+			t.Errorf("image %s lacks label %s=true (%v)", d.image, LabelManaged, err)
 		}
 		if left := leftovers(t, run); len(left) != 5 {
 			t.Fatalf("before Close, want 4 containers and a network, got %v", left)
@@ -281,15 +285,15 @@ func TestStartFailureCleansUp(t *testing.T) {
 	}
 }
 
-func TestNotStaticFaultline(t *testing.T) {
+func TestNotStaticNode(t *testing.T) {
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if why := notStaticFaultline(exe); why == "" {
-		t.Fatalf("the test binary %s was taken for a static faultline", exe)
+	if why := notStaticNode(exe); why == "" {
+		t.Fatalf("the test binary %s was taken for a static faultline-node", exe)
 	}
-	if why := notStaticFaultline(filepath.Join(t.TempDir(), "missing")); why == "" {
-		t.Fatalf("a missing file was taken for a static faultline")
+	if why := notStaticNode(filepath.Join(t.TempDir(), "missing")); why == "" {
+		t.Fatalf("a missing file was taken for a static faultline-node")
 	}
 }

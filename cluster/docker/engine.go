@@ -37,7 +37,7 @@ var ErrNoEngine = errors.New("no Docker engine answers")
 // noEngine says how to get one, in one line.
 func noEngine(err error) error {
 	first, _, _ := strings.Cut(err.Error(), "\n")
-	return fmt.Errorf("docker runtime: %w (%s); start one (e.g. `sudo dockerd &`, `sudo systemctl start docker`, or Docker Desktop) or use --runtime process", ErrNoEngine, first)
+	return fmt.Errorf("%w (%s); start one (e.g. `sudo dockerd &`, `sudo systemctl start docker`, or Docker Desktop) or use --runtime process", ErrNoEngine, first)
 }
 
 // disableReaper turns off testcontainers' reaper (Ryuk): it is an image
@@ -47,11 +47,11 @@ func noEngine(err error) error {
 func disableReaper() error {
 	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") != "true" {
 		if err := os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true"); err != nil {
-			return fmt.Errorf("docker runtime: disable the testcontainers reaper: %w", err)
+			return fmt.Errorf("disable the testcontainers reaper: %w", err)
 		}
 	}
 	if !testcontainers.ReadConfig().RyukDisabled {
-		return errors.New("docker runtime: testcontainers was configured with its reaper on before faultline could turn it off; set TESTCONTAINERS_RYUK_DISABLED=true")
+		return errors.New("testcontainers was configured with its reaper on before faultline could turn it off; set TESTCONTAINERS_RYUK_DISABLED=true")
 	}
 	return nil
 }
@@ -105,7 +105,7 @@ func newDockerClient(ctx context.Context) (cli *testcontainers.DockerClient, err
 func Available(ctx context.Context) error {
 	cli, err := engine(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("docker runtime: %w", err)
 	}
 	return cli.Close()
 }
@@ -141,7 +141,7 @@ func ownerAlive(owner string) bool {
 func Leftovers(ctx context.Context, run string) ([]Removed, error) {
 	cli, err := engine(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("docker runtime: %w", err)
 	}
 	defer cli.Close()
 	f := filters.NewArgs(filters.Arg("label", LabelManaged+"=true"))
@@ -189,7 +189,7 @@ type CleanOptions struct {
 func Clean(ctx context.Context, opts CleanOptions) (removed, kept []Removed, err error) {
 	cli, err := engine(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("docker runtime: %w", err)
 	}
 	defer cli.Close()
 	managed := filters.NewArgs(filters.Arg("label", LabelManaged+"=true"))

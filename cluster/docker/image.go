@@ -7,7 +7,6 @@ import (
 	"debug/buildinfo"
 	"debug/elf"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,81 +19,99 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 )
 
-// Image names: one image per faultline binary, tagged by the binary's hash.
+// Image names: one image per node binary, tagged by the binary's hash.
 const (
 	imageRepo = "faultline"
-	// mainPackage is the faultline command; a binary built from it has
-	// the `node` and `toxiproxy` subcommands the containers run.
-	mainPackage = "github.com/faultline/faultline/cmd/faultline"
+	// nodePackage is the node-only program; a binary built from it runs a
+	// node, or with `toxiproxy` the mesh's Toxiproxy server.
+	nodePackage = "github.com/faultline/faultline/cmd/faultline-node"
 	modulePath  = "github.com/faultline/faultline"
-	// binaryInImage is where the binary sits in the image.
-	binaryInImage = "/faultline"
+	// nodeBinaryName is its file name, beside the faultline binary (make
+	// build puts it there) and in the image.
+	nodeBinaryName    = "faultline-node"
+	nodeBinaryInImage = "/" + nodeBinaryName
 )
 
 // dockerfile makes the image: the static binary and nothing else, so no
 // base image has to come from a registry.
 const dockerfile = `FROM scratch
 LABEL ` + LabelManaged + `=true
-COPY faultline /faultline
-ENTRYPOINT ["/faultline"]
+COPY ` + nodeBinaryName + ` ` + nodeBinaryInImage + `
+ENTRYPOINT ["` + nodeBinaryInImage + `"]
 `
 
-// staticBinary returns a static (CGO_ENABLED=0) faultline binary for the
-// containers: candidate itself when it is one (make build makes one), else
-// one built from the module source found above the working directory.
-func staticBinary(ctx context.Context, logger *slog.Logger, candidate string) (string, error) {
+// nodeBinary returns a static (CGO_ENABLED=0) faultline-node binary for
+// the containers: candidate itself when it is one, else the one beside it
+// (make build puts bin/faultline-node beside bin/faultline), else one built
+// from source — the faultline module at or above the working directory,
+// or the module there, which requires faultline.
+func nodeBinary(ctx context.Context, logger *slog.Logger, candidate string) (string, error) {
+	var why []string
 	if candidate != "" {
-		if why := notStaticFaultline(candidate); why == "" {
-			return candidate, nil
-		} else {
-			logger.Debug("building a static faultline for the containers", "because", why)
+		for _, path := range []string{candidate, filepath.Join(filepath.Dir(candidate), nodeBinaryName)} {
+			reason := notStaticNode(path)
+			if reason == "" {
+				return path, nil
+			}
+			why = append(why, reason)
 		}
+		logger.Debug("building a static faultline-node for the containers", "because", strings.Join(why, "; "))
 	}
-	root, err := moduleRoot()
+	bin, err := buildNode(ctx)
 	if err != nil {
-		return "", fmt.Errorf("docker runtime: need a static faultline binary for the containers: %s is not one, and there is no source to build one from (%v); build faultline with CGO_ENABLED=0 (make build does)", candidate, err)
+		return "", fmt.Errorf("need a static %s binary for the containers and found none (%s): %w; build one with CGO_ENABLED=0 go build -o bin/%s %s (make build does) and put it beside the faultline binary",
+			nodeBinaryName, strings.Join(why, "; "), err, nodeBinaryName, nodePackage)
+	}
+	return bin, nil
+}
+
+// buildNode builds faultline-node into the user's cache directory.
+func buildNode(ctx context.Context) (string, error) {
+	dir, pkg := "", nodePackage // the module in the working directory
+	if root, err := moduleRoot(); err == nil {
+		dir, pkg = root, "./cmd/"+nodeBinaryName
 	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		cache = os.TempDir()
 	}
-	dir := filepath.Join(cache, "faultline", "docker")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("docker runtime: %w", err)
+	out := filepath.Join(cache, "faultline", "docker")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return "", err
 	}
-	tmp, err := os.CreateTemp(dir, "faultline-*.tmp")
+	tmp, err := os.CreateTemp(out, nodeBinaryName+"-*.tmp")
 	if err != nil {
-		return "", fmt.Errorf("docker runtime: %w", err)
+		return "", err
 	}
 	tmp.Close()
 	defer os.Remove(tmp.Name())
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", tmp.Name(), "./cmd/faultline")
-	cmd.Dir = root
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", tmp.Name(), pkg)
+	cmd.Dir = dir
 	// The containers are Linux; the engine's architecture is taken to be
 	// this machine's (GOARCH as the toolchain has it).
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("docker runtime: build a static faultline in %s: %w: %s", root, err, strings.TrimSpace(out.String()))
+		return "", fmt.Errorf("go build %s: %w: %s", pkg, err, strings.TrimSpace(buf.String()))
 	}
 	// Concurrent harnesses may build at once; each renames its own file.
-	bin := filepath.Join(dir, "faultline")
+	bin := filepath.Join(out, nodeBinaryName)
 	if err := os.Rename(tmp.Name(), bin); err != nil {
-		return "", fmt.Errorf("docker runtime: %w", err)
+		return "", err
 	}
 	return bin, nil
 }
 
-// notStaticFaultline says why path is not a static faultline binary, or ""
-// when it is one.
-func notStaticFaultline(path string) string {
+// notStaticNode says why path is not a static faultline-node binary, or
+// "" when it is one.
+func notStaticNode(path string) string {
 	info, err := buildinfo.ReadFile(path)
 	if err != nil {
 		return fmt.Sprintf("%s: no Go build info: %v", path, err)
 	}
-	if info.Path != mainPackage {
-		return fmt.Sprintf("%s is %s, not %s", path, info.Path, mainPackage)
+	if info.Path != nodePackage {
+		return fmt.Sprintf("%s is %s, not %s", path, info.Path, nodePackage)
 	}
 	f, err := elf.Open(path)
 	if err != nil {
@@ -157,7 +174,7 @@ func fileHash(path string) (string, error) {
 func ensureImage(ctx context.Context, cli *testcontainers.DockerClient, logger *slog.Logger, bin string) (string, error) {
 	sum, err := fileHash(bin)
 	if err != nil {
-		return "", fmt.Errorf("docker runtime: hash %s: %w", bin, err)
+		return "", fmt.Errorf("hash %s: %w", bin, err)
 	}
 	tag := sum[:20]
 	ref := imageRepo + ":" + tag
@@ -165,22 +182,22 @@ func ensureImage(ctx context.Context, cli *testcontainers.DockerClient, logger *
 		logger.Debug("node image cached", "image", ref)
 		return ref, nil
 	} else if !client.IsErrNotFound(err) {
-		return "", fmt.Errorf("docker runtime: inspect image %s: %w", ref, err)
+		return "", fmt.Errorf("inspect image %s: %w", ref, err)
 	}
 	dir, err := os.MkdirTemp("", "faultline-image-*")
 	if err != nil {
-		return "", fmt.Errorf("docker runtime: %w", err)
+		return "", fmt.Errorf("%w", err)
 	}
 	defer os.RemoveAll(dir)
-	if err := copyFile(bin, filepath.Join(dir, "faultline")); err != nil {
-		return "", fmt.Errorf("docker runtime: image context: %w", err)
+	if err := copyFile(bin, filepath.Join(dir, nodeBinaryName)); err != nil {
+		return "", fmt.Errorf("image context: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
-		return "", fmt.Errorf("docker runtime: image context: %w", err)
+		return "", fmt.Errorf("image context: %w", err)
 	}
 	provider, err := testcontainers.NewDockerProvider()
 	if err != nil {
-		return "", fmt.Errorf("docker runtime: %w", err)
+		return "", fmt.Errorf("%w", err)
 	}
 	defer provider.Close()
 	var buildLog bytes.Buffer
@@ -192,7 +209,7 @@ func ensureImage(ctx context.Context, cli *testcontainers.DockerClient, logger *
 	}
 	logger.Info("building node image", "image", ref, "binary", bin)
 	if _, err := provider.BuildImage(ctx, req); err != nil {
-		return "", fmt.Errorf("docker runtime: build image %s: %w; build log: %s", ref, err, lastLines(buildLog.String(), 10))
+		return "", fmt.Errorf("build image %s: %w; build log: %s", ref, err, lastLines(buildLog.String(), 10))
 	}
 	return ref, nil
 }
@@ -221,5 +238,3 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
-
-var errNotRunning = errors.New("not running")

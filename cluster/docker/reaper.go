@@ -23,8 +23,30 @@ import (
 // removes by it.
 const LabelCluster = "dev.faultline.cluster"
 
-// ReapCommand is the hidden faultline subcommand that runs a reaper.
-const ReapCommand = "docker-reap"
+// reapEnv, set in a process's environment, makes that process a reaper
+// of the cluster it names (see init).
+const reapEnv = "FAULTLINE_DOCKER_REAP"
+
+// A reaper is this very binary re-executed with reapEnv set: whatever
+// program runs the docker driver (the CLI, a test binary, a user's own
+// program) links this package, so it can reap without any other binary
+// at hand. Its init runs before main and TestMain, reaps and exits.
+func init() {
+	if name := os.Getenv(reapEnv); name != "" {
+		os.Exit(reapMain(name))
+	}
+}
+
+// reapMain is a reaper process: it waits for EOF on stdin and removes the
+// cluster's containers and network. It logs to stderr (the reaper log).
+func reapMain(name string) int {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("reaper", name)
+	if err := reap(context.Background(), name, os.Stdin, logger); err != nil {
+		logger.Error("reap failed", "err", err)
+		return 1
+	}
+	return 0
+}
 
 // reaper is a child process that removes the cluster's containers and
 // network once the harness is gone, however it went: containers do not die
@@ -38,12 +60,12 @@ type reaper struct {
 	done  chan struct{}
 }
 
-// startReaper runs `bin docker-reap --cluster name`, when bin runs on this
-// machine (a static Linux binary does on Linux); otherwise there is no
-// reaper and `faultline clean` is the only fallback.
-func startReaper(bin, name, logPath string, logger *slog.Logger) *reaper {
+// startReaper re-executes this binary as the reaper of cluster name. Off
+// Linux there is none (no /proc/self/exe): `faultline clean` is the only
+// fallback there.
+func startReaper(name, logPath string, logger *slog.Logger) *reaper {
 	if goruntime.GOOS != "linux" {
-		logger.Debug("no reaper: the node binary does not run here", "goos", goruntime.GOOS)
+		logger.Debug("no reaper off Linux", "goos", goruntime.GOOS)
 		return nil
 	}
 	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
@@ -52,7 +74,10 @@ func startReaper(bin, name, logPath string, logger *slog.Logger) *reaper {
 		return nil
 	}
 	defer logf.Close()
-	cmd := exec.Command(bin, ReapCommand, "--cluster", name)
+	// /proc/self/exe, not os.Args[0]: it runs even when the binary was
+	// replaced or removed since (go run, a rebuild).
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Env = append(os.Environ(), reapEnv+"="+name)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdin, err := cmd.StdinPipe()
@@ -87,9 +112,9 @@ func (r *reaper) stop() {
 	}
 }
 
-// Reap waits until in reaches EOF, then removes every container and
-// network labelled with cluster. It is what `faultline docker-reap` runs.
-func Reap(ctx context.Context, cluster string, in io.Reader, logger *slog.Logger) error {
+// reap waits until in reaches EOF, then removes every container and
+// network labelled with cluster.
+func reap(ctx context.Context, cluster string, in io.Reader, logger *slog.Logger) error {
 	if cluster == "" {
 		return errors.New("reap: no cluster named")
 	}

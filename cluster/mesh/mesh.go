@@ -48,7 +48,11 @@ import (
 	"slices"
 	"sort"
 	"sync"
+
+	"github.com/faultline/faultline/cluster"
 )
+
+var _ cluster.Mesh = (*Mesh)(nil)
 
 // Stream names a direction of a Toxiproxy proxy: upstream carries bytes from
 // the dialling node to the listening one, downstream carries the replies.
@@ -67,6 +71,8 @@ func partitionName(stream string) string { return partitionToxic + "-" + stream 
 
 // Mesh is the set of proxies between the nodes of one cluster. Methods are
 // safe for concurrent use.
+//
+// It is the cluster.Mesh both runtimes use, with different backends.
 type Mesh struct {
 	logger *slog.Logger
 	ids    []int           // sorted node IDs
@@ -160,7 +166,7 @@ func (m *Mesh) PeersOf(from int) map[int]string {
 // does not name flows. A grudge is one-way: g = {2: [1]} silences 1 -> 2
 // only. Streams that heal close the connections that lost bytes (see the
 // package comment). Partition never waits for the nodes.
-func (m *Mesh) Partition(g map[int][]int) error {
+func (m *Mesh) Partition(g cluster.Grudge) error {
 	want := make(map[streamID]bool)
 	for i, from := range g {
 		for _, j := range from {
@@ -230,28 +236,13 @@ func (m *Mesh) Faults() ([]string, error) {
 	return out, nil
 }
 
-// Toxic is a Toxiproxy toxic for SetLinkToxic.
-type Toxic struct {
-	// Name identifies the toxic on its link; setting a name again replaces
-	// the toxic. "partition" is reserved.
-	Name string
-	// Type is a Toxiproxy toxic type: latency, bandwidth, slow_close,
-	// timeout, reset_peer, slicer, limit_data.
-	Type string
-	// Attributes are the type's attributes as Toxiproxy documents them,
-	// e.g. {"latency": 200, "jitter": 50} (milliseconds) for latency.
-	Attributes map[string]any
-	// Toxicity is the probability the toxic applies; 0 means 1. Toxiproxy
-	// draws it per connection (again each time the link's toxics change),
-	// not per byte.
-	Toxicity float32
-}
-
 // SetLinkToxic puts t on every byte travelling from node from to node to,
 // on any connection between them (the upstream stream of proxy from -> to
 // and the downstream stream of proxy to -> from). It replaces a toxic of the
-// same name on that link.
-func (m *Mesh) SetLinkToxic(from, to int, t Toxic) error {
+// same name on that link; the name "partition" is reserved. Toxiproxy
+// draws a toxic's toxicity per connection, again each time the link's
+// toxics change.
+func (m *Mesh) SetLinkToxic(from, to int, t cluster.Toxic) error {
 	if t.Name == "" || t.Name == partitionToxic {
 		return fmt.Errorf("mesh: link toxic n%d->n%d: bad name %q", from, to, t.Name)
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/internal/freeport"
 )
 
@@ -348,7 +349,7 @@ func testHeal(t *testing.T, f *fixture) {
 	// Bytes 1 sends now are dropped for good, on both kinds of connection.
 	f.hears(t, old12, 1, 2, false)
 	f.hears(t, old21, 1, 2, false)
-	if err := f.m.SetLinkToxic(1, 3, Toxic{Name: "slow", Type: "latency", Attributes: map[string]any{"latency": 1}}); err != nil {
+	if err := f.m.SetLinkToxic(1, 3, cluster.Toxic{Name: "slow", Type: "latency", Attributes: map[string]any{"latency": 1}}); err != nil {
 		t.Fatalf("SetLinkToxic: %v", err)
 	}
 	want := []string{"partition n1->n2 upstream", "partition n2->n1 downstream", "toxic slow n1->n3"}
@@ -425,7 +426,7 @@ func TestLinkToxic(t *testing.T) { forEachBackend(t, 2, testLinkToxic) }
 func testLinkToxic(t *testing.T, f *fixture) {
 	const delay = 600 * time.Millisecond
 	old12 := f.connect(t, 1, 2)
-	err := f.m.SetLinkToxic(1, 2, Toxic{Name: "slow", Type: "latency", Attributes: map[string]any{"latency": delay.Milliseconds()}})
+	err := f.m.SetLinkToxic(1, 2, cluster.Toxic{Name: "slow", Type: "latency", Attributes: map[string]any{"latency": delay.Milliseconds()}})
 	if err != nil {
 		t.Fatalf("SetLinkToxic: %v", err)
 	}
@@ -438,7 +439,7 @@ func testLinkToxic(t *testing.T, f *fixture) {
 		}
 	}
 	// Setting the same name again replaces the toxic instead of failing.
-	err = f.m.SetLinkToxic(1, 2, Toxic{Name: "slow", Type: "latency", Attributes: map[string]any{"latency": delay.Milliseconds()}})
+	err = f.m.SetLinkToxic(1, 2, cluster.Toxic{Name: "slow", Type: "latency", Attributes: map[string]any{"latency": delay.Milliseconds()}})
 	if err != nil {
 		t.Fatalf("SetLinkToxic again: %v", err)
 	}
@@ -454,7 +455,7 @@ func testLinkToxic(t *testing.T, f *fixture) {
 	}
 
 	// Heal removes link toxics too.
-	err = f.m.SetLinkToxic(2, 1, Toxic{Name: "slow", Type: "latency", Attributes: map[string]any{"latency": delay.Milliseconds()}})
+	err = f.m.SetLinkToxic(2, 1, cluster.Toxic{Name: "slow", Type: "latency", Attributes: map[string]any{"latency": delay.Milliseconds()}})
 	if err != nil {
 		t.Fatalf("SetLinkToxic: %v", err)
 	}
@@ -477,12 +478,12 @@ func testBadArguments(t *testing.T, f *fixture) {
 			t.Errorf("Partition(%v) should fail", g)
 		}
 	}
-	for _, tx := range []Toxic{{Name: "partition", Type: "latency"}, {Name: "", Type: "latency"}, {Name: "x", Type: "no-such-type"}} {
+	for _, tx := range []cluster.Toxic{{Name: "partition", Type: "latency"}, {Name: "", Type: "latency"}, {Name: "x", Type: "no-such-type"}} {
 		if err := f.m.SetLinkToxic(1, 2, tx); err == nil {
 			t.Errorf("SetLinkToxic(%+v) should fail", tx)
 		}
 	}
-	if err := f.m.SetLinkToxic(1, 9, Toxic{Name: "x", Type: "latency"}); err == nil {
+	if err := f.m.SetLinkToxic(1, 9, cluster.Toxic{Name: "x", Type: "latency"}); err == nil {
 		t.Errorf("SetLinkToxic on a missing link should fail")
 	}
 	// A failed toxic leaves nothing behind.

@@ -35,8 +35,7 @@ type gatesDoc struct {
 // Serve runs a Toxiproxy server on ln until ctx ends: Toxiproxy's own HTTP
 // API, with the partition gate toxic type (faultline_gate) known, plus the
 // gates endpoint a remote mesh (Connect) flips gates through. Toxiproxy's
-// errors and each gate change are logged to logw. It is what
-// `faultline toxiproxy` runs.
+// errors and each gate change are logged to logw.
 func Serve(ctx context.Context, ln net.Listener, logw io.Writer) error {
 	if logw == nil {
 		logw = io.Discard
@@ -66,6 +65,17 @@ func Serve(ctx context.Context, ln net.Listener, logw io.Writer) error {
 		return nil
 	}
 	return fmt.Errorf("toxiproxy server: %w", err)
+}
+
+// ListenAndServe listens on addr and runs Serve there: what
+// `faultline toxiproxy` and `faultline-node toxiproxy` (the docker
+// runtime's proxy container) run.
+func ListenAndServe(ctx context.Context, addr string, logw io.Writer) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("toxiproxy server: %w", err)
+	}
+	return Serve(ctx, ln, logw)
 }
 
 // gateServer flips the gates of a Toxiproxy server's proxies.

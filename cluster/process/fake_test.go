@@ -209,7 +209,7 @@ func fakeHarness(args []string) int {
 	}
 	var pids []string
 	for _, ep := range c.Nodes() {
-		pid, ok := c.PID(ep.ID)
+		pid, ok := PID(c, ep.ID)
 		if !ok {
 			fmt.Println("error:", errors.New("node not running"))
 			return 1

@@ -27,11 +27,11 @@ import (
 // meshProbe talks to a cluster of fake nodes.
 type meshProbe struct {
 	t      *testing.T
-	c      *Cluster
+	c      *cluster.Cluster
 	client map[int]string
 }
 
-func newProbe(t *testing.T, c *Cluster) *meshProbe {
+func newProbe(t *testing.T, c *cluster.Cluster) *meshProbe {
 	p := &meshProbe{t: t, c: c, client: map[int]string{}}
 	for _, ep := range c.Nodes() {
 		p.client[ep.ID] = ep.Client

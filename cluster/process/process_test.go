@@ -43,7 +43,7 @@ func fakeSpec(t *testing.T, nodes int, bugs ...string) cluster.Spec {
 	}
 }
 
-func startCluster(t *testing.T, spec cluster.Spec) *Cluster {
+func startCluster(t *testing.T, spec cluster.Spec) *cluster.Cluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -91,9 +91,9 @@ func leftovers(dir string) []int {
 	return pids
 }
 
-func mustPID(t *testing.T, c *Cluster, id int) int {
+func mustPID(t *testing.T, c *cluster.Cluster, id int) int {
 	t.Helper()
-	pid, ok := c.PID(id)
+	pid, ok := PID(c, id)
 	if !ok {
 		t.Fatalf("n%d is not running", id)
 	}
@@ -153,7 +153,7 @@ func TestLifecycle(t *testing.T) {
 		if alive(pid) {
 			t.Fatalf("pid %d alive after Kill", pid)
 		}
-		if _, ok := c.PID(2); ok {
+		if _, ok := PID(c, 2); ok {
 			t.Fatalf("PID(2) reports a running node after Kill")
 		}
 		if _, err := c.Status(ctx, 2); err == nil {
@@ -341,7 +341,7 @@ func TestStartFailureQuotesLogAndCleansUp(t *testing.T) {
 		}
 	}
 	if strings.Contains(msg, "boom #10") {
-		t.Errorf("error quotes more than the last %d lines:\n%s", logTailLines, msg)
+		t.Errorf("error quotes more than the last %d lines:\n%s", cluster.LogTailLines, msg)
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("a node that exits should fail Start at once, took %v", d)

@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -49,25 +47,4 @@ func runOf(r docker.Removed) string {
 		return ""
 	}
 	return " (run " + r.Run + ")"
-}
-
-// newReapCmd is the docker runtime's reaper (see docker.Reap); hidden, as
-// only the runtime starts it.
-func newReapCmd(stderr io.Writer) *cobra.Command {
-	var cluster string
-	cmd := &cobra.Command{
-		Use:    docker.ReapCommand,
-		Short:  "Remove a docker cluster's containers once stdin ends (started by the docker runtime)",
-		Hidden: true,
-		Args:   cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			log := slog.New(slog.NewTextHandler(stderr, nil))
-			if err := docker.Reap(cmd.Context(), cluster, os.Stdin, log); err != nil {
-				return &exitError{code: exitUnknown, err: err}
-			}
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&cluster, "cluster", "", "the cluster's name (label "+docker.LabelCluster+")")
-	return cmd
 }

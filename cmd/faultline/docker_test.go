@@ -67,10 +67,18 @@ func TestDockerRunLeavesNothing(t *testing.T) {
 	if got := runtimeOf(t, latest); got != "docker" {
 		t.Fatalf("test.json runtime = %q, want docker", got)
 	}
-	for _, name := range []string{"n1", "n2", "n3", "toxiproxy"} {
+	// Node logs start with the node's command line: the image's
+	// node-only program.
+	for name, start := range map[string]string{
+		"n1": "starting n1 at ", "n2": "starting n2 at ", "n3": "starting n3 at ",
+		"toxiproxy": "starting container ",
+	} {
 		b, err := os.ReadFile(filepath.Join(latest, "nodes", name+".log"))
-		if err != nil || !bytes.Contains(b, []byte("--- faultline: starting container")) {
-			t.Errorf("nodes/%s.log: %v", name, err)
+		if err != nil || !bytes.Contains(b, []byte("--- faultline: "+start)) {
+			t.Errorf("nodes/%s.log lacks %q: %v", name, start, err)
+		}
+		if name != "toxiproxy" && !bytes.Contains(b, []byte(": /faultline-node --system quorum --id ")) {
+			t.Errorf("nodes/%s.log does not show the node-only program running the node:\n%s", name, b)
 		}
 	}
 	if left := dockerLeftovers(t, latest); len(left) != 0 {

@@ -24,7 +24,7 @@ import (
 // tested against the mesh in cluster/process.
 
 type realCluster struct {
-	*process.Cluster
+	*cluster.Cluster
 	t      *testing.T
 	ctx    context.Context
 	client systems.Client
@@ -107,7 +107,7 @@ func TestKillTakesNodesDownAndRestartBringsThemBack(t *testing.T) {
 	if _, err := kill.Start(r.ctx, r, nemesis.Choice{Target: "minority", Nodes: []int{3}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := r.PID(3); ok {
+	if _, ok := process.PID(r.Cluster, 3); ok {
 		t.Fatal("killed n3 still runs")
 	}
 	if _, err := r.status(3); err == nil {
@@ -178,7 +178,7 @@ func lostAfter(t *testing.T, r *realCluster, fault nemesis.Fault, n int) int {
 		t.Fatal(err)
 	}
 	for id := 1; id <= 3; id++ {
-		if _, ok := r.PID(id); ok {
+		if _, ok := process.PID(r.Cluster, id); ok {
 			t.Fatalf("n%d survived %s", id, fault.Name())
 		}
 	}

@@ -100,7 +100,7 @@ func TestRaftSurvivesFiftyLeaderKills(t *testing.T) {
 }
 
 // waitLeader polls the nodes' admin endpoints until one says it leads.
-func waitLeader(ctx context.Context, t *testing.T, c cluster.Cluster) int {
+func waitLeader(ctx context.Context, t *testing.T, c *cluster.Cluster) int {
 	t.Helper()
 	for ctx.Err() == nil {
 		for _, n := range c.Nodes() {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"net"
 
 	"github.com/spf13/cobra"
 
@@ -13,19 +12,15 @@ func newToxiproxyCmd(stderr io.Writer) *cobra.Command {
 	var listen string
 	cmd := &cobra.Command{
 		Use:   "toxiproxy",
-		Short: "Run a Toxiproxy server with faultline's partition gates (what the docker runtime's proxy container runs)",
+		Short: "Run a Toxiproxy server with faultline's partition gates (as the docker runtime's proxy container does)",
 		Long: `Run the pinned Toxiproxy server with its HTTP API on --listen, with faultline's
 partition gate toxic type (faultline_gate) registered and one extra endpoint,
 /faultline/gates, through which the harness partitions without waiting on
-stuck receivers. The docker runtime runs this in its proxy container; it
-stops on SIGINT or SIGTERM.`,
+stuck receivers. The docker runtime's proxy container runs the same server
+(faultline-node toxiproxy); it stops on SIGINT or SIGTERM.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ln, err := net.Listen("tcp", listen)
-			if err != nil {
-				return &exitError{code: exitUnknown, err: err}
-			}
-			if err := mesh.Serve(cmd.Context(), ln, stderr); err != nil {
+			if err := mesh.ListenAndServe(cmd.Context(), listen, stderr); err != nil {
 				return &exitError{code: exitUnknown, err: err}
 			}
 			return nil

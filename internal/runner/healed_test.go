@@ -2,59 +2,43 @@ package runner
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/faultline/faultline/cluster"
-	"github.com/faultline/faultline/systems"
 )
 
-// healCluster answers what checkHealed asks; the rest of Cluster is nil.
-type healCluster struct {
-	cluster.Cluster
-	down   map[int]bool
-	skewed map[int]bool
-	faults []string
-	reset  []int
-}
-
-func (c *healCluster) Status(_ context.Context, id int) (systems.Status, error) {
-	if c.down[id] {
-		return systems.Status{}, errors.New("connection refused")
-	}
-	st := systems.Status{Ready: true}
-	if c.skewed[id] {
-		st.ClockOffsetNS = int64(time.Minute)
-	}
-	return st, nil
-}
-
-func (c *healCluster) LinkFaults(context.Context) ([]string, error) { return c.faults, nil }
-
-func (c *healCluster) SetClock(_ context.Context, id int, d time.Duration) error {
-	if d == 0 {
-		c.reset = append(c.reset, id)
-	}
-	return nil
-}
-
 func TestCheckHealedNamesWhatIsStillBroken(t *testing.T) {
-	nodes := []systems.Endpoint{{ID: 1, Name: "n1"}, {ID: 2, Name: "n2"}, {ID: 3, Name: "n3"}}
+	sys, d := newMemSystem()
+	ctx := context.Background()
+	c, err := cluster.Start(ctx, cluster.Spec{System: "mem", Nodes: 3, RunDir: t.TempDir(), Admin: sys}, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
 	log := slog.New(slog.DiscardHandler)
-	c := &healCluster{down: map[int]bool{2: true}, skewed: map[int]bool{3: true}, faults: []string{"toxic link-latency n1->n3"}}
-	h := checkHealed(context.Background(), c, nodes, log)
-	want := Healed{LinksHealed: false, LinkFaults: c.faults, NodesUp: 2, Nodes: 3, Down: []string{"n2"}}
+	if h := checkHealed(ctx, c, c.Nodes(), log); !h.LinksHealed || h.NodesUp != 3 || len(h.Down) != 0 {
+		t.Fatalf("a healed cluster checks as %+v", h)
+	}
+
+	if err := c.Kill(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetClock(ctx, 3, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetLinkToxic(ctx, 1, 3, cluster.Toxic{Name: "link-latency", Type: "latency"}); err != nil {
+		t.Fatal(err)
+	}
+	h := checkHealed(ctx, c, c.Nodes(), log)
+	want := Healed{LinksHealed: false, LinkFaults: []string{"toxic link-latency n1->n3"}, NodesUp: 2, Nodes: 3, Down: []string{"n2"}}
 	if !reflect.DeepEqual(h, want) {
 		t.Fatalf("checkHealed = %+v, want %+v", h, want)
 	}
-	if !reflect.DeepEqual(c.reset, []int{3}) {
-		t.Fatalf("clocks set back to true time: %v, want n3's only", c.reset)
-	}
-	c = &healCluster{}
-	if h := checkHealed(context.Background(), c, nodes, log); !h.LinksHealed || h.NodesUp != 3 || len(h.Down) != 0 {
-		t.Fatalf("a healed cluster checks as %+v", h)
+	// n3's clock was skewed: checkHealed set it back to true time.
+	if st, err := c.Status(ctx, 3); err != nil || st.ClockOffsetNS != 0 {
+		t.Fatalf("n3 after checkHealed: %+v, %v; want its clock reset", st, err)
 	}
 }

@@ -32,6 +32,14 @@ type Options struct {
 	// Logger receives the harness's log (the CLI's stderr); the run's
 	// harness.log gets everything regardless.
 	Logger *slog.Logger
+	// System is the system under test as a value, for one the registry
+	// does not hold; Test.System then names it (or is empty). Its nodes
+	// must be ones the cluster's driver can run. When the system also
+	// implements cluster.Admin, the cluster asks nodes through it.
+	System systems.System
+	// Driver runs the cluster instead of a driver of Test.Runtime, and
+	// test.json records its name (tests run over cluster/inmem).
+	Driver cluster.Driver
 }
 
 // Results is what results.json holds.
@@ -87,32 +95,54 @@ func (o *Outcome) ExitCode() int {
 // not start). Cancelling ctx interrupts the run: clients and nemesis stop,
 // the cluster is torn down, and what was recorded is still checked.
 func Run(ctx context.Context, t Test, opts Options) (*Outcome, error) {
-	res, err := Resolve(t)
+	if opts.System != nil && t.System == "" {
+		t.System = opts.System.Name()
+	}
+	res, err := resolve(t, opts.System)
 	if err != nil {
 		return nil, err
 	}
-	if len(opts.NodeCommand) == 0 {
+	if len(opts.NodeCommand) == 0 && opts.Driver == nil {
 		return nil, &exitcode.ConfigError{Err: errors.New("no node command: the harness needs a program to run nodes with")}
 	}
+	t = withPlan(t, res.Faults)
+	// test.json records the runtime that actually runs.
+	if opts.Driver != nil {
+		t.Runtime = opts.Driver.Name()
+	} else if t.Runtime, err = resolveRuntime(ctx, t.Runtime); err != nil {
+		return nil, err
+	}
+	res.Test = t
+	r, err := newRun(res, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer r.logFile.Close()
+	return r.run(ctx)
+}
+
+// withPlan fills in what the faults decide: the seeded schedule, unless
+// one was given (a replay), and the nodes' storage mode.
+func withPlan(t Test, faults []nemesis.Fault) Test {
 	if t.Schedule == nil {
 		ids := make([]int, t.Nodes)
 		for i := range ids {
 			ids[i] = i + 1
 		}
-		t.Schedule = nemesis.Plan(t.Seed, res.Faults, ids, t.NemesisInterval.D(), t.TimeLimit.D())
+		t.Schedule = nemesis.Plan(t.Seed, faults, ids, t.NemesisInterval.D(), t.TimeLimit.D())
 	}
 	if t.Storage == "" {
 		t.Storage = systems.StorageDurable
-		if nemesis.NeedsLazyStorage(res.Faults) {
+		if nemesis.NeedsLazyStorage(faults) {
 			t.Storage = systems.StorageLazy
 		}
 	}
-	// test.json records the runtime that actually runs.
-	if t.Runtime, err = resolveRuntime(ctx, t.Runtime); err != nil {
-		return nil, err
-	}
-	res.Test = t
+	return t
+}
 
+// newRun makes the run's directory with its test.json and harness.log.
+func newRun(res *Resolved, opts Options) (*run, error) {
+	t := res.Test
 	label := fmt.Sprintf("%s-%s-s%d", t.System, t.Workload, t.Seed)
 	dir, err := store.NewRun(t.ResultsDir, label, time.Now())
 	if err != nil {
@@ -125,7 +155,6 @@ func Run(ctx context.Context, t Test, opts Options) (*Outcome, error) {
 	if err != nil {
 		return nil, &exitcode.ConfigError{Err: fmt.Errorf("create harness log: %w", err)}
 	}
-	defer logFile.Close()
 	console := opts.Logger
 	if console == nil {
 		console = slog.New(slog.DiscardHandler)
@@ -134,108 +163,155 @@ func Run(ctx context.Context, t Test, opts Options) (*Outcome, error) {
 		slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug}),
 		console.Handler(),
 	)).With("run", filepath.Base(dir))
-
-	r := &run{res: res, t: t, dir: dir, log: log, opts: opts}
-	return r.run(ctx)
+	return &run{res: res, t: t, dir: dir, log: log, logFile: logFile, opts: opts}, nil
 }
 
 type run struct {
-	res  *Resolved
-	t    Test
-	dir  string
-	log  *slog.Logger
-	opts Options
+	res     *Resolved
+	t       Test
+	dir     string
+	log     *slog.Logger
+	logFile *os.File
+	opts    Options
 
-	cluster cluster.Cluster
+	cluster *cluster.Cluster
 	client  systems.Client
 	gen     workloads.Generator
+	wopts   workloads.Options
+	history *os.File
 	rec     *history.Recorder
 	nodes   []systems.Endpoint
 }
 
+// run is the path of one run: start the cluster, set up clients and the
+// history, exercise the cluster under faults, close it, judge the history.
 func (r *run) run(ctx context.Context) (*Outcome, error) {
+	if err := r.startCluster(ctx); err != nil {
+		return nil, err
+	}
+	defer r.closeCluster()
+	if err := r.setUp(); err != nil {
+		return nil, err
+	}
+	defer r.history.Close()
+	results := r.exercise(ctx)
+	interrupted := ctx.Err() != nil
+	r.closeCluster()
+	if err := r.rec.Err(); err != nil {
+		r.log.Error("history was not fully written", "err", err)
+	}
+	results = r.judge(ctx, results, interrupted)
+	r.storeResults(results)
+	r.log.Info("done", "valid", results.Valid.String(), "dir", r.dir)
+	return &Outcome{RunDir: r.dir, Results: results}, nil
+}
+
+// abort stores a result without a verdict that says why the run stopped
+// before its clients started, and returns err.
+func (r *run) abort(err error) error {
+	r.storeResults(Results{Valid: checkers.Unknown, Reason: err.Error()})
+	return err
+}
+
+// startCluster starts the cluster on the run's driver; a failure is a
+// *exitcode.ClusterError.
+func (r *run) startCluster(ctx context.Context) error {
 	t := r.t
 	r.log.Info("starting cluster", "system", t.System, "nodes", t.Nodes, "bugs", t.Bugs, "seed", t.Seed)
-	cluster, err := startCluster(ctx, t.Runtime, cluster.Spec{
+	spec := cluster.Spec{
 		System: t.System, Nodes: t.Nodes, Bugs: t.Bugs, Storage: t.Storage, RunDir: r.dir,
 		Command: r.opts.NodeCommand, Logger: r.log,
-	})
-	if err != nil {
-		err = fmt.Errorf("cluster did not come up: %w", err)
-		r.storeResults(Results{Valid: checkers.Unknown, Reason: err.Error()})
-		return nil, &exitcode.ClusterError{Err: err}
 	}
-	r.cluster = cluster
-	defer func() {
-		if err := r.cluster.Close(); err != nil {
-			r.log.Warn("closing cluster", "err", err)
-		}
-	}()
-	r.nodes = cluster.Nodes()
+	// A system with an API of its own answers for its nodes.
+	if a, ok := r.res.System.(cluster.Admin); ok {
+		spec.Admin = a
+	}
+	d := r.opts.Driver
+	var err error
+	if d == nil {
+		d, err = newDriver(t.Runtime)
+	}
+	if err == nil {
+		r.cluster, err = cluster.Start(ctx, spec, d)
+	}
+	if err != nil {
+		return r.abort(&exitcode.ClusterError{Err: fmt.Errorf("cluster did not come up: %w", err)})
+	}
+	r.nodes = r.cluster.Nodes()
+	return nil
+}
 
-	wopts := workloads.Options{
+func (r *run) closeCluster() {
+	if err := r.cluster.Close(); err != nil {
+		r.log.Warn("closing cluster", "err", err)
+	}
+}
+
+// setUp makes the workload's client and generator and the history file.
+func (r *run) setUp() error {
+	t := r.t
+	r.wopts = workloads.Options{
 		Seed: t.Seed, Concurrency: t.Concurrency,
 		Functions:    r.res.System.Workloads()[t.Workload],
 		CheckTimeout: t.CheckTimeout.D(),
 	}
+	var err error
 	r.client, err = r.res.System.NewClient(t.Workload, r.nodes)
 	if err != nil {
-		err = fmt.Errorf("client for %s/%s: %w", t.System, t.Workload, err)
-		r.storeResults(Results{Valid: checkers.Unknown, Reason: err.Error()})
-		return nil, &exitcode.ConfigError{Err: err}
+		return r.abort(&exitcode.ConfigError{Err: fmt.Errorf("client for %s/%s: %w", t.System, t.Workload, err)})
 	}
-	r.gen = r.res.Workload.NewGenerator(wopts)
-
-	hf, err := os.OpenFile(filepath.Join(r.dir, store.HistoryFile), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
+	r.gen = r.res.Workload.NewGenerator(r.wopts)
+	r.history, err = os.OpenFile(filepath.Join(r.dir, store.HistoryFile), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		err = fmt.Errorf("create history: %w", err)
-		r.storeResults(Results{Valid: checkers.Unknown, Reason: err.Error()})
-		return nil, &exitcode.ConfigError{Err: err}
+		return r.abort(&exitcode.ConfigError{Err: fmt.Errorf("create history: %w", err)})
 	}
-	defer hf.Close()
-	start := time.Now()
-	r.rec = history.NewRecorder(hf, start)
+	return nil
+}
 
+// exercise runs the clients and the nemesis for the time limit, then,
+// unless the run was interrupted, recovers the cluster and reads its final
+// state. It returns the recovery's part of the results.
+func (r *run) exercise(ctx context.Context) Results {
+	t := r.t
+	start := time.Now()
+	r.rec = history.NewRecorder(r.history, start)
 	r.log.Info("running", "time_limit", t.TimeLimit.D(), "concurrency", t.Concurrency, "rate", t.Rate, "faults", t.Nemesis)
 	nem := &nemesis.Runner{
-		Cluster: cluster, Faults: r.res.Faults, Steps: t.Schedule,
+		Cluster: r.cluster, Faults: r.res.Faults, Steps: t.Schedule,
 		History: r.rec, Logger: r.log, StepTimeout: t.RecoveryTimeout.D(),
 	}
 	stopWatch := r.watchMembership(ctx)
+	defer stopWatch()
 	r.drive(ctx, start, nem)
-
 	results := Results{}
-	interrupted := ctx.Err() != nil
-	if !interrupted {
-		h := r.recover(ctx, nem)
-		ok := h.LinksHealed && h.NodesUp == h.Nodes
-		results.Recovered, results.Healed = &ok, &h
-		if s, settles := r.res.Workload.(workloads.Settler); ok && t.FinalReads && settles {
-			r.settleReads(ctx, s.Settle())
-		} else if ok && t.FinalReads {
-			r.finalReads(ctx)
-		}
+	if ctx.Err() != nil {
+		return results
 	}
-	stopWatch()
-	interrupted = ctx.Err() != nil
-	if err := r.cluster.Close(); err != nil {
-		r.log.Warn("closing cluster", "err", err)
+	h := r.recover(ctx, nem)
+	ok := h.LinksHealed && h.NodesUp == h.Nodes
+	results.Recovered, results.Healed = &ok, &h
+	if s, settles := r.res.Workload.(workloads.Settler); ok && t.FinalReads && settles {
+		r.settleReads(ctx, s.Settle())
+	} else if ok && t.FinalReads {
+		r.finalReads(ctx)
 	}
-	if err := r.rec.Err(); err != nil {
-		r.log.Error("history was not fully written", "err", err)
-	}
+	return results
+}
 
+// judge checks the history and settles the verdict and its reason.
+// A run interrupted earlier is still judged on what it recorded, within a
+// short budget; otherwise a Ctrl-C now cuts the check short, and the
+// checkers say unknown.
+func (r *run) judge(ctx context.Context, results Results, interrupted bool) Results {
+	t := r.t
 	events := r.rec.Events()
-	// A run interrupted earlier is still judged on what it recorded, within
-	// a short budget; otherwise a Ctrl-C now cuts the check short, and the
-	// checkers say unknown.
 	cctx, cancel := context.WithTimeout(ctx, t.CheckTimeout.D())
 	if interrupted {
 		cctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), min(t.CheckTimeout.D(), 30*time.Second))
 	}
 	defer cancel()
 	r.log.Info("checking", "events", len(events), "time_limit", t.CheckTimeout.D())
-	sum := checkers.Run(cctx, r.res.Workload.Checkers(wopts), events, r.dir)
+	sum := checkers.Run(cctx, r.res.Workload.Checkers(r.wopts), events, r.dir)
 	results.Valid, results.Checkers = sum.Valid, sum.Checkers
 	results.Stats = stats.Compute(events)
 	interrupted = interrupted || ctx.Err() != nil
@@ -251,9 +327,7 @@ func (r *run) run(ctx context.Context) (*Outcome, error) {
 	case results.Valid == checkers.Unknown:
 		results.Reason = "a checker could not decide"
 	}
-	r.storeResults(results)
-	r.log.Info("done", "valid", results.Valid.String(), "dir", r.dir)
-	return &Outcome{RunDir: r.dir, Results: results}, nil
+	return results
 }
 
 func (r *run) storeResults(res Results) {
@@ -379,7 +453,7 @@ func (r *run) recover(ctx context.Context, nem *nemesis.Runner) (h Healed) {
 // disturbs it, once. A ready node whose clock is still skewed (a clock
 // fault's stop failed, say while the node was paused) is set back to true
 // time.
-func checkHealed(ctx context.Context, c cluster.Cluster, nodes []systems.Endpoint, log *slog.Logger) Healed {
+func checkHealed(ctx context.Context, c *cluster.Cluster, nodes []systems.Endpoint, log *slog.Logger) Healed {
 	h := Healed{Nodes: len(nodes)}
 	for _, n := range nodes {
 		sctx, cancel := context.WithTimeout(ctx, time.Second)

@@ -14,15 +14,24 @@ import (
 // "auto" is resolved to one of the others before a run starts.
 var runtimes = []string{"process", "docker", "auto"}
 
-// startCluster starts spec on the named runtime.
-func startCluster(ctx context.Context, name string, spec cluster.Spec) (cluster.Cluster, error) {
+// newDriver returns a driver of the named runtime.
+func newDriver(name string) (cluster.Driver, error) {
 	switch name {
 	case "process":
-		return process.Start(ctx, spec)
+		return process.New(), nil
 	case "docker":
-		return docker.Start(ctx, spec)
+		return docker.New(), nil
 	}
 	return nil, fmt.Errorf("unknown runtime %q", name)
+}
+
+// startCluster starts spec on the named runtime.
+func startCluster(ctx context.Context, name string, spec cluster.Spec) (*cluster.Cluster, error) {
+	d, err := newDriver(name)
+	if err != nil {
+		return nil, err
+	}
+	return cluster.Start(ctx, spec, d)
 }
 
 // resolveRuntime turns "auto" into docker when an engine answers, else

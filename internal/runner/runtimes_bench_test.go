@@ -18,13 +18,18 @@ import (
 // found) before the clock starts, as on any run after the first. Closing
 // each cluster is not timed.
 //
-//	go test -run '^$' -bench ClusterStart -benchtime 5x ./harness
+//	go test -run '^$' -bench ClusterStart -benchtime 5x ./internal/runner
 func BenchmarkClusterStart(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "faultline")
-	build := exec.Command("go", "build", "-o", bin, "../cmd/faultline")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("build faultline: %v\n%s", err, out)
+	// faultline-node beside faultline, as make build leaves them: the
+	// docker image takes it from there.
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "faultline")
+	for _, pkg := range []string{"faultline", "faultline-node"} {
+		build := exec.Command("go", "build", "-o", filepath.Join(dir, pkg), "../../cmd/"+pkg)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			b.Fatalf("build %s: %v\n%s", pkg, err, out)
+		}
 	}
 	for _, name := range []string{"process", "docker"} {
 		b.Run(name, func(b *testing.B) {

@@ -108,13 +108,21 @@ type Resolved struct {
 
 // Resolve checks t and looks up its system, workload and faults. Every
 // problem is a *exitcode.ConfigError naming what was wrong and what is allowed.
-func Resolve(t Test) (*Resolved, error) {
+func Resolve(t Test) (*Resolved, error) { return resolve(t, nil) }
+
+// resolve is Resolve with the system given as a value (sys), or looked up
+// by name in the registry (nil).
+func resolve(t Test, sys systems.System) (*Resolved, error) {
 	bad := func(format string, args ...any) (*Resolved, error) {
 		return nil, &exitcode.ConfigError{Err: fmt.Errorf(format, args...)}
 	}
-	sys, err := registry.Default().Get(t.System)
-	if err != nil {
-		return nil, &exitcode.ConfigError{Err: err}
+	if sys == nil {
+		var err error
+		if sys, err = registry.Default().Get(t.System); err != nil {
+			return nil, &exitcode.ConfigError{Err: err}
+		}
+	} else if t.System != sys.Name() {
+		return bad("the test names system %q, but the system given is %q", t.System, sys.Name())
 	}
 	w, err := workloads.Default().Get(t.Workload)
 	if err != nil {

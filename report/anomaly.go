@@ -200,9 +200,9 @@ func observed(o op) (any, bool) {
 		return nil, false
 	}
 	switch o.f {
-	case "read":
+	case history.OpRead:
 		return o.value, true
-	case "cas":
+	case history.OpCAS:
 		if a, ok := o.value.([]any); ok && len(a) == 2 {
 			return a[0], true
 		}
@@ -213,9 +213,9 @@ func observed(o op) (any, bool) {
 // wrote is the value an operation may have written ("" for none).
 func wrote(o op) string {
 	switch o.f {
-	case "write":
+	case history.OpWrite:
 		return valueText(o.value)
-	case "cas":
+	case history.OpCAS:
 		if a, ok := o.value.([]any); ok && len(a) == 2 {
 			return valueText(a[1])
 		}
@@ -234,14 +234,14 @@ func wroteOK(o op) (string, bool) {
 func describeOp(o op) string {
 	val := valueText(o.value)
 	switch o.f {
-	case "read":
+	case history.OpRead:
 		if o.outcome == history.OK {
 			return fmt.Sprintf("read of %s returned %s (%s, at %s)", o.key, truncate(val, 40), who(o), secs(o.end))
 		}
 		return fmt.Sprintf("read of %s (%s)", o.key, who(o))
-	case "write":
+	case history.OpWrite:
 		return fmt.Sprintf("write %s to %s", truncate(val, 40), o.key)
-	case "cas":
+	case history.OpCAS:
 		if a, ok := o.value.([]any); ok && len(a) == 2 {
 			s := fmt.Sprintf("cas of %s from %s to %s", o.key, truncate(valueText(a[0]), 40), truncate(valueText(a[1]), 40))
 			if o.outcome == history.OK {

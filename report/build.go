@@ -98,7 +98,7 @@ func build(ctx context.Context, m *material, outDir string, budget time.Duration
 		endNS = max(endNS, e.Time)
 	}
 	nodes := nodeNames(m, ops)
-	faults := nemesisIntervals(m.events, nodes, endNS)
+	faults := nemesisIntervals(m.events, endNS)
 
 	name := filepath.Base(m.in.History)
 	if m.in.Dir != "" {
@@ -317,7 +317,7 @@ func anySlice(v any) []any {
 func storyViewOf(st story) storyView {
 	sv := storyView{Key: st.Key, Summary: st.Summary, Cut: st.Cut}
 	for i, o := range st.Ops {
-		row := opRow{Index: o.invIndex, Process: o.process, Node: o.node, F: o.f,
+		row := opRow{Index: o.invIndex, Process: o.process, Node: o.node, F: string(o.f),
 			Value: truncate(valueText(o.value), maxValueLen), Outcome: string(o.outcome),
 			Error: o.errText, Invoke: secs(o.start), Complete: secs(o.end), Witness: i == st.Witness}
 		if o.endPos < 0 {
@@ -459,7 +459,7 @@ func figures(ops []op, faults []fault, endNS int64) (figuresData, int) {
 		default:
 			d.Out[i] = 2
 		}
-		d.F[i] = intern(o.f)
+		d.F[i] = intern(string(o.f))
 		d.Key[i] = intern(o.key)
 		d.Node[i] = intern(o.node)
 		d.Val[i] = intern(truncate(valueText(o.value), maxValueLen))

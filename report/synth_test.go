@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/faultline/faultline/checkers"
@@ -54,24 +55,28 @@ func (s synth) events() []history.Event {
 		if i%2 == 0 {
 			f.kind = "partition"
 			var rest []any
+			var restNames []string
 			for _, n := range nodes {
 				if n != f.node {
-					rest = append(rest, n)
+					rest, restNames = append(rest, n), append(restNames, n)
 				}
 			}
 			evs = append(evs,
-				history.Event{Time: ns(f.start), Process: -1, Type: history.Invoke, F: "start-partition"},
-				history.Event{Time: ns(f.start) + 2e8, Process: -1, Type: history.Info, F: "start-partition",
-					Value: map[string]any{"kind": "isolate", "components": []any{[]any{f.node}, rest}}},
-				history.Event{Time: ns(f.end), Process: -1, Type: history.Invoke, F: "stop-partition"},
-				history.Event{Time: ns(f.end) + 1e6, Process: -1, Type: history.Info, F: "stop-partition"})
+				history.Event{Time: ns(f.start), Process: -1, Type: history.Invoke, F: history.StartPartition},
+				history.Event{Time: ns(f.start) + 2e8, Process: -1, Type: history.Info, F: history.StartPartition,
+					Value: map[string]any{"kind": "one", "components": []any{[]any{f.node}, rest}}, Node: f.node,
+					Label: fmt.Sprintf("isolate: %s | %s", f.node, strings.Join(restNames, " "))},
+				history.Event{Time: ns(f.end), Process: -1, Type: history.Invoke, F: history.StopPartition},
+				history.Event{Time: ns(f.end) + 1e6, Process: -1, Type: history.Info, F: history.StopPartition, Label: "lift the partition"})
 		} else {
 			f.kind = "kill"
 			evs = append(evs,
-				history.Event{Time: ns(f.start), Process: -1, Type: history.Invoke, F: "kill"},
-				history.Event{Time: ns(f.start) + 1e6, Process: -1, Type: history.Info, F: "kill", Value: []any{f.node}, Node: f.node},
-				history.Event{Time: ns(f.end), Process: -1, Type: history.Invoke, F: "restart"},
-				history.Event{Time: ns(f.end) + 3e8, Process: -1, Type: history.Info, F: "restart", Value: []any{f.node}, Node: f.node})
+				history.Event{Time: ns(f.start), Process: -1, Type: history.Invoke, F: history.Kill},
+				history.Event{Time: ns(f.start) + 1e6, Process: -1, Type: history.Info, F: history.Kill,
+					Value: map[string]any{"target": "one", "nodes": []any{f.node}}, Node: f.node, Label: "kill " + f.node + " (one)"},
+				history.Event{Time: ns(f.end), Process: -1, Type: history.Invoke, F: history.Restart},
+				history.Event{Time: ns(f.end) + 3e8, Process: -1, Type: history.Info, F: history.Restart,
+					Value: map[string]any{"nodes": []any{f.node}}, Node: f.node, Label: "restart " + f.node})
 		}
 		faults = append(faults, f)
 	}
@@ -88,7 +93,7 @@ func (s synth) events() []history.Event {
 	type pending struct {
 		key        string
 		start, end float64
-		f          string
+		f          history.Func
 		value      any
 		out        history.Type
 		node, err  string
@@ -105,11 +110,11 @@ func (s synth) events() []history.Event {
 			p := pending{key: fmt.Sprintf("k%d", int(t/durS*float64(keys))), start: t, node: node, out: history.OK, process: process}
 			switch r := rng.IntN(10); {
 			case r < 5:
-				p.f = "read"
+				p.f = history.OpRead
 			case r < 9:
-				p.f = "write"
+				p.f = history.OpWrite
 			default:
-				p.f = "cas"
+				p.f = history.OpCAS
 			}
 			switch down(node, t) {
 			case "partition":
@@ -136,7 +141,7 @@ func (s synth) events() []history.Event {
 	next := map[string]int{}
 	for i := range ops {
 		p := &ops[i]
-		if p.f == "write" {
+		if p.f == history.OpWrite {
 			next[p.key]++
 			p.value = next[p.key]
 			if p.out == history.OK {
@@ -159,11 +164,11 @@ func (s synth) events() []history.Event {
 	for i := range ops {
 		p := &ops[i]
 		switch p.f {
-		case "read":
+		case history.OpRead:
 			if p.out == history.OK {
 				p.value = current(p.key, p.start)
 			}
-		case "cas":
+		case history.OpCAS:
 			next[p.key]++
 			cur := current(p.key, p.start)
 			p.value = []any{cur, next[p.key]}
@@ -192,11 +197,11 @@ func (s synth) events() []history.Event {
 	ops = append(ops, plant...)
 	for _, p := range ops {
 		inv := history.Event{Time: ns(p.start), Process: p.process, Type: history.Invoke, F: p.f, Key: p.key, Value: p.value, Node: p.node}
-		if p.f == "read" {
+		if p.f == history.OpRead {
 			inv.Value = nil
 		}
 		done := history.Event{Time: ns(p.end), Process: p.process, Type: p.out, F: p.f, Key: p.key, Value: p.value, Node: p.node, Error: p.err}
-		if p.f == "read" && p.out != history.OK {
+		if p.f == history.OpRead && p.out != history.OK {
 			done.Value = nil
 		}
 		evs = append(evs, inv, done)

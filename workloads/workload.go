@@ -29,7 +29,7 @@ type Options struct {
 	Concurrency int
 	// Functions are the operation names the system's client supports for
 	// this workload; the generator uses only those.
-	Functions []string
+	Functions []history.Func
 	// CheckTimeout bounds the checkers; past it they say unknown.
 	CheckTimeout time.Duration
 }
@@ -80,4 +80,4 @@ func newRand(seed uint64, stream uint64) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, stream))
 }
 
-func has(fs []string, f string) bool { return slices.Contains(fs, f) }
+func has(fs []history.Func, f history.Func) bool { return slices.Contains(fs, f) }

@@ -85,7 +85,7 @@ func build(events []history.Event) (*model, error) {
 	}
 	m := &model{adds: map[string][]add{}, ops: ops, final: map[string]Bounds{}}
 	for _, op := range ops {
-		if op.F != "add" || op.Outcome() == history.Fail {
+		if op.F != history.OpAdd || op.Outcome() == history.Fail {
 			continue
 		}
 		d, err := toInt(op.Invoke.Value)
@@ -132,7 +132,7 @@ func (Checker) Check(ctx context.Context, events []history.Event, _ string) chec
 	outOfBounds, reads := 0, 0
 	var worst []string
 	for _, op := range m.ops {
-		if op.F != "read" || op.Outcome() != history.OK || op.Invoke.Time >= recovered {
+		if op.F != history.OpRead || op.Outcome() != history.OK || op.Invoke.Time >= recovered {
 			continue
 		}
 		reads++

@@ -21,7 +21,8 @@ func simulate(seed uint64, ops, keys, clients int) []history.Event {
 	const hot = 8
 	type pending struct {
 		process int
-		f, key  string
+		f       history.Func
+		key     string
 		in      any
 		applied bool
 		out     any
@@ -29,7 +30,7 @@ func simulate(seed uint64, ops, keys, clients int) []history.Event {
 	}
 	store := map[string]int{}
 	var events []history.Event
-	record := func(p int, t history.Type, f, key string, v any) {
+	record := func(p int, t history.Type, f history.Func, key string, v any) {
 		events = append(events, history.Event{
 			Index: len(events), Time: int64(len(events)) * 1000, Process: p, Type: t, F: f, Key: key, Value: v,
 		})

@@ -16,16 +16,16 @@ import (
 )
 
 // ev builds one event on key "x"; see evk for other keys.
-func ev(p int, t history.Type, f string, v any) history.Event {
+func ev(p int, t history.Type, f history.Func, v any) history.Event {
 	return evk(p, t, f, "x", v)
 }
 
-func evk(p int, t history.Type, f, key string, v any) history.Event {
+func evk(p int, t history.Type, f history.Func, key string, v any) history.Event {
 	return history.Event{Process: p, Type: t, F: f, Key: key, Value: v}
 }
 
 // op is a complete operation on key "x" that no other overlaps.
-func op(p int, f string, in any, t history.Type, out any) []history.Event {
+func op(p int, f history.Func, in any, t history.Type, out any) []history.Event {
 	return []history.Event{ev(p, history.Invoke, f, in), ev(p, t, f, out)}
 }
 

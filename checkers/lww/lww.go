@@ -16,9 +16,7 @@ package lww
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
-	"strings"
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/checkers/settled"
@@ -40,9 +38,13 @@ func (Checker) Name() string { return "lww" }
 // follow it ("value 12 by n3 at 4.2s").
 type superseded map[string]map[string][]string
 
-// restartFs are nemesis functions after which a node has forgotten what it
-// read (process memory, HLC included, except what it logged itself).
-var restartFs = []string{"restart", "power-restore"}
+// restarted reports whether e brought nodes back from a kill or a power
+// loss, after which they have forgotten what they read (process memory,
+// HLC included, except what they logged themselves). A resumed pause
+// forgets nothing.
+func restarted(e history.Event) bool {
+	return e.IsNemesis() && e.Type != history.Invoke && (e.F == history.Restart || e.F == history.PowerRestore)
+}
 
 func build(events []history.Event) (superseded, error) {
 	ops, err := history.Pair(events)
@@ -51,8 +53,8 @@ func build(events []history.Event) (superseded, error) {
 	}
 	restarts := map[string][]int64{} // node -> restart times
 	for _, e := range events {
-		if e.IsNemesis() && e.Type != history.Invoke && slices.Contains(restartFs, e.F) {
-			for _, n := range strings.Split(e.Node, ",") {
+		if restarted(e) {
+			for _, n := range e.Nodes() {
 				restarts[n] = append(restarts[n], e.Time)
 			}
 		}
@@ -78,11 +80,11 @@ func build(events []history.Event) (superseded, error) {
 		}
 		node := op.Invoke.Node
 		switch op.F {
-		case "read":
+		case history.OpRead:
 			if op.Complete.Value != nil {
 				byNodeKey[[2]string{node, op.Key}] = append(byNodeKey[[2]string{node, op.Key}], seen{history.ValueKey(op.Complete.Value), op.Complete.Time, false})
 			}
-		case "write":
+		case history.OpWrite:
 			byNodeKey[[2]string{node, op.Key}] = append(byNodeKey[[2]string{node, op.Key}], seen{history.ValueKey(op.Invoke.Value), op.Complete.Time, true})
 		}
 	}
@@ -91,7 +93,7 @@ func build(events []history.Event) (superseded, error) {
 	}
 	out := superseded{}
 	for _, op := range ops {
-		if op.F != "write" || op.Outcome() != history.OK {
+		if op.F != history.OpWrite || op.Outcome() != history.OK {
 			continue
 		}
 		node, w := op.Invoke.Node, history.ValueKey(op.Invoke.Value)

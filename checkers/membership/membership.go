@@ -18,7 +18,6 @@ package membership
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -26,9 +25,6 @@ import (
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/history"
 )
-
-// F is the function name of observer membership events.
-const F = "membership"
 
 // Options tune the checker.
 type Options struct {
@@ -49,16 +45,6 @@ func New(o Options) Checker {
 }
 
 func (Checker) Name() string { return "membership" }
-
-// Nemesis functions that take nodes down and bring them back; the nodes
-// are in the event's Node field, comma-separated. Every other start-X /
-// stop-X pair but the clock's counts as a network fault.
-var (
-	downF = []string{"kill", "pause", "power-loss"}
-	upF   = []string{"restart", "resume", "power-restore"}
-	// notNetwork are start-/stop- faults that do not disturb the network.
-	notNetwork = []string{"clock"}
-)
 
 type kill struct {
 	node       string
@@ -120,9 +106,10 @@ func (c Checker) Check(ctx context.Context, events []history.Event, _ string) ch
 		}
 		switch {
 		case e.IsNemesis() && e.Type != history.Invoke:
-			names := splitNodes(e.Node)
+			names := e.Nodes()
+			fault, start, isFault := history.FaultOf(e.F)
 			switch {
-			case slices.Contains(downF, e.F):
+			case isFault && fault.Effect == history.NodesDown && start:
 				for _, n := range names {
 					down[n] = e.Time
 					k := &kill{node: n, at: e.Time, upAt: -1, detectedAt: -1}
@@ -130,11 +117,11 @@ func (c Checker) Check(ctx context.Context, events []history.Event, _ string) ch
 					open[n] = k
 				}
 				check(e.Time)
-			case slices.Contains(upF, e.F):
+			case isFault && fault.Effect == history.NodesDown:
 				for _, n := range names {
 					c.nodeUp(n, e.Time, down, lastUp, open)
 				}
-			case e.F == "recover":
+			case e.F == history.Recover:
 				for n := range down {
 					c.nodeUp(n, e.Time, down, lastUp, open)
 				}
@@ -145,18 +132,19 @@ func (c Checker) Check(ctx context.Context, events []history.Event, _ string) ch
 					netFaults = append(netFaults, interval{from, e.Time})
 					delete(netOpen, f)
 				}
-			case slices.Contains(notNetwork, strings.TrimPrefix(strings.TrimPrefix(e.F, "start-"), "stop-")):
-			case strings.HasPrefix(e.F, "start-"):
-				netOpen[strings.TrimPrefix(e.F, "start-")] = e.Time
-			case strings.HasPrefix(e.F, "stop-"):
-				f := strings.TrimPrefix(e.F, "stop-")
+			case !isFault || fault.Effect == history.Clocks:
+				// Clock faults leave the network alone.
+			case start: // a network fault, or one of a foreign history
+				netOpen[fault.Name] = e.Time
+			default:
+				f := fault.Name
 				if from, ok := netOpen[f]; ok {
 					netFaults = append(netFaults, interval{from, e.Time})
 					delete(netOpen, f)
 					lastNetEnd = e.Time
 				}
 			}
-		case e.Process == history.ObserverProcess && e.F == F:
+		case e.Process == history.ObserverProcess && e.F == history.Membership:
 			view, ok := asView(e.Value)
 			if !ok {
 				continue

@@ -65,7 +65,7 @@ func build(events []history.Event) (*model, error) {
 	m := &model{elems: map[string]map[string]*element{}, ops: ops}
 	for _, op := range ops {
 		switch op.F {
-		case "add":
+		case history.OpAdd:
 			v := history.ValueKey(op.Invoke.Value)
 			if m.elems[op.Key] == nil {
 				m.elems[op.Key] = map[string]*element{}
@@ -78,7 +78,7 @@ func build(events []history.Event) (*model, error) {
 		}
 	}
 	for _, op := range ops {
-		if op.F == "remove" && op.Outcome() != history.Fail {
+		if op.F == history.OpRemove && op.Outcome() != history.Fail {
 			if e := m.elems[op.Key][history.ValueKey(op.Invoke.Value)]; e != nil {
 				e.removed = true
 			}
@@ -115,7 +115,7 @@ func (Checker) Check(ctx context.Context, events []history.Event, _ string) chec
 	var unexpected []string
 	reads := 0
 	for _, op := range m.ops {
-		if op.F != "read" || op.Outcome() != history.OK {
+		if op.F != history.OpRead || op.Outcome() != history.OK {
 			continue
 		}
 		reads++

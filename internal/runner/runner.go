@@ -312,7 +312,7 @@ func (r *run) invokeValue(ctx context.Context, process int, node systems.Endpoin
 		c = systems.Completion{Type: history.Info, Error: fmt.Sprintf("client returned bad completion type %q", c.Type)}
 	}
 	done := history.Event{Process: process, Type: c.Type, F: op.F, Key: op.Key, Value: op.Value, Node: node.Name, Error: c.Error}
-	if op.F == "read" {
+	if op.F == history.OpRead {
 		done.Value = nil
 		if c.Type == history.OK {
 			done.Value = c.Value
@@ -334,10 +334,10 @@ func (r *run) recover(ctx context.Context, nem *nemesis.Runner) (h Healed) {
 	defer cancel()
 	r.log.Info("recovering: stopping faults, healing, restarting nodes")
 	nem.StopAll(rctx)
-	r.rec.Record(history.Event{Process: history.NemesisProcess, Type: history.Invoke, F: "recover"})
+	r.rec.Record(history.Event{Process: history.NemesisProcess, Type: history.Invoke, F: history.Recover})
 	defer func() {
 		ok := h.LinksHealed && h.NodesUp == h.Nodes
-		done := history.Event{Process: history.NemesisProcess, Type: history.Info, F: "recover",
+		done := history.Event{Process: history.NemesisProcess, Type: history.Info, F: history.Recover,
 			Value: map[string]any{"healthy": ok, "links_healed": h.LinksHealed, "nodes_up": h.NodesUp}}
 		if !ok {
 			done.Error = fmt.Sprintf("not healed within %s: link faults left %v, nodes down %v", r.t.RecoveryTimeout.D(), h.LinkFaults, h.Down)
@@ -417,7 +417,7 @@ func (r *run) finalReads(ctx context.Context) {
 			process := base + w
 			for i := range work {
 				node := r.nodes[(i+w)%len(r.nodes)]
-				if r.invoke(ctx, process, node, systems.Op{F: "read", Key: keys[i]}) == history.Info {
+				if r.invoke(ctx, process, node, systems.Op{F: history.OpRead, Key: keys[i]}) == history.Info {
 					process += r.t.Concurrency
 				}
 			}

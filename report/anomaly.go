@@ -23,8 +23,8 @@ type story struct {
 }
 
 // explainKey finds the shortest prefix of key's history (cut after a
-// completion) that Porcupine cannot linearize — linearizability is closed
-// under prefixes, so a binary search over cut points finds it — and names the
+// completion) that Porcupine cannot linearize — checkers.FirstInvalidPrefix
+// bisects, linearizability being closed under prefixes — and names the
 // operation whose completion breaks it. Then it looks for a short proof in
 // words: the value read was never written, or was overwritten by a write
 // that was acknowledged (or a value observed) before the read began.
@@ -32,45 +32,22 @@ func explainKey(ctx context.Context, events []history.Event, key string, budget 
 	st := story{Key: key, Witness: -1, Cut: -1}
 	var sub []history.Event
 	for _, e := range events {
-		if e.Process >= 0 && e.Key == key {
+		if e.IsClient() && e.Key == key {
 			sub = append(sub, e)
-		}
-	}
-	var cuts []int // positions in sub of completions
-	for i, e := range sub {
-		if e.Type != history.Invoke {
-			cuts = append(cuts, i)
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	chk := linearizable.New(linearizable.Options{Timeout: budget, Workers: 1, MaxFiles: -1})
-	invalid := func(n int) (bad, decided bool) {
-		v := chk.Check(ctx, sub[:n], "").Valid
-		return v == checkers.Invalid, v != checkers.Unknown
-	}
-	if bad, _ := invalid(len(sub)); !bad {
+	n, found := checkers.FirstInvalidPrefix(ctx, sub, func(ctx context.Context, prefix []history.Event) checkers.Verdict {
+		return chk.Check(ctx, prefix).Verdict
+	})
+	if !found {
 		st.Summary = fmt.Sprintf("The checker found no linearization of key %q, but re-checking it here did not finish in %s.", key, budget)
-		st.Ops = pairOps(sub)
-		if len(st.Ops) > 12 {
-			st.Ops = st.Ops[len(st.Ops)-12:]
-		}
+		st.Ops = tail(pairOps(sub), 12)
 		return st
 	}
-	lo, hi := 0, len(cuts)-1 // invariant: the prefix through cuts[hi] is invalid
-	for lo < hi {
-		mid := (lo + hi) / 2
-		bad, decided := invalid(cuts[mid] + 1)
-		if !decided {
-			break
-		}
-		if bad {
-			hi = mid
-		} else {
-			lo = mid + 1
-		}
-	}
-	prefix := sub[:cuts[hi]+1]
+	prefix := sub[:n]
 	st.Cut = prefix[len(prefix)-1].Index
 	ops := pairOps(prefix)
 	all := pairOps(sub)
@@ -85,8 +62,7 @@ func explainKey(ctx context.Context, events []history.Event, key string, budget 
 		st.Ops = tail(ops, 12)
 		return st
 	}
-	wit := ops[w]
-	summary, related := tell(wit, ops, all)
+	summary, related := tell(ops[w], ops, all)
 	st.Summary = summary
 	st.Ops, st.Witness = piece(ops, w, related)
 	return st

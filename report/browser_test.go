@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/outcome"
 )
 
 // browser starts headless Chromium for one test. It skips only where
@@ -64,7 +65,7 @@ func browser(t *testing.T) (context.Context, *atomic.Int32) {
 func TestReportOfARunWithNoHistoryInChromium(t *testing.T) {
 	ctx, _ := browser(t)
 	dir := filepath.Join(t.TempDir(), "20261121T100000.000Z-quorum-register-s1")
-	writeRunDir(t, dir, nil, Results{Valid: checkers.Unknown, Reason: "cluster did not come up: n2 exited", Checkers: map[string]checkers.Result{}})
+	writeRunDir(t, dir, nil, outcome.Result{Reason: "cluster did not come up: n2 exited", Checkers: checkers.Results{}})
 	if err := os.Remove(filepath.Join(dir, "history.jsonl")); err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +239,7 @@ func TestIndexInChromiumFiltersRuns(t *testing.T) {
 	results := t.TempDir()
 	mk := func(id, system string, v checkers.Verdict) {
 		dir := filepath.Join(results, id)
-		res := Results{Valid: v, Reason: "r " + evilValue, Checkers: map[string]checkers.Result{}}
+		res := outcome.Result{Verdict: v, Reason: "r " + evilValue, Checkers: checkers.Results{}}
 		writeRunDir(t, dir, nil, res)
 		b, _ := os.ReadFile(filepath.Join(dir, "test.json"))
 		b = []byte(strings.Replace(string(b), `"system":"quorum"`, `"system":"`+system+`"`, 1))

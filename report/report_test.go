@@ -14,11 +14,8 @@ import (
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/checkers/linearizable"
 	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/outcome"
 )
-
-func linCheck(events []history.Event, dir string) checkers.Result {
-	return linearizable.New(linearizable.Options{}).Check(context.Background(), events, dir)
-}
 
 // smallRun writes a judged synthetic run dir and its report.
 func smallRun(t *testing.T) (dir, page string) {
@@ -28,8 +25,8 @@ func smallRun(t *testing.T) (dir, page string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	res := judged(t, events, dir, linCheck)
-	if res.Valid != checkers.Invalid {
+	res := judged(t, events, dir, linearizable.New(linearizable.Options{}))
+	if res.Verdict != checkers.Invalid {
 		t.Fatalf("the planted anomalies were not found: %+v", res.Checkers["linearizable"])
 	}
 	writeRunDir(t, dir, events, res)
@@ -122,7 +119,7 @@ func TestBareHistoryReportGoesBesideIt(t *testing.T) {
 	if err := os.WriteFile(hist, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	res := Results{Valid: checkers.Valid, Checkers: map[string]checkers.Result{"linearizable": {Valid: checkers.Valid, Reason: "2 operations on 1 keys are linearizable"}}}
+	res := outcome.Result{Verdict: checkers.Valid, Checkers: checkers.Results{"linearizable": {Verdict: checkers.Valid, Reason: "2 operations on 1 keys are linearizable"}}}
 	path, err := Write(context.Background(), Input{History: hist, Results: &res})
 	if err != nil {
 		t.Fatal(err)
@@ -294,7 +291,7 @@ func TestConcurrentIndexWritersLeaveAWholePage(t *testing.T) {
 	results := t.TempDir()
 	for i := range 3 {
 		writeRunDir(t, filepath.Join(results, fmt.Sprintf("20261121T10000%d.000Z-quorum-register-s%d", i, i)), nil,
-			Results{Valid: checkers.Valid, Checkers: map[string]checkers.Result{}})
+			outcome.Result{Verdict: checkers.Valid, Checkers: checkers.Results{}})
 	}
 	var wg sync.WaitGroup
 	for range 8 {

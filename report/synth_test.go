@@ -1,6 +1,7 @@
 package report
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -11,7 +12,10 @@ import (
 	"testing"
 
 	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/checkers/stats"
 	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/internal/store"
+	"github.com/faultline/faultline/outcome"
 )
 
 // Values a hostile or careless client might write; the report must show
@@ -215,7 +219,7 @@ func (s synth) events() []history.Event {
 
 // writeRunDir lays out a run dir for events: test.json, history.jsonl,
 // results.json (res), and node logs, one of which holds evilLog.
-func writeRunDir(t testing.TB, dir string, events []history.Event, res Results) {
+func writeRunDir(t testing.TB, dir string, events []history.Event, res outcome.Result) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Join(dir, "nodes"), 0o755); err != nil {
 		t.Fatal(err)
@@ -233,9 +237,8 @@ func writeRunDir(t testing.TB, dir string, events []history.Event, res Results) 
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	seed := uint64(42)
-	spec := testSpec{System: "quorum", Workload: "register", Nemesis: []string{"partition", "kill"}, Bugs: []string{"no-write-back"},
-		Nodes: 5, Runtime: "process", TimeLimit: "30s", Concurrency: 10, Rate: 200, NemesisInterval: "5s", Seed: &seed}
+	spec := outcome.Spec{System: "quorum", Workload: "register", Nemesis: []string{"partition", "kill"}, Bugs: []string{"no-write-back"},
+		Nodes: 5, Runtime: "process", TimeLimit: "30s", Concurrency: 10, Rate: 200, NemesisInterval: "5s", Seed: 42}
 	for name, v := range map[string]any{"test.json": spec, "results.json": res} {
 		b, _ := json.Marshal(v)
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
@@ -253,14 +256,14 @@ func writeRunDir(t testing.TB, dir string, events []history.Event, res Results) 
 	}
 }
 
-// judged runs the real checkers' verdict for events into dir (writing
-// Porcupine's pages there) and returns results as the runner stores them.
-func judged(t testing.TB, events []history.Event, dir string, check func([]history.Event, string) checkers.Result) Results {
+// judged judges events with cs as the runner does: each checker's result,
+// its artifacts written into dir, the verdict derived by outcome.Judge.
+func judged(t testing.TB, events []history.Event, dir string, cs ...checkers.Checker) outcome.Result {
 	t.Helper()
-	r := check(events, dir)
-	res := Results{Valid: r.Valid, Checkers: map[string]checkers.Result{"linearizable": r}}
-	if r.Valid == checkers.Invalid {
-		res.Reason = "anomalies found"
+	res := outcome.Result{Checkers: checkers.Run(context.Background(), cs, events), Stats: stats.Compute(events)}
+	if err := store.WriteArtifacts(dir, res.Checkers); err != nil {
+		t.Fatal(err)
 	}
+	res.Judge()
 	return res
 }

@@ -51,7 +51,11 @@ func (Register) NewGenerator(o Options) Generator {
 }
 
 func (Register) Checkers(o Options) []checkers.Checker {
-	return []checkers.Checker{linearizable.New(linearizable.Options{Timeout: o.CheckTimeout})}
+	lo := linearizable.Options{Timeout: o.CheckTimeout}
+	if o.NoArtifacts {
+		lo.MaxFiles = -1
+	}
+	return []checkers.Checker{linearizable.New(lo)}
 }
 
 // Validate reports a history the register checkers cannot judge: one that

@@ -32,6 +32,9 @@ type Options struct {
 	Functions []history.Func
 	// CheckTimeout bounds the checkers; past it they say unknown.
 	CheckTimeout time.Duration
+	// NoArtifacts asks the checkers for verdicts only: no visualizations
+	// (a caller that keeps no files, or judges many prefixes).
+	NoArtifacts bool
 }
 
 // Workload is one kind of client activity.

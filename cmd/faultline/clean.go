@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/cluster/docker"
+	"github.com/faultline/faultline/internal/exitcode"
 )
 
 func newCleanCmd(stdout io.Writer) *cobra.Command {
@@ -34,7 +35,7 @@ answers or something could not be removed.`,
 				fmt.Fprintln(stdout, "nothing to clean")
 			}
 			if err != nil {
-				return &exitError{code: exitUnknown, err: err}
+				return &exitError{code: exitcode.Unknown, err: err}
 			}
 			return nil
 		},
@@ -63,7 +64,7 @@ func newReapCmd(stderr io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewTextHandler(stderr, nil))
 			if err := docker.Reap(cmd.Context(), cluster, os.Stdin, log); err != nil {
-				return &exitError{code: exitUnknown, err: err}
+				return &exitError{code: exitcode.Unknown, err: err}
 			}
 			return nil
 		},

@@ -17,14 +17,6 @@ import (
 	"github.com/faultline/faultline/internal/nodecmd"
 )
 
-// Exit codes, documented in README.md and `faultline --help`.
-const (
-	exitValid   = 0
-	exitInvalid = 1
-	exitUsage   = 2
-	exitUnknown = 3
-)
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -53,7 +45,7 @@ func (e *exitError) Error() string {
 func (e *exitError) Unwrap() error { return e.err }
 
 func usageErr(format string, args ...any) error {
-	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+	return &exitError{code: exitcode.Usage, err: fmt.Errorf(format, args...)}
 }
 
 // execute runs the command line args and returns the process exit code. It
@@ -65,7 +57,7 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
-		return exitValid
+		return exitcode.Valid
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
@@ -79,7 +71,7 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var cl *exitcode.ClusterError
 	if !errors.As(err, &ce) && !errors.As(err, &cl) {
 		// Anything cobra rejected (unknown flag, bad value) is bad usage.
-		code = exitUsage
+		code = exitcode.Usage
 	}
 	fmt.Fprintln(stderr, "faultline:", err)
 	return code

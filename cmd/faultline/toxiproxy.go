@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/cluster/mesh"
+	"github.com/faultline/faultline/internal/exitcode"
 )
 
 func newToxiproxyCmd(stderr io.Writer) *cobra.Command {
@@ -23,10 +24,10 @@ stops on SIGINT or SIGTERM.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
-				return &exitError{code: exitUnknown, err: err}
+				return &exitError{code: exitcode.Unknown, err: err}
 			}
 			if err := mesh.Serve(cmd.Context(), ln, stderr); err != nil {
-				return &exitError{code: exitUnknown, err: err}
+				return &exitError{code: exitcode.Unknown, err: err}
 			}
 			return nil
 		},

@@ -18,6 +18,7 @@ import (
 	"github.com/faultline/faultline/internal/exitcode"
 	"github.com/faultline/faultline/internal/store"
 	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/outcome"
 	"github.com/faultline/faultline/report"
 	"github.com/faultline/faultline/systems"
 	"github.com/faultline/faultline/workloads"
@@ -34,59 +35,16 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Results is what results.json holds.
-type Results struct {
-	Valid    checkers.Verdict           `json:"valid"`
-	Reason   string                     `json:"reason,omitempty"`
-	Checkers map[string]checkers.Result `json:"checkers"`
-	Stats    stats.Stats                `json:"stats"`
-	// Interrupted is set when the run was stopped early (Ctrl-C).
-	Interrupted bool `json:"interrupted,omitempty"`
-	// Recovered says whether every node was healthy again and every link
-	// healed after the faults were undone; nil when recovery was not
-	// attempted.
-	Recovered *bool `json:"recovered,omitempty"`
-	// Healed is the end-of-run check behind Recovered.
-	Healed *Healed `json:"healed,omitempty"`
-}
+// Healed is what the end-of-run check found; results.json records it.
+type Healed = outcome.Healed
 
-// Healed is what the end-of-run check found once the faults were undone.
-type Healed struct {
-	// LinksHealed: no partition or link toxic left in the mesh
-	// (Cluster.LinkFaults empty); LinkFaults lists what was left.
-	LinksHealed bool     `json:"links_healed"`
-	LinkFaults  []string `json:"link_faults,omitempty"`
-	// NodesUp of Nodes answered ready; Down names the others.
-	NodesUp int      `json:"nodes_up"`
-	Nodes   int      `json:"nodes"`
-	Down    []string `json:"down,omitempty"`
-}
-
-// Outcome is a finished run.
-type Outcome struct {
-	RunDir  string
-	Results Results
-}
-
-// ExitCode is the CLI's exit code for the run: 0 valid, 1 anomalies, 3
-// unknown (a checker gave up, the run was interrupted, or the cluster did
-// not recover).
-func (o *Outcome) ExitCode() int {
-	switch o.Results.Valid {
-	case checkers.Valid:
-		return 0
-	case checkers.Invalid:
-		return 1
-	default:
-		return 3
-	}
-}
-
-// Run runs t and stores its results. A non-nil error means there is no
-// verdict: a *exitcode.ConfigError (bad test) or a *exitcode.ClusterError (the cluster could
-// not start). Cancelling ctx interrupts the run: clients and nemesis stop,
-// the cluster is torn down, and what was recorded is still checked.
-func Run(ctx context.Context, t Test, opts Options) (*Outcome, error) {
+// Run runs t and stores its results: results.json, the checkers'
+// artifacts and the report in the run dir. A non-nil error means there is
+// no verdict: a *exitcode.ConfigError (bad test) or a *exitcode.ClusterError
+// (the cluster could not start). Cancelling ctx interrupts the run: clients
+// and nemesis stop, the cluster is torn down, and what was recorded is
+// still checked.
+func Run(ctx context.Context, t Test, opts Options) (*outcome.Result, error) {
 	res, err := Resolve(t)
 	if err != nil {
 		return nil, err
@@ -121,6 +79,10 @@ func Run(ctx context.Context, t Test, opts Options) (*Outcome, error) {
 	if err := store.WriteJSON(dir, store.TestFile, t); err != nil {
 		return nil, &exitcode.ConfigError{Err: err}
 	}
+	spec, err := outcome.ReadSpec(dir)
+	if err != nil {
+		return nil, &exitcode.InternalError{Err: err}
+	}
 	logFile, err := os.Create(filepath.Join(dir, store.HarnessLog))
 	if err != nil {
 		return nil, &exitcode.ConfigError{Err: fmt.Errorf("create harness log: %w", err)}
@@ -135,13 +97,14 @@ func Run(ctx context.Context, t Test, opts Options) (*Outcome, error) {
 		console.Handler(),
 	)).With("run", filepath.Base(dir))
 
-	r := &run{res: res, t: t, dir: dir, log: log, opts: opts}
+	r := &run{res: res, t: t, spec: spec, dir: dir, log: log, opts: opts}
 	return r.run(ctx)
 }
 
 type run struct {
 	res  *Resolved
 	t    Test
+	spec outcome.Spec // t as test.json holds it
 	dir  string
 	log  *slog.Logger
 	opts Options
@@ -153,7 +116,7 @@ type run struct {
 	nodes   []systems.Endpoint
 }
 
-func (r *run) run(ctx context.Context) (*Outcome, error) {
+func (r *run) run(ctx context.Context) (*outcome.Result, error) {
 	t := r.t
 	r.log.Info("starting cluster", "system", t.System, "nodes", t.Nodes, "bugs", t.Bugs, "seed", t.Seed)
 	cluster, err := startCluster(ctx, t.Runtime, cluster.Spec{
@@ -162,7 +125,7 @@ func (r *run) run(ctx context.Context) (*Outcome, error) {
 	})
 	if err != nil {
 		err = fmt.Errorf("cluster did not come up: %w", err)
-		r.storeResults(Results{Valid: checkers.Unknown, Reason: err.Error()})
+		r.storeResults(&outcome.Result{Reason: err.Error()})
 		return nil, &exitcode.ClusterError{Err: err}
 	}
 	r.cluster = cluster
@@ -181,7 +144,7 @@ func (r *run) run(ctx context.Context) (*Outcome, error) {
 	r.client, err = r.res.System.NewClient(t.Workload, r.nodes)
 	if err != nil {
 		err = fmt.Errorf("client for %s/%s: %w", t.System, t.Workload, err)
-		r.storeResults(Results{Valid: checkers.Unknown, Reason: err.Error()})
+		r.storeResults(&outcome.Result{Reason: err.Error()})
 		return nil, &exitcode.ConfigError{Err: err}
 	}
 	r.gen = r.res.Workload.NewGenerator(wopts)
@@ -189,7 +152,7 @@ func (r *run) run(ctx context.Context) (*Outcome, error) {
 	hf, err := os.OpenFile(filepath.Join(r.dir, store.HistoryFile), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		err = fmt.Errorf("create history: %w", err)
-		r.storeResults(Results{Valid: checkers.Unknown, Reason: err.Error()})
+		r.storeResults(&outcome.Result{Reason: err.Error()})
 		return nil, &exitcode.ConfigError{Err: err}
 	}
 	defer hf.Close()
@@ -204,11 +167,11 @@ func (r *run) run(ctx context.Context) (*Outcome, error) {
 	stopWatch := r.watchMembership(ctx)
 	r.drive(ctx, start, nem)
 
-	results := Results{}
+	results := &outcome.Result{Test: r.spec, RunDir: r.dir}
 	interrupted := ctx.Err() != nil
 	if !interrupted {
 		h := r.recover(ctx, nem)
-		ok := h.LinksHealed && h.NodesUp == h.Nodes
+		ok := h.OK()
 		results.Recovered, results.Healed = &ok, &h
 		if s, settles := r.res.Workload.(workloads.Settler); ok && t.FinalReads && settles {
 			r.settleReads(ctx, s.Settle())
@@ -235,30 +198,24 @@ func (r *run) run(ctx context.Context) (*Outcome, error) {
 	}
 	defer cancel()
 	r.log.Info("checking", "events", len(events), "time_limit", t.CheckTimeout.D())
-	sum := checkers.Run(cctx, r.res.Workload.Checkers(wopts), events, r.dir)
-	results.Valid, results.Checkers = sum.Valid, sum.Checkers
+	results.Checkers = checkers.Run(cctx, r.res.Workload.Checkers(wopts), events)
 	results.Stats = stats.Compute(events)
-	interrupted = interrupted || ctx.Err() != nil
-	results.Interrupted = interrupted
-	switch {
-	case results.Valid == checkers.Invalid:
-		results.Reason = "anomalies found"
-	case interrupted:
-		results.Valid, results.Reason = checkers.Unknown, "run interrupted; no anomaly in what was recorded and checked"
-	case results.Recovered != nil && !*results.Recovered:
-		results.Valid, results.Reason = checkers.Unknown, fmt.Sprintf("cluster did not recover within %s after the faults stopped (links healed: %v, nodes up: %d of %d); see harness.log and nodes/",
-			t.RecoveryTimeout.D(), results.Healed.LinksHealed, results.Healed.NodesUp, results.Healed.Nodes)
-	case results.Valid == checkers.Unknown:
-		results.Reason = "a checker could not decide"
+	results.Interrupted = interrupted || ctx.Err() != nil
+	// Checkers only return their artifacts; the run dir is where they go.
+	if err := store.WriteArtifacts(r.dir, results.Checkers); err != nil {
+		r.log.Warn("writing checker artifacts", "err", err)
 	}
+	results.Judge()
 	r.storeResults(results)
-	r.log.Info("done", "valid", results.Valid.String(), "dir", r.dir)
-	return &Outcome{RunDir: r.dir, Results: results}, nil
+	r.log.Info("done", "valid", results.Verdict.String(), "dir", r.dir)
+	return results, nil
 }
 
-func (r *run) storeResults(res Results) {
+// storeResults writes results.json and the report. A run that ended
+// before its history was judged stores an unknown verdict with the reason.
+func (r *run) storeResults(res *outcome.Result) {
 	if res.Checkers == nil {
-		res.Checkers = map[string]checkers.Result{}
+		res.Checkers = checkers.Results{}
 	}
 	if err := store.WriteJSON(r.dir, store.ResultsFile, res); err != nil {
 		r.log.Error("storing results", "err", err)

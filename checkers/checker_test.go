@@ -85,7 +85,7 @@ type fixed struct {
 	r    Result
 }
 
-func (f fixed) Name() string                                 { return f.name }
+func (f fixed) Name() string                                  { return f.name }
 func (f fixed) Check(context.Context, []history.Event) Result { return f.r }
 
 func TestRunNamesFindingsAndAnAnomalyIsNeverValid(t *testing.T) {

@@ -74,16 +74,16 @@ func Read(r io.Reader, name string) ([]Event, error) {
 }
 
 type rawEvent struct {
-	Index   *int    `json:"index"`
-	Time    int64   `json:"time"`
-	Process *int    `json:"process"`
-	Type    Type    `json:"type"`
-	F       *Func   `json:"f"`
-	Key     string  `json:"key"`
-	Value   any     `json:"value"`
-	Node    string  `json:"node"`
-	Error   string  `json:"error"`
-	Label   string  `json:"label"`
+	Index   *int   `json:"index"`
+	Time    int64  `json:"time"`
+	Process *int   `json:"process"`
+	Type    Type   `json:"type"`
+	F       *Func  `json:"f"`
+	Key     string `json:"key"`
+	Value   any    `json:"value"`
+	Node    string `json:"node"`
+	Error   string `json:"error"`
+	Label   string `json:"label"`
 }
 
 func parseLine(line []byte, position int) (Event, error) {

@@ -91,7 +91,7 @@ func TestReportInChromium(t *testing.T) {
 	var (
 		verdict, reason, bodyText string
 		checkersList              []string
-		bands, labels             int
+		bands, labels, marks      int
 		labelText                 []string
 		imgs                      int
 		timelineW                 int
@@ -109,6 +109,7 @@ func TestReportInChromium(t *testing.T) {
 		chromedp.Evaluate(`document.querySelectorAll('#fl-latency svg .nemesis, #fl-throughput svg .nemesis, #fl-availability svg .nemesis').length`, &labels),
 		chromedp.Evaluate(`Array.from(document.querySelectorAll('#fl-timeline .nemesis-label')).map(e => e.textContent)`, &labelText),
 		chromedp.Evaluate(`document.querySelectorAll('img').length`, &imgs),
+		chromedp.Evaluate(`document.querySelectorAll('#fl-timeline svg rect.anomaly-mark').length`, &marks),
 		chromedp.Evaluate(`document.querySelector('#fl-timeline canvas').width`, &timelineW),
 		chromedp.Evaluate(`document.body.innerText`, &bodyText),
 		chromedp.FullScreenshot(&shot, 100),
@@ -143,6 +144,9 @@ func TestReportInChromium(t *testing.T) {
 	}
 	if timelineW == 0 {
 		t.Error("the timeline canvas was not drawn")
+	}
+	if marks < 2 {
+		t.Errorf("%d operations outlined on the timeline, want the witness of each of the two failing keys", marks)
 	}
 	// Escaping: the hostile values are on the page as text and ran as nothing.
 	for _, want := range []string{evilValue, evilKey} {

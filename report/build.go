@@ -81,6 +81,7 @@ type storyView struct {
 
 type opRow struct {
 	Index, Process                 int
+	Done                           int // the completion's index; -1 if none (or not an operation)
 	Node, F, Value, Outcome, Error string
 	Invoke, Complete               string
 	Witness                        bool

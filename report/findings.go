@@ -147,7 +147,7 @@ func storyViewOf(st story) storyView {
 }
 
 func rowOfOp(o op) opRow {
-	row := opRow{Index: o.invIndex, Process: o.process, Node: o.node, F: string(o.f),
+	row := opRow{Index: o.invIndex, Done: o.endIndex, Process: o.process, Node: o.node, F: string(o.f),
 		Value: truncate(valueText(o.value), maxValueLen), Outcome: string(o.outcome),
 		Error: o.errText, Invoke: secs(o.start), Complete: secs(o.end)}
 	if o.endPos < 0 {
@@ -227,7 +227,7 @@ func (ix *eventIndex) finding(a checkers.Anomaly) findingView {
 		if e.Label != "" {
 			val = e.Label
 		}
-		fv.Rows = append(fv.Rows, opRow{Index: e.Index, Process: e.Process, Node: e.Node, F: string(e.F), Value: val,
+		fv.Rows = append(fv.Rows, opRow{Index: e.Index, Done: -1, Process: e.Process, Node: e.Node, F: string(e.F), Value: val,
 			Outcome: string(e.Type), Error: e.Error, Invoke: secs(e.Time), Complete: "—"})
 		span(e.Time, e.Time)
 	}

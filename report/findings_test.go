@@ -96,7 +96,7 @@ func TestReportExplainsSetConvergenceAndMembershipFindings(t *testing.T) {
 			Value: map[string]any{"n1": "alive", "n2": "alive", "n3": "alive"}})
 	}
 	add1 := h.op(0, "n1", history.OpAdd, "s", 1, 10, 15, nil) // 4
-	h.op(1, "n2", history.OpAdd, "s", 2, 10, 15, nil)          // 6
+	h.op(1, "n2", history.OpAdd, "s", 2, 10, 15, nil)         // 6
 	stale := h.op(2, "n2", history.OpRead, "s", nil, 20, 22, []any{2})
 	suspect := h.add(history.Event{Time: ms(30), Process: history.ObserverProcess, Type: history.Info, F: history.Membership, Node: "n1",
 		Value: map[string]any{"n1": "alive", "n2": "suspect", "n3": "alive"}})

@@ -67,9 +67,12 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ee.code
 	}
 	code := exitcode.FromError(err)
-	var ce *exitcode.ConfigError
-	var cl *exitcode.ClusterError
-	if !errors.As(err, &ce) && !errors.As(err, &cl) {
+	var (
+		ce *exitcode.ConfigError
+		cl *exitcode.ClusterError
+		ie *exitcode.InternalError
+	)
+	if !errors.As(err, &ce) && !errors.As(err, &cl) && !errors.As(err, &ie) {
 		// Anything cobra rejected (unknown flag, bad value) is bad usage.
 		code = exitcode.Usage
 	}
@@ -88,8 +91,10 @@ Exit codes (run and check):
   1  anomalies found
   2  bad usage or configuration (unknown system, workload, nemesis or bug;
      malformed history)
-  3  unknown: a checker gave up, the run was interrupted, or the cluster
-     could not be brought up or did not recover`
+  3  unknown: a checker gave up, no checker judged the history or no
+     operation in it succeeded, the run was interrupted, or the cluster
+     could not be brought up or did not recover
+  4  internal error in faultline (what was recorded is kept)`
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{

@@ -15,23 +15,16 @@ package faultline
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"regexp"
 	"slices"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/faultline/faultline/checkers"
-	"github.com/faultline/faultline/checkers/stats"
 	"github.com/faultline/faultline/internal/exitcode"
 	"github.com/faultline/faultline/internal/runner"
 	"github.com/faultline/faultline/internal/store"
-	"github.com/faultline/faultline/report"
+	"github.com/faultline/faultline/outcome"
 )
 
 // Test is a test as data (the run's test.json). Build one with New.
@@ -48,7 +41,7 @@ const (
 )
 
 // ReportFile is the HTML report's name inside a run dir.
-const ReportFile = report.File
+const ReportFile = store.ReportFile
 
 // Option sets one field of a Test.
 type Option func(*Test)
@@ -82,7 +75,8 @@ func Grudge(g map[int][]int) Option { return func(t *Test) { t.Grudge = g } }
 
 // Replay returns the test stored in run dir dir, to Run again with the same
 // configuration, seed and fault schedule (leader targets pinned as the
-// original history recorded them).
+// original history recorded them). Result.Test shows what ran; this is
+// the whole of it.
 func Replay(dir string) (Test, error) { return runner.LoadReplay(dir) }
 
 // NemesisInterval sets the time between fault starts and stops.
@@ -145,130 +139,18 @@ func WithNodeCommand(argv ...string) RunOption {
 // WithLogger sends the harness's log to l as well as to the run's harness.log.
 func WithLogger(l *slog.Logger) RunOption { return func(o *runner.Options) { o.Logger = l } }
 
-// Result is a finished run.
-type Result struct {
-	Test    Test
-	Verdict Verdict
-	// Reason says why the verdict is what it is ("anomalies found", "a
-	// checker could not decide", …).
-	Reason   string
-	Checkers map[string]checkers.Result
-	Stats    stats.Stats
-	// RunDir is results/<run-id>: test.json, history.jsonl, results.json, logs.
-	RunDir string
-	// Interrupted is set when the run was stopped before its time limit.
-	Interrupted bool
-}
+// Result is a judged run: its verdict and why, each checker's result
+// with typed anomalies, figures, what ran and where its files are. It is
+// outcome.Result, the one result type the CLI, the matchers and the report
+// share (results.json is its JSON); the zero Result is Unknown.
+type Result = outcome.Result
 
-// ReportPath is the run's HTML report, or "" when the run has none.
-func (r *Result) ReportPath() string {
-	p := filepath.Join(r.RunDir, ReportFile)
-	if _, err := os.Stat(p); err != nil {
-		return ""
-	}
-	return p
-}
+// Anomaly is one thing a checker found wrong: its checker, kind, key, the
+// events it points at, and a line of text.
+type Anomaly = checkers.Anomaly
 
-// ExitCode is the CLI's exit code for the result: 0 valid, 1 invalid, 3 unknown.
-func (r *Result) ExitCode() int {
-	switch r.Verdict {
-	case Valid:
-		return 0
-	case Invalid:
-		return 1
-	default:
-		return 3
-	}
-}
-
-// Anomaly is one thing a checker found wrong.
-type Anomaly struct {
-	Checker string // the checker that found it: linearizable, set, counter, …
-	Text    string
-}
-
-func (a Anomaly) String() string { return a.Checker + ": " + a.Text }
-
-// Anomalies lists every anomaly, by checker name, in the checker's order.
-func (r *Result) Anomalies() []Anomaly {
-	var out []Anomaly
-	for _, name := range r.CheckerNames() {
-		for _, text := range r.Checkers[name].Anomalies {
-			out = append(out, Anomaly{Checker: name, Text: text})
-		}
-	}
-	return out
-}
-
-// HasAnomaly reports whether the run found an anomaly of the kind: one
-// found by a checker of that name ("linearizable", "set"), or one whose
-// text has the kind as a word ("lost" matches "3 acknowledged elements lost").
-func (r *Result) HasAnomaly(kind string) bool {
-	if r.Checkers[kind].Valid == Invalid {
-		return true
-	}
-	word := regexp.MustCompile(`(^|\W)` + regexp.QuoteMeta(kind) + `(\W|$)`)
-	for _, a := range r.Anomalies() {
-		if a.Checker == kind || word.MatchString(a.Text) {
-			return true
-		}
-	}
-	return false
-}
-
-// CheckerNames lists the checkers that judged the run, sorted.
-func (r *Result) CheckerNames() []string {
-	names := make([]string, 0, len(r.Checkers))
-	for n := range r.Checkers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
-// Describe is a readable account of the result: verdict and reason, each
-// checker's verdict with its anomalies (the first maxAnomalies of each) and
-// files, then where the report and run dir are. Matchers print it.
-func (r *Result) Describe(maxAnomalies int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s", r.Verdict)
-	if r.Reason != "" {
-		fmt.Fprintf(&b, ": %s", r.Reason)
-	}
-	fmt.Fprintf(&b, "\n  test: system %s, workload %s, nemesis %s, bugs %s, %d nodes, %s, runtime %s, seed %d\n",
-		r.Test.System, r.Test.Workload, listOr(r.Test.Nemesis, "none"), listOr(r.Test.Bugs, "none"),
-		r.Test.Nodes, r.Test.TimeLimit.D(), r.Test.Runtime, r.Test.Seed)
-	for _, name := range r.CheckerNames() {
-		c := r.Checkers[name]
-		fmt.Fprintf(&b, "  checker %s: %s", name, c.Valid)
-		if c.Reason != "" {
-			fmt.Fprintf(&b, " (%s)", c.Reason)
-		}
-		b.WriteString("\n")
-		for i, a := range c.Anomalies {
-			if i == maxAnomalies {
-				fmt.Fprintf(&b, "    … and %d more\n", len(c.Anomalies)-i)
-				break
-			}
-			fmt.Fprintf(&b, "    %s\n", a)
-		}
-		for _, f := range c.Files {
-			fmt.Fprintf(&b, "    see %s\n", filepath.Join(r.RunDir, f))
-		}
-	}
-	if p := r.ReportPath(); p != "" {
-		fmt.Fprintf(&b, "  report: %s\n", p)
-	}
-	fmt.Fprintf(&b, "  run dir: %s", r.RunDir)
-	return b.String()
-}
-
-func listOr(xs []string, none string) string {
-	if len(xs) == 0 {
-		return none
-	}
-	return strings.Join(xs, ",")
-}
+// Kind names a kind of anomaly (set.Lost, linearizable.NotLinearizable …).
+type Kind = checkers.Kind
 
 // Run runs t to the end and returns its result. A non-nil error means there
 // is no verdict: a *exitcode.ConfigError (bad test: exit code 2) or a
@@ -326,19 +208,5 @@ func run(ctx context.Context, t Test, opts []RunOption) (*Result, error) {
 		}
 		o.NodeCommand = cmd
 	}
-	out, err := runner.Run(ctx, t, o)
-	if err != nil {
-		return nil, err
-	}
-	// test.json holds the test as run, with its schedule; reading it back
-	// gives the caller what really ran rather than what was asked.
-	ran := t
-	if rerr := store.ReadJSON(out.RunDir, store.TestFile, &ran); rerr != nil {
-		return nil, fmt.Errorf("read back the run's test: %w", rerr)
-	}
-	return &Result{
-		Test: ran, Verdict: out.Results.Valid, Reason: out.Results.Reason,
-		Checkers: out.Results.Checkers, Stats: out.Results.Stats,
-		RunDir: out.RunDir, Interrupted: out.Results.Interrupted,
-	}, nil
+	return runner.Run(ctx, t, o)
 }

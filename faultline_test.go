@@ -71,8 +71,9 @@ func TestStopEndsTheRunAndItsNodes(t *testing.T) {
 	if !res.Interrupted || res.Verdict == Invalid {
 		t.Errorf("after Stop: interrupted %v, verdict %s (%s); want interrupted and not invalid", res.Interrupted, res.Verdict, res.Reason)
 	}
-	if res.Test.Seed != 1 || len(res.Test.Schedule) == 0 {
-		t.Errorf("result's test is not the stored one: seed %d, %d schedule steps", res.Test.Seed, len(res.Test.Schedule))
+	stored, err := Replay(res.RunDir)
+	if res.Test.Seed != 1 || res.Test.System != "quorum" || err != nil || len(stored.Schedule) == 0 {
+		t.Errorf("result's test is not the stored one: seed %d, system %q; stored schedule of %d steps (%v)", res.Test.Seed, res.Test.System, len(stored.Schedule), err)
 	}
 	r.Stop() // twice is fine
 }

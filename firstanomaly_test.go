@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/internal/store"
 )
 
 // writeHistory writes a run dir whose history is lines (one JSON event
@@ -23,7 +25,10 @@ func writeHistory(t *testing.T, lines ...string) *Result {
 	if err := os.WriteFile(filepath.Join(dir, "history.jsonl"), []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return &Result{Test: New("quorum"), RunDir: dir}
+	if err := store.WriteJSON(dir, store.TestFile, New("quorum")); err != nil {
+		t.Fatal(err)
+	}
+	return &Result{RunDir: dir}
 }
 
 func TestFirstAnomalyFindsTheFirstBadRead(t *testing.T) {
@@ -42,7 +47,7 @@ func TestFirstAnomalyFindsTheFirstBadRead(t *testing.T) {
 		`"process":2,"type":"invoke","f":"read","key":"a","value":null`,
 		`"process":2,"type":"ok","f":"read","key":"a","value":7`,
 	)
-	e, at, err := r.FirstAnomaly(context.Background(), 10*time.Second)
+	e, at, err := FirstAnomaly(context.Background(), r, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +63,7 @@ func TestFirstAnomalyOfAValidHistory(t *testing.T) {
 		`"process":1,"type":"invoke","f":"read","key":"a","value":null`,
 		`"process":1,"type":"ok","f":"read","key":"a","value":1`,
 	)
-	if _, _, err := r.FirstAnomaly(context.Background(), 10*time.Second); !errors.Is(err, ErrNoAnomaly) {
+	if _, _, err := FirstAnomaly(context.Background(), r, 10*time.Second); !errors.Is(err, ErrNoAnomaly) {
 		t.Fatalf("err = %v, want ErrNoAnomaly", err)
 	}
 }

@@ -51,14 +51,20 @@ type Event struct {
 	Time    int64  `json:"time"` // nanoseconds since the run started, monotonic
 	Process int    `json:"process"`
 	Type    Type   `json:"type"`
-	F       string `json:"f"`
+	F       Func   `json:"f"`
 	Key     string `json:"key,omitempty"`
 	// Value is any JSON value. A read's invoke carries nil; its ok carries
 	// the value read (nil when absent); a cas carries [expected, new].
 	// Numbers decoded by Reader are json.Number, so they round-trip exactly.
-	Value any    `json:"value"`
+	Value any `json:"value"`
+	// Node is the node a client operation went to, or the nodes a nemesis
+	// step acted on (comma-separated; see Nodes).
 	Node  string `json:"node,omitempty"`
 	Error string `json:"error,omitempty"`
+	// Label is what a nemesis step did, in words ("isolate n3 | n1 n2 n4
+	// n5", "kill n2"), written by the fault itself so a reader need not
+	// reconstruct it from Value.
+	Label string `json:"label,omitempty"`
 }
 
 // IsNemesis reports whether e was recorded by the nemesis.

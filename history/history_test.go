@@ -181,3 +181,42 @@ func TestObserverEventsAreReadAndSkippedByPair(t *testing.T) {
 		t.Fatalf("Pair = %+v, %v; want one read completed by event 3", ops, err)
 	}
 }
+
+func TestFaultOfPairsEveryFaultsStepsAndForeignOnes(t *testing.T) {
+	for _, c := range []struct {
+		f         Func
+		name      string
+		start, ok bool
+		stop      Func
+		effect    Effect
+	}{
+		{StartPartition, "partition", true, true, StopPartition, Network},
+		{StopLink, "link", false, true, StopLink, Network},
+		{Kill, "kill", true, true, Restart, NodesDown},
+		{Resume, "pause", false, true, Resume, NodesDown},
+		{PowerLoss, "power-loss", true, true, PowerRestore, NodesDown},
+		{StopClock, "clock", false, true, StopClock, Clocks},
+		{"start-slow", "slow", true, true, "stop-slow", Other},
+		{Recover, "", false, false, "", Other},
+		{OpRead, "", false, false, "", Other},
+		{"start-", "", false, false, "", Other},
+	} {
+		fault, start, ok := FaultOf(c.f)
+		if ok != c.ok || start != c.start || fault.Name != c.name || fault.Stop != c.stop || fault.Effect != c.effect {
+			t.Errorf("FaultOf(%s) = %+v, start %v, ok %v", c.f, fault, start, ok)
+		}
+	}
+	if got := (Event{Node: "n1, n3,,n5"}).Nodes(); strings.Join(got, " ") != "n1 n3 n5" {
+		t.Errorf("Nodes() = %q", got)
+	}
+}
+
+func TestLabelRoundTrips(t *testing.T) {
+	var b bytes.Buffer
+	rec := NewRecorder(&b, time.Now())
+	rec.Record(Event{Process: NemesisProcess, Type: Info, F: Kill, Node: "n2", Label: "kill n2 (one)"})
+	got, err := Read(&b, "h")
+	if err != nil || len(got) != 1 || got[0].Label != "kill n2 (one)" || got[0].F != Kill {
+		t.Fatalf("read back %+v, %v", got, err)
+	}
+}

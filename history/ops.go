@@ -5,7 +5,7 @@ import "fmt"
 // Op is a client operation: an invoke and its completion paired up.
 type Op struct {
 	Process int
-	F       string
+	F       Func
 	Key     string
 	Invoke  Event
 	// Complete is the ok, fail or info event that ended the operation, or

@@ -74,15 +74,16 @@ func Read(r io.Reader, name string) ([]Event, error) {
 }
 
 type rawEvent struct {
-	Index   *int    `json:"index"`
-	Time    int64   `json:"time"`
-	Process *int    `json:"process"`
-	Type    Type    `json:"type"`
-	F       *string `json:"f"`
-	Key     string  `json:"key"`
-	Value   any     `json:"value"`
-	Node    string  `json:"node"`
-	Error   string  `json:"error"`
+	Index   *int   `json:"index"`
+	Time    int64  `json:"time"`
+	Process *int   `json:"process"`
+	Type    Type   `json:"type"`
+	F       *Func  `json:"f"`
+	Key     string `json:"key"`
+	Value   any    `json:"value"`
+	Node    string `json:"node"`
+	Error   string `json:"error"`
+	Label   string `json:"label"`
 }
 
 func parseLine(line []byte, position int) (Event, error) {
@@ -109,7 +110,7 @@ func parseLine(line []byte, position int) (Event, error) {
 	}
 	e := Event{
 		Index: position, Time: raw.Time, Process: *raw.Process, Type: raw.Type,
-		F: *raw.F, Key: raw.Key, Value: raw.Value, Node: raw.Node, Error: raw.Error,
+		F: *raw.F, Key: raw.Key, Value: raw.Value, Node: raw.Node, Error: raw.Error, Label: raw.Label,
 	}
 	if raw.Index != nil {
 		e.Index = *raw.Index

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/systems"
 )
 
@@ -44,9 +46,9 @@ func (k *Clock) Name() string {
 	}
 	return k.name
 }
-func (*Clock) Lane() string   { return LaneClock }
-func (*Clock) StartF() string { return "start-clock" }
-func (*Clock) StopF() string  { return "stop-clock" }
+func (*Clock) Lane() string         { return LaneClock }
+func (*Clock) StartF() history.Func { return history.StartClock }
+func (*Clock) StopF() history.Func  { return history.StopClock }
 
 func (k *Clock) Choose(rng *rand.Rand, ids []int) Choice {
 	kinds := k.Kinds
@@ -89,7 +91,7 @@ func (k *Clock) Start(ctx context.Context, c Cluster, ch Choice) (Action, error)
 	for _, id := range ch.Nodes {
 		offs[systems.NodeName(id)] = (time.Duration(ch.Offsets[id]) * time.Millisecond).String()
 	}
-	a := Action{F: k.StartF(), Value: map[string]any{"kind": ch.Kind, "offsets": offs}, Node: nodeField(ch.Nodes)}
+	a := Action{F: k.StartF(), Value: map[string]any{"kind": ch.Kind, "offsets": offs}, Node: nodeField(ch.Nodes), Label: clockLabel(ch)}
 	err := k.set(ctx, c, ch.Nodes, func(id int) time.Duration { return time.Duration(ch.Offsets[id]) * time.Millisecond })
 	if ch.Kind == "strobe" {
 		period := time.Duration(ch.Params["period_ms"]) * time.Millisecond
@@ -126,7 +128,8 @@ func (k *Clock) Stop(ctx context.Context, c Cluster) (Action, error) {
 		k.cancel, k.done = nil, nil
 	}
 	err := k.set(ctx, c, k.touched, func(int) time.Duration { return 0 })
-	a := Action{F: k.StopF(), Value: map[string]any{"nodes": names(k.touched)}, Node: nodeField(k.touched)}
+	a := Action{F: k.StopF(), Value: map[string]any{"nodes": names(k.touched)}, Node: nodeField(k.touched),
+		Label: "reset the clocks of " + strings.Join(names(k.touched), " ")}
 	k.touched = nil
 	return a, err
 }

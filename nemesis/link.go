@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/cluster"
+	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/systems"
 )
 
@@ -58,9 +59,9 @@ func (l *Link) Name() string {
 	}
 	return l.name
 }
-func (*Link) Lane() string   { return LaneLink }
-func (*Link) StartF() string { return "start-link" }
-func (*Link) StopF() string  { return "stop-link" }
+func (*Link) Lane() string         { return LaneLink }
+func (*Link) StartF() history.Func { return history.StartLink }
+func (*Link) StopF() history.Func  { return history.StopLink }
 
 func (l *Link) Choose(rng *rand.Rand, ids []int) Choice {
 	kinds := l.Kinds
@@ -153,10 +154,12 @@ func (l *Link) Start(ctx context.Context, c Cluster, ch Choice) (Action, error) 
 		desc = append(desc, linkName(ln))
 	}
 	a.Value = map[string]any{"kind": ch.Kind, "toxic": t.Type, "attributes": t.Attributes, "links": desc}
+	a.Node = nodeField(linkEnds(l.active))
 	if len(ch.Nodes) > 0 {
 		a.Value["nodes"] = names(ch.Nodes)
 		a.Node = nodeField(ch.Nodes)
 	}
+	a.Label = linkLabel(ch, len(l.active))
 	return a, errors.Join(errs...)
 }
 
@@ -167,8 +170,10 @@ func (l *Link) Stop(ctx context.Context, c Cluster) (Action, error) {
 			errs = append(errs, fmt.Errorf("remove %s from %s: %w", l.toxic, linkName(ln), err))
 		}
 	}
+	a := Action{F: l.StopF(), Value: map[string]any{"toxic": l.toxic}, Node: nodeField(linkEnds(l.active)),
+		Label: fmt.Sprintf("remove %s from %d links", l.toxic, len(l.active))}
 	l.active = nil
-	return Action{F: l.StopF(), Value: map[string]any{"toxic": l.toxic}}, errors.Join(errs...)
+	return a, errors.Join(errs...)
 }
 
 func linkName(l [2]int) string { return systems.NodeName(l[0]) + "->" + systems.NodeName(l[1]) }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/cluster"
+	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/systems"
 )
 
@@ -71,9 +72,15 @@ type Choice struct {
 
 // Action is what a fault did, as recorded in the history.
 type Action struct {
-	F     string         // e.g. start-partition, kill
+	F     history.Func   // e.g. start-partition, kill
 	Value map[string]any // details: the grudge, the nodes killed …
-	Node  string         // the node(s) acted on, comma-separated, when there are some
+	// Node is the nodes acted on, comma-separated: the nodes killed,
+	// paused or skewed, those cut off by a partition, the ends of the
+	// links a toxic slows.
+	Node string
+	// Label says what the step did, in words, for people: a report shows
+	// it on the fault's band ("isolate n3 | n1 n2 n4 n5", "kill n2").
+	Label string
 	// Resolved are the nodes chosen from the cluster's state at start (the
 	// leader), when the choice depended on it; a replay pins them.
 	Resolved []int
@@ -90,8 +97,8 @@ type Fault interface {
 	// independent (a clock jump during a partition).
 	Lane() string
 	// StartF and StopF name the history events of Start and Stop.
-	StartF() string
-	StopF() string
+	StartF() history.Func
+	StopF() history.Func
 	// Choose decides one episode from rng for a cluster of nodes ids.
 	Choose(rng *rand.Rand, ids []int) Choice
 	Start(ctx context.Context, c Cluster, ch Choice) (Action, error)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -302,7 +303,7 @@ func TestRunnerRecordsStepsAndStopAllUndoesEverything(t *testing.T) {
 			t.Fatalf("nemesis event on process %d", e.Process)
 		}
 		if e.Type == history.Info {
-			fs = append(fs, e.F)
+			fs = append(fs, string(e.F))
 			v := e.Value.(map[string]any)
 			if (e.F == "start-partition" || e.F == "kill") && v[StepKey] == nil {
 				t.Errorf("%s event has no step index: %v", e.F, v)
@@ -566,6 +567,39 @@ func TestAStepBegunBeforeTheTimeLimitFinishesButCancelCutsIt(t *testing.T) {
 		cancel()
 		if restarted := !c.dead[2]; restarted == cancelled {
 			t.Errorf("cancelled=%v: restart finished=%v; the time limit must not cut a step short, a cancel must", cancelled, restarted)
+		}
+	}
+}
+
+// Every fault's start event says in words what it did and names the nodes
+// it acted on, so a report shows both without decoding Value.
+func TestEveryFaultLabelsItsStartAndNamesItsNodes(t *testing.T) {
+	for _, tc := range []struct {
+		fault string
+		label *regexp.Regexp
+	}{
+		{"partition-halves", regexp.MustCompile(`^halves: n\d( n\d)* \| n\d( n\d)*$`)},
+		{"partition-one", regexp.MustCompile(`^one: n\d \| n\d n\d n\d n\d$`)},
+		{"partition-majority-ring", regexp.MustCompile(`^majority-ring: cut (n\d )*n\d→n\d`)},
+		{"partition-bridge", regexp.MustCompile(`^bridge: cut `)},
+		{"partition-one-way", regexp.MustCompile(`^one-way: cut `)},
+		{"slow", regexp.MustCompile(`^link slow: 50±50 ms on \d+ links$`)},
+		{"link-blackhole", regexp.MustCompile(`^link blackhole on \d+ links`)},
+		{"kill-minority", regexp.MustCompile(`^kill n\d( n\d)? \(minority\)$`)},
+		{"pause-one", regexp.MustCompile(`^pause n\d \(one\)$`)},
+		{"clock-bump", regexp.MustCompile(`^clock bump: n\d [+-]\d`)},
+	} {
+		f := mustGet(t, tc.fault)[0]
+		ch := f.Choose(rand.New(rand.NewPCG(3, 4)), ids5())
+		a, err := f.Start(context.Background(), newFake(5), ch)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.fault, err)
+		}
+		if !tc.label.MatchString(a.Label) {
+			t.Errorf("%s: label %q, want %s", tc.fault, a.Label, tc.label)
+		}
+		if a.Node == "" || !regexp.MustCompile(`^n\d(,n\d)*$`).MatchString(a.Node) {
+			t.Errorf("%s: start names nodes %q, want the nodes it acted on", tc.fault, a.Node)
 		}
 	}
 }

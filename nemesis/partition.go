@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/cluster"
+	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/systems"
 )
 
@@ -53,9 +54,9 @@ func (p *Partition) Name() string {
 	}
 	return p.name
 }
-func (*Partition) Lane() string   { return LanePartition }
-func (*Partition) StartF() string { return "start-partition" }
-func (*Partition) StopF() string  { return "stop-partition" }
+func (*Partition) Lane() string         { return LanePartition }
+func (*Partition) StartF() history.Func { return history.StartPartition }
+func (*Partition) StopF() history.Func  { return history.StopPartition }
 
 // Choose picks a shape and its grudge. A leader partition's grudge is
 // settled at start; the node it names here is the fallback.
@@ -115,10 +116,19 @@ func (p *Partition) Start(ctx context.Context, c Cluster, ch Choice) (Action, er
 	switch ch.Kind {
 	case "halves", "one", "leader":
 		a.Value["components"] = components(ids, ch.Nodes)
-		fallthrough
-	case "bridge", "one-way":
+		a.Label = partitionLabel(ch.Kind, ids, ch.Nodes, g)
 		a.Value["nodes"] = names(ch.Nodes)
 		a.Node = nodeField(ch.Nodes)
+	case "bridge", "one-way":
+		a.Label = partitionLabel(ch.Kind, ids, nil, g)
+		a.Value["nodes"] = names(ch.Nodes)
+		a.Node = nodeField(ch.Nodes)
+	default: // no sides: the nodes that stop hearing someone
+		a.Label = partitionLabel(ch.Kind, ids, nil, g)
+		a.Node = nodeField(losers(g))
+	}
+	if how != "" {
+		a.Label = clip(a.Label + " (" + how + ")")
 	}
 	if err := p.cut(ctx, c, g, rand.New(rand.NewPCG(ch.Seed, Stream))); err != nil {
 		// Some links may be cut: the event says which partition was meant.
@@ -131,9 +141,9 @@ func (p *Partition) Start(ctx context.Context, c Cluster, ch Choice) (Action, er
 // a link fault may be running at the same time.
 func (p *Partition) Stop(ctx context.Context, c Cluster) (Action, error) {
 	if err := c.Partition(ctx, cluster.Grudge{}); err != nil {
-		return Action{F: p.StopF()}, fmt.Errorf("lift partition: %w", err)
+		return Action{F: p.StopF(), Label: "lift the partition"}, fmt.Errorf("lift partition: %w", err)
 	}
-	return Action{F: p.StopF()}, nil
+	return Action{F: p.StopF(), Label: "lift the partition"}, nil
 }
 
 // cut applies g link by link over the onset, each step a larger grudge.

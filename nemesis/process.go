@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/systems"
 )
 
@@ -56,24 +57,24 @@ func (p *Process) Name() string {
 }
 func (*Process) Lane() string { return LaneProcess }
 
-func (p *Process) StartF() string {
+func (p *Process) StartF() history.Func {
 	switch p.Action {
 	case "pause":
-		return "pause"
+		return history.Pause
 	case "power-loss":
-		return "power-loss"
+		return history.PowerLoss
 	}
-	return "kill"
+	return history.Kill
 }
 
-func (p *Process) StopF() string {
+func (p *Process) StopF() history.Func {
 	switch p.Action {
 	case "pause":
-		return "resume"
+		return history.Resume
 	case "power-loss":
-		return "power-restore"
+		return history.PowerRestore
 	}
-	return "restart"
+	return history.Restart
 }
 
 // Choose picks a target and its nodes; for leader, the nodes are the
@@ -136,6 +137,7 @@ func (p *Process) Start(ctx context.Context, c Cluster, ch Choice) (Action, erro
 		a.Value["leader"] = how
 	}
 	a.Node = nodeField(p.hit)
+	a.Label = processLabel(string(p.StartF()), p.hit, ch.Target, how)
 	return a, errors.Join(errs...)
 }
 
@@ -154,7 +156,8 @@ func (p *Process) Stop(ctx context.Context, c Cluster) (Action, error) {
 		})
 	}
 	wg.Wait()
-	a := Action{F: p.StopF(), Value: map[string]any{"nodes": names(p.hit)}, Node: nodeField(p.hit)}
+	a := Action{F: p.StopF(), Value: map[string]any{"nodes": names(p.hit)}, Node: nodeField(p.hit),
+		Label: processLabel(string(p.StopF()), p.hit, "", "")}
 	p.hit = nil
 	return a, errors.Join(errs...)
 }

@@ -205,7 +205,7 @@ func (r *Runner) do(ctx context.Context, step, i int, start bool, ch *Choice) {
 	if len(a.Resolved) > 0 {
 		v[ResolvedKey] = a.Resolved
 	}
-	e := history.Event{Process: history.NemesisProcess, Type: history.Info, F: name, Value: v, Node: a.Node}
+	e := history.Event{Process: history.NemesisProcess, Type: history.Info, F: name, Value: v, Node: a.Node, Label: a.Label}
 	if err != nil {
 		e.Error = err.Error()
 		r.Logger.Warn("nemesis step failed", "f", name, "fault", f.Name(), "err", err)

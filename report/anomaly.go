@@ -23,8 +23,8 @@ type story struct {
 }
 
 // explainKey finds the shortest prefix of key's history (cut after a
-// completion) that Porcupine cannot linearize — linearizability is closed
-// under prefixes, so a binary search over cut points finds it — and names the
+// completion) that Porcupine cannot linearize — checkers.FirstInvalidPrefix
+// bisects, linearizability being closed under prefixes — and names the
 // operation whose completion breaks it. Then it looks for a short proof in
 // words: the value read was never written, or was overwritten by a write
 // that was acknowledged (or a value observed) before the read began.
@@ -32,45 +32,22 @@ func explainKey(ctx context.Context, events []history.Event, key string, budget 
 	st := story{Key: key, Witness: -1, Cut: -1}
 	var sub []history.Event
 	for _, e := range events {
-		if e.Process >= 0 && e.Key == key {
+		if e.IsClient() && e.Key == key {
 			sub = append(sub, e)
-		}
-	}
-	var cuts []int // positions in sub of completions
-	for i, e := range sub {
-		if e.Type != history.Invoke {
-			cuts = append(cuts, i)
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	chk := linearizable.New(linearizable.Options{Timeout: budget, Workers: 1, MaxFiles: -1})
-	invalid := func(n int) (bad, decided bool) {
-		v := chk.Check(ctx, sub[:n], "").Valid
-		return v == checkers.Invalid, v != checkers.Unknown
-	}
-	if bad, _ := invalid(len(sub)); !bad {
+	n, found := checkers.FirstInvalidPrefix(ctx, sub, func(ctx context.Context, prefix []history.Event) checkers.Verdict {
+		return chk.Check(ctx, prefix).Verdict
+	})
+	if !found {
 		st.Summary = fmt.Sprintf("The checker found no linearization of key %q, but re-checking it here did not finish in %s.", key, budget)
-		st.Ops = pairOps(sub)
-		if len(st.Ops) > 12 {
-			st.Ops = st.Ops[len(st.Ops)-12:]
-		}
+		st.Ops = tail(pairOps(sub), 12)
 		return st
 	}
-	lo, hi := 0, len(cuts)-1 // invariant: the prefix through cuts[hi] is invalid
-	for lo < hi {
-		mid := (lo + hi) / 2
-		bad, decided := invalid(cuts[mid] + 1)
-		if !decided {
-			break
-		}
-		if bad {
-			hi = mid
-		} else {
-			lo = mid + 1
-		}
-	}
-	prefix := sub[:cuts[hi]+1]
+	prefix := sub[:n]
 	st.Cut = prefix[len(prefix)-1].Index
 	ops := pairOps(prefix)
 	all := pairOps(sub)
@@ -85,8 +62,7 @@ func explainKey(ctx context.Context, events []history.Event, key string, budget 
 		st.Ops = tail(ops, 12)
 		return st
 	}
-	wit := ops[w]
-	summary, related := tell(wit, ops, all)
+	summary, related := tell(ops[w], ops, all)
 	st.Summary = summary
 	st.Ops, st.Witness = piece(ops, w, related)
 	return st
@@ -200,9 +176,9 @@ func observed(o op) (any, bool) {
 		return nil, false
 	}
 	switch o.f {
-	case "read":
+	case history.OpRead:
 		return o.value, true
-	case "cas":
+	case history.OpCAS:
 		if a, ok := o.value.([]any); ok && len(a) == 2 {
 			return a[0], true
 		}
@@ -213,9 +189,9 @@ func observed(o op) (any, bool) {
 // wrote is the value an operation may have written ("" for none).
 func wrote(o op) string {
 	switch o.f {
-	case "write":
+	case history.OpWrite:
 		return valueText(o.value)
-	case "cas":
+	case history.OpCAS:
 		if a, ok := o.value.([]any); ok && len(a) == 2 {
 			return valueText(a[1])
 		}
@@ -234,14 +210,14 @@ func wroteOK(o op) (string, bool) {
 func describeOp(o op) string {
 	val := valueText(o.value)
 	switch o.f {
-	case "read":
+	case history.OpRead:
 		if o.outcome == history.OK {
 			return fmt.Sprintf("read of %s returned %s (%s, at %s)", o.key, truncate(val, 40), who(o), secs(o.end))
 		}
 		return fmt.Sprintf("read of %s (%s)", o.key, who(o))
-	case "write":
+	case history.OpWrite:
 		return fmt.Sprintf("write %s to %s", truncate(val, 40), o.key)
-	case "cas":
+	case history.OpCAS:
 		if a, ok := o.value.([]any); ok && len(a) == 2 {
 			s := fmt.Sprintf("cas of %s from %s to %s", o.key, truncate(valueText(a[0]), 40), truncate(valueText(a[1]), 40))
 			if o.outcome == history.OK {

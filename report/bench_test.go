@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/checkers/linearizable"
+	"github.com/faultline/faultline/outcome"
 )
 
 // BenchmarkWriteReport100k writes the report of a 100,000-operation
@@ -18,10 +20,12 @@ func BenchmarkWriteReport100k(b *testing.B) {
 	// The verdict as the linearizable checker gives it for the planted
 	// anomalies; checking 100k operations is the checker's benchmark, not
 	// this one.
-	res := Results{Valid: checkers.Invalid, Reason: "anomalies found", Checkers: map[string]checkers.Result{
-		"linearizable": {Valid: checkers.Invalid, Reason: "2 keys have no linearization",
-			Anomalies: []string{`key "stale": no linearization of 3 operations`, `key "` + evilKey + `": no linearization of 1 operation`},
-			Details:   map[string]any{"failing_keys": []any{"stale", evilKey}}},
+	res := outcome.Result{Verdict: checkers.Invalid, Reason: "anomalies found", Checkers: checkers.Results{
+		"linearizable": {Verdict: checkers.Invalid, Reason: "2 keys have no linearization",
+			Anomalies: []checkers.Anomaly{
+				{Checker: "linearizable", Kind: linearizable.NotLinearizable, Key: "stale", Text: `key "stale": no linearization of 3 operations`},
+				{Checker: "linearizable", Kind: linearizable.NotLinearizable, Key: evilKey, Text: `key "` + evilKey + `": no linearization of 1 operation`}},
+			Details: map[string]any{"failing_keys": []any{"stale", evilKey}}},
 	}}
 	writeRunDir(b, dir, events, res)
 	ops := 0

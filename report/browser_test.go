@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/outcome"
 )
 
 // browser starts headless Chromium for one test. It skips only where
@@ -64,7 +65,7 @@ func browser(t *testing.T) (context.Context, *atomic.Int32) {
 func TestReportOfARunWithNoHistoryInChromium(t *testing.T) {
 	ctx, _ := browser(t)
 	dir := filepath.Join(t.TempDir(), "20261121T100000.000Z-quorum-register-s1")
-	writeRunDir(t, dir, nil, Results{Valid: checkers.Unknown, Reason: "cluster did not come up: n2 exited", Checkers: map[string]checkers.Result{}})
+	writeRunDir(t, dir, nil, outcome.Result{Reason: "cluster did not come up: n2 exited", Checkers: checkers.Results{}})
 	if err := os.Remove(filepath.Join(dir, "history.jsonl")); err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +91,7 @@ func TestReportInChromium(t *testing.T) {
 	var (
 		verdict, reason, bodyText string
 		checkersList              []string
-		bands, labels             int
+		bands, labels, marks      int
 		labelText                 []string
 		imgs                      int
 		timelineW                 int
@@ -108,6 +109,7 @@ func TestReportInChromium(t *testing.T) {
 		chromedp.Evaluate(`document.querySelectorAll('#fl-latency svg .nemesis, #fl-throughput svg .nemesis, #fl-availability svg .nemesis').length`, &labels),
 		chromedp.Evaluate(`Array.from(document.querySelectorAll('#fl-timeline .nemesis-label')).map(e => e.textContent)`, &labelText),
 		chromedp.Evaluate(`document.querySelectorAll('img').length`, &imgs),
+		chromedp.Evaluate(`document.querySelectorAll('#fl-timeline svg rect.anomaly-mark').length`, &marks),
 		chromedp.Evaluate(`document.querySelector('#fl-timeline canvas').width`, &timelineW),
 		chromedp.Evaluate(`document.body.innerText`, &bodyText),
 		chromedp.FullScreenshot(&shot, 100),
@@ -142,6 +144,9 @@ func TestReportInChromium(t *testing.T) {
 	}
 	if timelineW == 0 {
 		t.Error("the timeline canvas was not drawn")
+	}
+	if marks < 2 {
+		t.Errorf("%d operations outlined on the timeline, want the witness of each of the two failing keys", marks)
 	}
 	// Escaping: the hostile values are on the page as text and ran as nothing.
 	for _, want := range []string{evilValue, evilKey} {
@@ -238,7 +243,7 @@ func TestIndexInChromiumFiltersRuns(t *testing.T) {
 	results := t.TempDir()
 	mk := func(id, system string, v checkers.Verdict) {
 		dir := filepath.Join(results, id)
-		res := Results{Valid: v, Reason: "r " + evilValue, Checkers: map[string]checkers.Result{}}
+		res := outcome.Result{Verdict: v, Reason: "r " + evilValue, Checkers: checkers.Results{}}
 		writeRunDir(t, dir, nil, res)
 		b, _ := os.ReadFile(filepath.Join(dir, "test.json"))
 		b = []byte(strings.Replace(string(b), `"system":"quorum"`, `"system":"`+system+`"`, 1))

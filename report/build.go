@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faultline/faultline/checkers/linearizable"
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/internal/store"
 )
@@ -51,13 +50,26 @@ type faultRow struct {
 	StartS, EndS                                float64
 }
 
+// anomalyView is one checker's findings: what it found wrong, each with
+// the events it points at, and its notes.
 type anomalyView struct {
-	Checker, Reason string
-	Lines           []string // the checker's own anomaly lines
-	Stories         []storyView
-	Files           []link // visualizations not tied to a story
-	More            int    // anomaly lines not shown
-	Note            string
+	Checker, Verdict, Reason string
+	Stories                  []storyView   // linearizability: failing keys told in words
+	Findings                 []findingView // anomalies
+	More                     int           // anomalies not shown
+	Notes                    []findingView
+	MoreNotes                int
+	Files                    []link // artifacts not tied to a story
+	Note                     string
+}
+
+// findingView is one anomaly or note: its words and the events it points
+// at, as rows (a client operation as one row, invoke to completion).
+type findingView struct {
+	Kind, Key, Text string
+	Rows            []opRow
+	Missing         []int // event indexes not in the history
+	ZoomS, ZoomE    float64
 }
 
 type storyView struct {
@@ -69,6 +81,7 @@ type storyView struct {
 
 type opRow struct {
 	Index, Process                 int
+	Done                           int // the completion's index; -1 if none (or not an operation)
 	Node, F, Value, Outcome, Error string
 	Invoke, Complete               string
 	Witness                        bool
@@ -82,7 +95,8 @@ type logView struct {
 
 const (
 	maxStories  = 5  // failing keys explained in words
-	maxLines    = 20 // anomaly lines listed per checker
+	maxFindings = 20 // anomalies (and notes) shown per checker
+	maxRows     = 12 // events shown per anomaly
 	logTail     = 30 // lines of each node log shown
 	maxLogLine  = 300
 	maxValueLen = 80 // characters of a value shown in a tooltip
@@ -98,7 +112,7 @@ func build(ctx context.Context, m *material, outDir string, budget time.Duration
 		endNS = max(endNS, e.Time)
 	}
 	nodes := nodeNames(m, ops)
-	faults := nemesisIntervals(m.events, nodes, endNS)
+	faults := nemesisIntervals(m.events, endNS)
 
 	name := filepath.Base(m.in.History)
 	if m.in.Dir != "" {
@@ -111,10 +125,10 @@ func build(ctx context.Context, m *material, outDir string, budget time.Duration
 	p.Title = name
 	p.Meta = meta(m, nodes, endNS)
 	if r := m.results; r != nil {
-		p.Verdict, p.Reason = r.Valid.String(), r.Reason
-		for _, n := range slices.Sorted(maps.Keys(r.Checkers)) {
+		p.Verdict, p.Reason = r.Verdict.String(), r.Reason
+		for _, n := range r.Checkers.Names() {
 			c := r.Checkers[n]
-			p.Checkers = append(p.Checkers, checkerView{Name: n, Verdict: c.Valid.String(), Reason: c.Reason, Anomalies: len(c.Anomalies)})
+			p.Checkers = append(p.Checkers, checkerView{Name: n, Verdict: c.Verdict.String(), Reason: c.Reason, Anomalies: len(c.Anomalies)})
 		}
 	} else {
 		p.Reason = "no verdict: results.json is missing (the run did not finish); run `faultline check` on this run dir"
@@ -135,11 +149,12 @@ func build(ctx context.Context, m *material, outDir string, budget time.Duration
 	for _, f := range faults {
 		p.Faults = append(p.Faults, faultRowOf(f, ops, maxDur))
 	}
-	p.Anomalies = anomalies(ctx, m, outDir, budget)
+	var marks []mark
+	p.Anomalies, marks = anomalies(ctx, m, ops, outDir, budget)
 	p.Links = links(m, outDir)
 	p.Logs = logs(m, outDir)
 	var lanes int
-	p.Data, lanes = figures(ops, faults, endNS)
+	p.Data, lanes = figures(ops, faults, marks, endNS)
 	p.Counts.Lanes = lanes
 	return p
 }
@@ -170,10 +185,7 @@ func meta(m *material, nodes []string, endNS int64) []pair {
 	}
 	var out []pair
 	if t := m.test; t != nil {
-		seed := "—"
-		if t.Seed != nil {
-			seed = fmt.Sprint(*t.Seed)
-		}
+		seed := fmt.Sprint(t.Seed)
 		nem := strings.Join(t.Nemesis, ", ")
 		if t.NemesisInterval != "" && nem != "" && nem != "none" {
 			nem += " every " + t.NemesisInterval
@@ -243,89 +255,6 @@ func faultRowOf(f fault, ops []op, maxDur int64) faultRow {
 		row.RecoveredBy = fmt.Sprintf("%s %s on %s (event %d)", r.By.f, r.By.key, r.By.node, r.By.endIndex)
 	}
 	return row
-}
-
-// anomalies describes each failing checker. For linearizability it explains
-// the first few failing keys and links Porcupine's page for each.
-func anomalies(ctx context.Context, m *material, outDir string, budget time.Duration) []anomalyView {
-	if m.results == nil {
-		return nil
-	}
-	var out []anomalyView
-	for _, name := range slices.Sorted(maps.Keys(m.results.Checkers)) {
-		c := m.results.Checkers[name]
-		if c.Valid.String() != "invalid" {
-			continue
-		}
-		av := anomalyView{Checker: name, Reason: c.Reason}
-		files := c.Files
-		if name == linearizable.Name {
-			keys := strs(anySlice(c.Details["failing_keys"]))
-			if len(keys) > maxStories {
-				keys = keys[:maxStories]
-			}
-			// The checker writes its pages for the first failing keys in
-			// order; a write error breaks the pairing, so then list them.
-			paired := c.Details["visualization_errors"] == nil
-			deadline := time.Now().Add(budget)
-			for i, k := range keys {
-				left := time.Until(deadline)
-				if left <= 0 {
-					av.Note = fmt.Sprintf("Only %d of the failing keys were explained within %s.", i, budget)
-					break
-				}
-				sv := storyViewOf(explainKey(ctx, m.events, k, left/time.Duration(len(keys)-i)))
-				if paired && i < len(files) {
-					sv.Vis = &link{Href: artifactHref(m, outDir, files[i]), Text: "Porcupine's visualization of " + k}
-				}
-				av.Stories = append(av.Stories, sv)
-			}
-			if paired {
-				files = files[min(len(files), len(keys)):]
-			}
-			if len(c.Files) == 0 {
-				av.Note += " No Porcupine visualization was written (`faultline check --out DIR` writes one)."
-			}
-		}
-		for _, f := range files {
-			av.Files = append(av.Files, link{Href: artifactHref(m, outDir, f), Text: f})
-		}
-		av.Lines = c.Anomalies
-		if len(av.Lines) > maxLines {
-			av.More = len(av.Lines) - maxLines
-			av.Lines = av.Lines[:maxLines]
-		}
-		out = append(out, av)
-	}
-	return out
-}
-
-func anySlice(v any) []any {
-	switch s := v.(type) {
-	case []any:
-		return s
-	case []string:
-		out := make([]any, len(s))
-		for i, x := range s {
-			out[i] = x
-		}
-		return out
-	}
-	return nil
-}
-
-func storyViewOf(st story) storyView {
-	sv := storyView{Key: st.Key, Summary: st.Summary, Cut: st.Cut}
-	for i, o := range st.Ops {
-		row := opRow{Index: o.invIndex, Process: o.process, Node: o.node, F: o.f,
-			Value: truncate(valueText(o.value), maxValueLen), Outcome: string(o.outcome),
-			Error: o.errText, Invoke: secs(o.start), Complete: secs(o.end), Witness: i == st.Witness}
-		if o.endPos < 0 {
-			row.Outcome = "no completion"
-		}
-		sv.Rows = append(sv.Rows, row)
-	}
-	return sv
 }
 
 // artifactHref links a checker file (relative to the artifact dir) from
@@ -413,6 +342,13 @@ type figuresData struct {
 	Err       []int       `json:"e"` // -1: none
 	Strs      []string    `json:"strs"`
 	Faults    []faultData `json:"faults"`
+	Marks     []mark      `json:"marks"` // operations anomalies point at
+}
+
+// mark is an operation an anomaly points at, outlined on the timeline.
+type mark struct {
+	Op   int    `json:"op"` // index into the operation columns
+	What string `json:"what"`
 }
 
 type faultData struct {
@@ -423,12 +359,15 @@ type faultData struct {
 	Instant bool   `json:"instant,omitempty"`
 }
 
-func figures(ops []op, faults []fault, endNS int64) (figuresData, int) {
+func figures(ops []op, faults []fault, marks []mark, endNS int64) (figuresData, int) {
 	n := len(ops)
 	d := figuresData{End: endNS / 1e3,
 		Lane: make([]int, n), Proc: make([]int, n), Start: make([]int64, n), Dur: make([]int64, n), Out: make([]int, n),
 		F: make([]int, n), Key: make([]int, n), Node: make([]int, n), Val: make([]int, n), Err: make([]int, n),
-		Strs: []string{}, Faults: []faultData{}}
+		Strs: []string{}, Faults: []faultData{}, Marks: marks}
+	if d.Marks == nil {
+		d.Marks = []mark{}
+	}
 	strIdx := map[string]int{}
 	intern := func(s string) int {
 		if i, ok := strIdx[s]; ok {
@@ -459,7 +398,7 @@ func figures(ops []op, faults []fault, endNS int64) (figuresData, int) {
 		default:
 			d.Out[i] = 2
 		}
-		d.F[i] = intern(o.f)
+		d.F[i] = intern(string(o.f))
 		d.Key[i] = intern(o.key)
 		d.Node[i] = intern(o.node)
 		d.Val[i] = intern(truncate(valueText(o.value), maxValueLen))

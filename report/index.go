@@ -3,9 +3,11 @@ package report
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -14,23 +16,13 @@ import (
 	"strings"
 
 	"github.com/faultline/faultline/internal/store"
+	"github.com/faultline/faultline/outcome"
 )
 
 type indexRow struct {
 	ID, Href, Started, Verdict, Reason    string
 	System, Workload, Nemesis, Bugs, Seed string
 	Nodes, Ops                            string
-}
-
-// runStats is the part of results.json's stats the index shows.
-type runStats struct {
-	Stats struct {
-		Ops struct {
-			Total int `json:"total"`
-			OK    int `json:"ok"`
-		} `json:"ops"`
-		DurationS float64 `json:"duration_s"`
-	} `json:"stats"`
 }
 
 // WriteIndex writes results/index.html (see RenderIndex) through a temp
@@ -105,25 +97,21 @@ func indexRowOf(results, id string) (indexRow, []string) {
 	if _, err := os.Stat(filepath.Join(dir, File)); err == nil {
 		row.Href = id + "/" + File
 	}
-	var t testSpec
-	if err := readJSON(filepath.Join(dir, store.TestFile), &t); err == nil {
+	if t, err := outcome.ReadSpec(dir); err == nil {
 		row.System, row.Workload = t.System, t.Workload
 		row.Nemesis = strings.Join(t.Nemesis, ", ")
 		row.Bugs = strings.Join(t.Bugs, ", ")
 		row.Nodes = fmt.Sprint(t.Nodes)
-		if t.Seed != nil {
-			row.Seed = fmt.Sprint(*t.Seed)
-		}
-	} else if !os.IsNotExist(err) {
+		row.Seed = fmt.Sprint(t.Seed)
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		problems = append(problems, err.Error())
 	}
-	var r Results
-	var st runStats
+	var r outcome.Result
 	switch err := readJSON(filepath.Join(dir, store.ResultsFile), &r); {
 	case err == nil:
-		row.Verdict, row.Reason = r.Valid.String(), r.Reason
-		if readJSON(filepath.Join(dir, store.ResultsFile), &st) == nil && st.Stats.Ops.Total > 0 {
-			row.Ops = fmt.Sprintf("%d (%d ok) in %.0f s", st.Stats.Ops.Total, st.Stats.Ops.OK, st.Stats.DurationS)
+		row.Verdict, row.Reason = r.Verdict.String(), r.Reason
+		if r.Stats.Ops.Total > 0 {
+			row.Ops = fmt.Sprintf("%d (%d ok) in %.0f s", r.Stats.Ops.Total, r.Stats.Ops.OK, r.Stats.DurationS)
 		}
 	case os.IsNotExist(err):
 		row.Reason = "no results.json: still running, or the harness died"

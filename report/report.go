@@ -20,13 +20,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/internal/store"
+	"github.com/faultline/faultline/outcome"
 )
 
 // File is the report's name inside a run dir.
-const File = "report.html"
+const File = store.ReportFile
 
 // Input says where a report's material is and where the page goes.
 type Input struct {
@@ -37,7 +37,7 @@ type Input struct {
 	History string
 	// Results, when set, is the verdict to show instead of Dir/results.json:
 	// `faultline check` judges anew and stores no results.json.
-	Results *Results
+	Results *outcome.Result
 	// ArtifactDir holds the files the checkers list (Porcupine pages);
 	// default Dir, or nowhere for a bare history.
 	ArtifactDir string
@@ -48,31 +48,6 @@ type Input struct {
 	// failing key's history; default 10 s for all keys together.
 	ExplainBudget time.Duration
 	_             struct{}
-}
-
-// Results is the part of results.json a report shows.
-type Results struct {
-	Valid       checkers.Verdict           `json:"valid"`
-	Reason      string                     `json:"reason,omitempty"`
-	Checkers    map[string]checkers.Result `json:"checkers"`
-	Interrupted bool                       `json:"interrupted,omitempty"`
-	Recovered   *bool                      `json:"recovered,omitempty"`
-}
-
-// testSpec is the part of test.json a report shows. It mirrors runner.Test
-// loosely (report must not import harness, which calls it).
-type testSpec struct {
-	System          string   `json:"system"`
-	Workload        string   `json:"workload"`
-	Nemesis         []string `json:"nemesis"`
-	Bugs            []string `json:"bugs"`
-	Nodes           int      `json:"nodes"`
-	Runtime         string   `json:"runtime"`
-	TimeLimit       string   `json:"time_limit"`
-	Concurrency     int      `json:"concurrency"`
-	Rate            float64  `json:"rate"`
-	NemesisInterval string   `json:"nemesis_interval"`
-	Seed            *uint64  `json:"seed"`
 }
 
 // OutPath is where Write puts the report for in.
@@ -140,8 +115,8 @@ func Write(ctx context.Context, in Input) (string, error) {
 // material is everything a report is built from.
 type material struct {
 	in       Input
-	test     *testSpec // nil when there is no test.json
-	results  *Results  // nil when there is neither results.json nor in.Results
+	test     *outcome.Spec   // nil when there is no test.json
+	results  *outcome.Result // nil when there is neither results.json nor in.Results
 	events   []history.Event
 	problems []string // what could not be read, shown on the page
 	logs     []string // node log paths
@@ -166,14 +141,13 @@ func load(in Input) (*material, error) {
 	if in.Dir == "" {
 		return m, nil
 	}
-	var t testSpec
-	if err := readJSON(filepath.Join(in.Dir, store.TestFile), &t); err != nil {
+	if t, err := outcome.ReadSpec(in.Dir); err != nil {
 		m.problems = append(m.problems, err.Error())
 	} else {
 		m.test = &t
 	}
 	if m.results == nil {
-		var r Results
+		var r outcome.Result
 		if err := readJSON(filepath.Join(in.Dir, store.ResultsFile), &r); err != nil {
 			m.problems = append(m.problems, err.Error())
 		} else {

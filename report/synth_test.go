@@ -1,16 +1,21 @@
 package report
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/checkers/stats"
 	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/internal/store"
+	"github.com/faultline/faultline/outcome"
 )
 
 // Values a hostile or careless client might write; the report must show
@@ -54,24 +59,28 @@ func (s synth) events() []history.Event {
 		if i%2 == 0 {
 			f.kind = "partition"
 			var rest []any
+			var restNames []string
 			for _, n := range nodes {
 				if n != f.node {
-					rest = append(rest, n)
+					rest, restNames = append(rest, n), append(restNames, n)
 				}
 			}
 			evs = append(evs,
-				history.Event{Time: ns(f.start), Process: -1, Type: history.Invoke, F: "start-partition"},
-				history.Event{Time: ns(f.start) + 2e8, Process: -1, Type: history.Info, F: "start-partition",
-					Value: map[string]any{"kind": "isolate", "components": []any{[]any{f.node}, rest}}},
-				history.Event{Time: ns(f.end), Process: -1, Type: history.Invoke, F: "stop-partition"},
-				history.Event{Time: ns(f.end) + 1e6, Process: -1, Type: history.Info, F: "stop-partition"})
+				history.Event{Time: ns(f.start), Process: -1, Type: history.Invoke, F: history.StartPartition},
+				history.Event{Time: ns(f.start) + 2e8, Process: -1, Type: history.Info, F: history.StartPartition,
+					Value: map[string]any{"kind": "one", "components": []any{[]any{f.node}, rest}}, Node: f.node,
+					Label: fmt.Sprintf("isolate: %s | %s", f.node, strings.Join(restNames, " "))},
+				history.Event{Time: ns(f.end), Process: -1, Type: history.Invoke, F: history.StopPartition},
+				history.Event{Time: ns(f.end) + 1e6, Process: -1, Type: history.Info, F: history.StopPartition, Label: "lift the partition"})
 		} else {
 			f.kind = "kill"
 			evs = append(evs,
-				history.Event{Time: ns(f.start), Process: -1, Type: history.Invoke, F: "kill"},
-				history.Event{Time: ns(f.start) + 1e6, Process: -1, Type: history.Info, F: "kill", Value: []any{f.node}, Node: f.node},
-				history.Event{Time: ns(f.end), Process: -1, Type: history.Invoke, F: "restart"},
-				history.Event{Time: ns(f.end) + 3e8, Process: -1, Type: history.Info, F: "restart", Value: []any{f.node}, Node: f.node})
+				history.Event{Time: ns(f.start), Process: -1, Type: history.Invoke, F: history.Kill},
+				history.Event{Time: ns(f.start) + 1e6, Process: -1, Type: history.Info, F: history.Kill,
+					Value: map[string]any{"target": "one", "nodes": []any{f.node}}, Node: f.node, Label: "kill " + f.node + " (one)"},
+				history.Event{Time: ns(f.end), Process: -1, Type: history.Invoke, F: history.Restart},
+				history.Event{Time: ns(f.end) + 3e8, Process: -1, Type: history.Info, F: history.Restart,
+					Value: map[string]any{"nodes": []any{f.node}}, Node: f.node, Label: "restart " + f.node})
 		}
 		faults = append(faults, f)
 	}
@@ -88,7 +97,7 @@ func (s synth) events() []history.Event {
 	type pending struct {
 		key        string
 		start, end float64
-		f          string
+		f          history.Func
 		value      any
 		out        history.Type
 		node, err  string
@@ -105,11 +114,11 @@ func (s synth) events() []history.Event {
 			p := pending{key: fmt.Sprintf("k%d", int(t/durS*float64(keys))), start: t, node: node, out: history.OK, process: process}
 			switch r := rng.IntN(10); {
 			case r < 5:
-				p.f = "read"
+				p.f = history.OpRead
 			case r < 9:
-				p.f = "write"
+				p.f = history.OpWrite
 			default:
-				p.f = "cas"
+				p.f = history.OpCAS
 			}
 			switch down(node, t) {
 			case "partition":
@@ -136,7 +145,7 @@ func (s synth) events() []history.Event {
 	next := map[string]int{}
 	for i := range ops {
 		p := &ops[i]
-		if p.f == "write" {
+		if p.f == history.OpWrite {
 			next[p.key]++
 			p.value = next[p.key]
 			if p.out == history.OK {
@@ -159,11 +168,11 @@ func (s synth) events() []history.Event {
 	for i := range ops {
 		p := &ops[i]
 		switch p.f {
-		case "read":
+		case history.OpRead:
 			if p.out == history.OK {
 				p.value = current(p.key, p.start)
 			}
-		case "cas":
+		case history.OpCAS:
 			next[p.key]++
 			cur := current(p.key, p.start)
 			p.value = []any{cur, next[p.key]}
@@ -192,11 +201,11 @@ func (s synth) events() []history.Event {
 	ops = append(ops, plant...)
 	for _, p := range ops {
 		inv := history.Event{Time: ns(p.start), Process: p.process, Type: history.Invoke, F: p.f, Key: p.key, Value: p.value, Node: p.node}
-		if p.f == "read" {
+		if p.f == history.OpRead {
 			inv.Value = nil
 		}
 		done := history.Event{Time: ns(p.end), Process: p.process, Type: p.out, F: p.f, Key: p.key, Value: p.value, Node: p.node, Error: p.err}
-		if p.f == "read" && p.out != history.OK {
+		if p.f == history.OpRead && p.out != history.OK {
 			done.Value = nil
 		}
 		evs = append(evs, inv, done)
@@ -210,7 +219,7 @@ func (s synth) events() []history.Event {
 
 // writeRunDir lays out a run dir for events: test.json, history.jsonl,
 // results.json (res), and node logs, one of which holds evilLog.
-func writeRunDir(t testing.TB, dir string, events []history.Event, res Results) {
+func writeRunDir(t testing.TB, dir string, events []history.Event, res outcome.Result) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Join(dir, "nodes"), 0o755); err != nil {
 		t.Fatal(err)
@@ -228,9 +237,8 @@ func writeRunDir(t testing.TB, dir string, events []history.Event, res Results) 
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	seed := uint64(42)
-	spec := testSpec{System: "quorum", Workload: "register", Nemesis: []string{"partition", "kill"}, Bugs: []string{"no-write-back"},
-		Nodes: 5, Runtime: "process", TimeLimit: "30s", Concurrency: 10, Rate: 200, NemesisInterval: "5s", Seed: &seed}
+	spec := outcome.Spec{System: "quorum", Workload: "register", Nemesis: []string{"partition", "kill"}, Bugs: []string{"no-write-back"},
+		Nodes: 5, Runtime: "process", TimeLimit: "30s", Concurrency: 10, Rate: 200, NemesisInterval: "5s", Seed: 42}
 	for name, v := range map[string]any{"test.json": spec, "results.json": res} {
 		b, _ := json.Marshal(v)
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
@@ -248,14 +256,14 @@ func writeRunDir(t testing.TB, dir string, events []history.Event, res Results) 
 	}
 }
 
-// judged runs the real checkers' verdict for events into dir (writing
-// Porcupine's pages there) and returns results as the runner stores them.
-func judged(t testing.TB, events []history.Event, dir string, check func([]history.Event, string) checkers.Result) Results {
+// judged judges events with cs as the runner does: each checker's result,
+// its artifacts written into dir, the verdict derived by outcome.Judge.
+func judged(t testing.TB, events []history.Event, dir string, cs ...checkers.Checker) outcome.Result {
 	t.Helper()
-	r := check(events, dir)
-	res := Results{Valid: r.Valid, Checkers: map[string]checkers.Result{"linearizable": r}}
-	if r.Valid == checkers.Invalid {
-		res.Reason = "anomalies found"
+	res := outcome.Result{Checkers: checkers.Run(context.Background(), cs, events), Stats: stats.Compute(events)}
+	if err := store.WriteArtifacts(dir, res.Checkers); err != nil {
+		t.Fatal(err)
 	}
+	res.Judge()
 	return res
 }

@@ -15,7 +15,8 @@ import (
 // which is in real-time order.
 type op struct {
 	process    int
-	f, key     string
+	f          history.Func
+	key        string
 	node       string
 	value      any // the invoke's value, or the ok read's value
 	errText    string
@@ -57,7 +58,7 @@ func pairOps(events []history.Event) []op {
 		if e.Node != "" {
 			o.node = e.Node
 		}
-		if e.F == "read" && e.Type == history.OK {
+		if e.F == history.OpRead && e.Type == history.OK {
 			o.value = e.Value
 		}
 	}
@@ -77,21 +78,14 @@ type fault struct {
 	Affected []string // nodes the fault acted on
 }
 
-// Stop events of faults whose names do not follow start-X / stop-X.
-var stopOf = map[string]string{"kill": "restart", "pause": "resume", "power-loss": "power-restore"}
-
 // nemesisIntervals reads the nemesis events (process -1) into intervals:
-// start-X … stop-X, kill … restart, pause … resume, and the run's closing
-// recover. Other nemesis events become instants. Other negative processes
-// (observers) are not the nemesis and are ignored.
-func nemesisIntervals(events []history.Event, nodes []string, end int64) []fault {
+// each fault's start step to its stop step (history.FaultOf pairs them),
+// and the run's closing recover. Other nemesis events become instants.
+// Other negative processes (observers) are not the nemesis and are ignored.
+func nemesisIntervals(events []history.Event, end int64) []fault {
 	var out []fault
 	openByName := map[string]int{} // fault name -> index in out
-	invokedAt := map[string]int64{}
-	stopName := map[string]string{} // stop f -> fault name
-	for start, stop := range stopOf {
-		stopName[stop] = start
-	}
+	invokedAt := map[history.Func]int64{}
 	closeFault := func(name string, at int64, e history.Event) {
 		i, ok := openByName[name]
 		if !ok {
@@ -99,7 +93,7 @@ func nemesisIntervals(events []history.Event, nodes []string, end int64) []fault
 		}
 		out[i].End, out[i].Open = at, false
 		if e.Error != "" {
-			out[i].Errors = append(out[i].Errors, e.F+": "+e.Error)
+			out[i].Errors = append(out[i].Errors, string(e.F)+": "+e.Error)
 		}
 		delete(openByName, name)
 	}
@@ -109,7 +103,7 @@ func nemesisIntervals(events []history.Event, nodes []string, end int64) []fault
 		}
 		if e.Type == history.Invoke {
 			invokedAt[e.F] = e.Time
-			if e.F == "recover" {
+			if e.F == history.Recover {
 				out = append(out, fault{Name: "recover", Label: "recover: heal, restart, wait healthy", Start: e.Time, End: end, Open: true})
 				openByName["recover"] = len(out) - 1
 			}
@@ -120,123 +114,47 @@ func nemesisIntervals(events []history.Event, nodes []string, end int64) []fault
 			began = e.Time
 		}
 		delete(invokedAt, e.F)
-		var name string
-		isStart, isStop := false, false
-		switch {
-		case e.F == "recover":
+		if e.F == history.Recover {
 			closeFault("recover", e.Time, e)
 			continue
-		case strings.HasPrefix(e.F, "start-"):
-			name, isStart = strings.TrimPrefix(e.F, "start-"), true
-		case strings.HasPrefix(e.F, "stop-"):
-			name, isStop = strings.TrimPrefix(e.F, "stop-"), true
-		case stopOf[e.F] != "":
-			name, isStart = e.F, true
-		case stopName[e.F] != "":
-			name, isStop = stopName[e.F], true
 		}
+		fl, start, isFault := history.FaultOf(e.F)
 		switch {
-		case isStart:
-			closeFault(name, began, history.Event{})
-			f := fault{Name: name, Label: describeFault(name, e), Start: began, End: end, Open: true,
-				Affected: affectedNodes(e, nodes)}
+		case isFault && start:
+			closeFault(fl.Name, began, history.Event{})
+			f := fault{Name: fl.Name, Label: labelOf(fl.Name, e), Start: began, End: end, Open: true, Affected: e.Nodes()}
 			if e.Error != "" {
-				f.Errors = append(f.Errors, e.F+": "+e.Error)
+				f.Errors = append(f.Errors, string(e.F)+": "+e.Error)
 			}
 			out = append(out, f)
-			openByName[name] = len(out) - 1
-		case isStop:
-			closeFault(name, e.Time, e)
+			openByName[fl.Name] = len(out) - 1
+		case isFault:
+			closeFault(fl.Name, e.Time, e)
 		default:
-			out = append(out, fault{Name: e.F, Label: describeFault(e.F, e), Start: e.Time, End: e.Time, Instant: true,
-				Affected: affectedNodes(e, nodes)})
+			out = append(out, fault{Name: string(e.F), Label: labelOf(string(e.F), e), Start: e.Time, End: e.Time, Instant: true,
+				Affected: e.Nodes()})
 		}
 	}
 	// A start invoked but never completed (the harness died mid-step).
 	for f, at := range invokedAt {
-		if strings.HasPrefix(f, "start-") || stopOf[f] != "" {
-			name := strings.TrimPrefix(f, "start-")
-			out = append(out, fault{Name: name, Label: name + " (step never completed)", Start: at, End: end, Open: true})
+		if fl, start, ok := history.FaultOf(f); ok && start {
+			out = append(out, fault{Name: fl.Name, Label: fl.Name + " (step never completed)", Start: at, End: end, Open: true})
 		}
 	}
 	sort.SliceStable(out, func(a, b int) bool { return out[a].Start < out[b].Start })
 	return out
 }
 
-// describeFault labels a fault from its start event's value: the partition's
-// shape, the nodes hit, the links and what was done to them, the clock
-// offsets; otherwise compact JSON.
-func describeFault(name string, e history.Event) string {
-	switch v := e.Value.(type) {
-	case map[string]any:
-		kind, _ := v["kind"].(string)
-		if comps, ok := v["components"].([]any); ok {
-			var parts []string
-			for _, c := range comps {
-				parts = append(parts, strings.Join(strs(c), " "))
-			}
-			if kind == "" {
-				kind = name
-			}
-			return kind + ": " + strings.Join(parts, " | ")
-		}
-		if g, ok := v["grudge"].(map[string]any); ok && len(g) > 0 {
-			// to → the nodes it no longer hears from.
-			var cuts []string
-			for _, to := range slices.Sorted(maps.Keys(g)) {
-				cuts = append(cuts, strings.Join(strs(g[to]), " ")+"→"+to)
-			}
-			if kind == "" {
-				kind = name
-			}
-			return truncate(kind+": cut "+strings.Join(cuts, ", "), 120)
-		}
-		if links, ok := v["links"].([]any); ok {
-			if lat, ok := v["latency_ms"]; ok {
-				return fmt.Sprintf("%s %v±%v ms on %d links", name, lat, v["jitter_ms"], len(links))
-			}
-			s := name
-			if kind != "" {
-				s += " " + kind
-			}
-			if attrs, ok := v["attributes"].(map[string]any); ok && len(attrs) > 0 {
-				var kv []string
-				for _, k := range slices.Sorted(maps.Keys(attrs)) {
-					kv = append(kv, fmt.Sprintf("%s=%v", k, attrs[k]))
-				}
-				s += " (" + strings.Join(kv, " ") + ")"
-			}
-			if nodes := strs(v["nodes"]); len(nodes) > 0 {
-				return fmt.Sprintf("%s on %d links of %s", s, len(links), strings.Join(nodes, " "))
-			}
-			return fmt.Sprintf("%s on %d links", s, len(links))
-		}
-		if offs, ok := v["offsets"].(map[string]any); ok {
-			var parts []string
-			for _, n := range slices.Sorted(maps.Keys(offs)) {
-				parts = append(parts, fmt.Sprintf("%s %v", n, offs[n]))
-			}
-			s := name
-			if kind != "" {
-				s += " " + kind
-			}
-			return truncate(s+": "+strings.Join(parts, ", "), 120)
-		}
-		if nodes := strs(v["nodes"]); len(nodes) > 0 {
-			s := name + " " + strings.Join(nodes, " ")
-			if t, ok := v["target"].(string); ok && t != "" {
-				s += " (" + t + ")"
-			}
-			return s
-		}
-	case []any:
-		if s := strs(v); len(s) == len(v) && len(s) > 0 {
-			return name + " " + strings.Join(s, " ")
-		}
-	case nil:
-		if e.Node != "" {
-			return name + " " + e.Node
-		}
+// labelOf is the label the fault wrote on its event. Histories written
+// before faults labelled their events, and foreign ones, get the step's
+// name with its nodes or its value as compact JSON.
+func labelOf(name string, e history.Event) string {
+	switch {
+	case e.Label != "":
+		return e.Label
+	case e.Node != "":
+		return name + " " + strings.Join(e.Nodes(), " ")
+	case e.Value == nil:
 		return name
 	}
 	b, err := json.Marshal(e.Value)
@@ -244,70 +162,6 @@ func describeFault(name string, e history.Event) string {
 		return name
 	}
 	return name + " " + truncate(string(b), 80)
-}
-
-// affectedNodes are the nodes a fault acted on: every node outside the
-// largest side of a partition, the nodes it names (its node field, a list
-// of nodes, clock offsets), or else the ends of the links it changed.
-func affectedNodes(e history.Event, nodes []string) []string {
-	known := map[string]bool{}
-	for _, n := range nodes {
-		known[n] = true
-	}
-	set := map[string]bool{}
-	for _, n := range strings.Split(e.Node, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			set[n] = true
-		}
-	}
-	switch v := e.Value.(type) {
-	case map[string]any:
-		if comps, ok := v["components"].([]any); ok {
-			big := -1
-			for i, c := range comps {
-				if big < 0 || len(strs(c)) > len(strs(comps[big])) {
-					big = i
-				}
-			}
-			for i, c := range comps {
-				if i != big {
-					for _, n := range strs(c) {
-						set[n] = true
-					}
-				}
-			}
-			break
-		}
-		for _, n := range strs(v["nodes"]) {
-			set[n] = true
-		}
-		if offs, ok := v["offsets"].(map[string]any); ok {
-			for n := range offs {
-				set[n] = true
-			}
-		}
-		if g, ok := v["grudge"].(map[string]any); ok && len(set) == 0 {
-			for n, from := range g { // n stops hearing from the nodes in from
-				if len(strs(from)) > 0 {
-					set[n] = true
-				}
-			}
-		}
-		if links, ok := v["links"].([]any); ok && len(set) == 0 {
-			for _, l := range strs(links) {
-				for _, n := range strings.Split(l, "->") {
-					set[n] = true
-				}
-			}
-		}
-	case []any:
-		for _, n := range strs(v) {
-			if known[n] || len(known) == 0 {
-				set[n] = true
-			}
-		}
-	}
-	return slices.Sorted(maps.Keys(set))
 }
 
 // strs returns the strings in v, a JSON array.

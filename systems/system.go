@@ -73,7 +73,7 @@ type Endpoint struct {
 
 // Op is one client operation as a workload generates it.
 type Op struct {
-	F     string
+	F     history.Func
 	Key   string
 	Value any
 }
@@ -102,7 +102,7 @@ type System interface {
 	Bugs() []Bug
 	// Workloads lists the workloads this system serves; for each, the
 	// operation names (f) its client supports.
-	Workloads() map[string][]string
+	Workloads() map[string][]history.Func
 	MinNodes() int
 	// RunNode runs one node in this process until ctx ends or it fails.
 	RunNode(ctx context.Context, cfg NodeConfig) error

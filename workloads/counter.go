@@ -69,7 +69,7 @@ func (g *counterGen) Next() systems.Op {
 	defer g.mu.Unlock()
 	key := g.keys.next()
 	if g.rng.IntN(100) < counterReadPct {
-		return systems.Op{F: "read", Key: key}
+		return systems.Op{F: history.OpRead, Key: key}
 	}
 	// Deltas in [-5, 10] without 0: both signs, drifting upwards, so a lost
 	// update of either sign moves the final value.
@@ -77,7 +77,7 @@ func (g *counterGen) Next() systems.Op {
 	if d >= 0 {
 		d++
 	}
-	return systems.Op{F: "add", Key: key, Value: d}
+	return systems.Op{F: history.OpAdd, Key: key, Value: d}
 }
 
 func (g *counterGen) Keys() []string {

@@ -72,10 +72,10 @@ func (g *lwwGen) Next() systems.Op {
 	defer g.mu.Unlock()
 	key := g.keys.next()
 	if g.rng.IntN(100) < lwwReadPct {
-		return systems.Op{F: "read", Key: key}
+		return systems.Op{F: history.OpRead, Key: key}
 	}
 	g.next++
-	return systems.Op{F: "write", Key: key, Value: g.next}
+	return systems.Op{F: history.OpWrite, Key: key, Value: g.next}
 }
 
 func (g *lwwGen) Keys() []string {

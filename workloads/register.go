@@ -42,7 +42,7 @@ func ActiveKeys(concurrency int) int { return max(1, concurrency/5) }
 func (Register) NewGenerator(o Options) Generator {
 	g := &registerGen{
 		rng:    newRand(o.Seed, registerStream),
-		useCAS: has(o.Functions, "cas"),
+		useCAS: has(o.Functions, history.OpCAS),
 	}
 	for range ActiveKeys(o.Concurrency) {
 		g.active = append(g.active, g.newKey())
@@ -51,7 +51,11 @@ func (Register) NewGenerator(o Options) Generator {
 }
 
 func (Register) Checkers(o Options) []checkers.Checker {
-	return []checkers.Checker{linearizable.New(linearizable.Options{Timeout: o.CheckTimeout})}
+	lo := linearizable.Options{Timeout: o.CheckTimeout}
+	if o.NoArtifacts {
+		lo.MaxFiles = -1
+	}
+	return []checkers.Checker{linearizable.New(lo)}
 }
 
 // Validate reports a history the register checkers cannot judge: one that
@@ -105,13 +109,13 @@ func (g *registerGen) Next() systems.Op {
 		// Expect one of the last few values written, so a fair share of
 		// cas operations can succeed.
 		expected := max(1, k.next-1-g.rng.IntN(3))
-		op := systems.Op{F: "cas", Key: k.name, Value: []any{expected, k.next}}
+		op := systems.Op{F: history.OpCAS, Key: k.name, Value: []any{expected, k.next}}
 		k.next++
 		return op
 	case roll < 65:
-		return systems.Op{F: "read", Key: k.name}
+		return systems.Op{F: history.OpRead, Key: k.name}
 	default:
-		op := systems.Op{F: "write", Key: k.name, Value: k.next}
+		op := systems.Op{F: history.OpWrite, Key: k.name, Value: k.next}
 		k.next++
 		return op
 	}

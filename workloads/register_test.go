@@ -8,7 +8,7 @@ import (
 )
 
 func TestRegisterGeneratorRetiresKeysAndKeepsValuesUnique(t *testing.T) {
-	g := Register{}.NewGenerator(Options{Seed: 3, Concurrency: 10, Functions: []string{"read", "write", "cas"}})
+	g := Register{}.NewGenerator(Options{Seed: 3, Concurrency: 10, Functions: []history.Func{history.OpRead, history.OpWrite, history.OpCAS}})
 	perKey := map[string]int{}
 	written := map[string]map[string]bool{}
 	sawCAS := false
@@ -70,7 +70,7 @@ func TestRegisterGeneratorRetiresKeysAndKeepsValuesUnique(t *testing.T) {
 
 func TestRegisterGeneratorIsSeededAndHonoursFunctions(t *testing.T) {
 	ops := func(seed uint64) []any {
-		g := Register{}.NewGenerator(Options{Seed: seed, Concurrency: 4, Functions: []string{"read", "write"}})
+		g := Register{}.NewGenerator(Options{Seed: seed, Concurrency: 4, Functions: []history.Func{history.OpRead, history.OpWrite}})
 		var out []any
 		for range 500 {
 			op := g.Next()

@@ -38,7 +38,7 @@ func (Set) Settle() Settle { return DefaultSettle() }
 func (Set) NewGenerator(o Options) Generator {
 	rng := newRand(o.Seed, setStream)
 	return &setGen{rng: rng, keys: newKeyPool("set", setActive, setMinOps, setMaxOps, rng),
-		removes: has(o.Functions, "remove"), added: map[string][]int{}}
+		removes: has(o.Functions, history.OpRemove), added: map[string][]int{}}
 }
 
 func (Set) Checkers(o Options) []checkers.Checker {
@@ -76,17 +76,17 @@ func (g *setGen) Next() systems.Op {
 	roll := g.rng.IntN(100)
 	switch {
 	case roll < setReadPct:
-		return systems.Op{F: "read", Key: key}
+		return systems.Op{F: history.OpRead, Key: key}
 	case g.removes && roll < setReadPct+setRemovePct && len(g.added[key]) > 0:
 		// Remove one of the recent adds, so the remove often races the
 		// add's dissemination (the OR-Set's add-wins case).
 		xs := g.added[key]
 		i := max(0, len(xs)-1-g.rng.IntN(min(len(xs), 20)))
-		return systems.Op{F: "remove", Key: key, Value: xs[i]}
+		return systems.Op{F: history.OpRemove, Key: key, Value: xs[i]}
 	default:
 		g.next++
 		g.added[key] = append(g.added[key], g.next)
-		return systems.Op{F: "add", Key: key, Value: g.next}
+		return systems.Op{F: history.OpAdd, Key: key, Value: g.next}
 	}
 }
 

@@ -29,9 +29,12 @@ type Options struct {
 	Concurrency int
 	// Functions are the operation names the system's client supports for
 	// this workload; the generator uses only those.
-	Functions []string
+	Functions []history.Func
 	// CheckTimeout bounds the checkers; past it they say unknown.
 	CheckTimeout time.Duration
+	// NoArtifacts asks the checkers for verdicts only: no visualizations
+	// (a caller that keeps no files, or judges many prefixes).
+	NoArtifacts bool
 }
 
 // Workload is one kind of client activity.
@@ -80,4 +83,4 @@ func newRand(seed uint64, stream uint64) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, stream))
 }
 
-func has(fs []string, f string) bool { return slices.Contains(fs, f) }
+func has(fs []history.Func, f history.Func) bool { return slices.Contains(fs, f) }

@@ -12,13 +12,28 @@ package convergence
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/checkers/settled"
 	"github.com/faultline/faultline/history"
+)
+
+// Kinds of anomaly this checker finds. The events of each are the last
+// final-phase read of the key on every node that answered.
+const (
+	// MissingNode: some node answered no final read of the key.
+	MissingNode checkers.Kind = "missing-final-read"
+	// Diverged: the nodes' last answers differ.
+	Diverged checkers.Kind = "diverged"
+	// Incomplete: the nodes agree on a value that lacks acknowledged
+	// updates (the workload's Expect says which).
+	Incomplete checkers.Kind = "incomplete"
+	// Slow: convergence took longer than the bound (the slowest key).
+	Slow checkers.Kind = "slow"
 )
 
 // Options configure the checker.
@@ -38,18 +53,22 @@ func New(o Options) Checker { return Checker{o: o} }
 
 func (Checker) Name() string { return "convergence" }
 
-func (c Checker) Check(ctx context.Context, events []history.Event, _ string) checkers.Result {
+func unknown(reason string) checkers.Result {
+	return checkers.Result{Verdict: checkers.Unknown, Reason: reason}
+}
+
+func (c Checker) Check(ctx context.Context, events []history.Event) checkers.Result {
 	ops, err := history.Pair(events)
 	if err != nil {
-		return checkers.Result{Valid: checkers.Unknown, Reason: "history does not pair up: " + err.Error()}
+		return unknown("history does not pair up: " + err.Error())
 	}
 	recovered, healStarted, ok := settled.RecoveredAt(events)
 	if !ok {
-		return checkers.Result{Valid: checkers.Unknown, Reason: "no final phase: the history has no completed recover"}
+		return unknown("no final phase: the history has no completed recover")
 	}
 	reads := settled.Reads(ops, recovered)
 	if len(reads) == 0 {
-		return checkers.Result{Valid: checkers.Unknown, Reason: "no ok read after the cluster recovered"}
+		return unknown("no ok read after the cluster recovered")
 	}
 	nodes := map[string]bool{}
 	for _, byNode := range reads {
@@ -61,67 +80,27 @@ func (c Checker) Check(ctx context.Context, events []history.Event, _ string) ch
 	if c.o.Expect != nil {
 		expect = c.o.Expect(events)
 	}
-	var anomalies []string
+	var anomalies []checkers.Anomaly
 	var worst time.Duration
-	slowest := ""
-	converged := 0
-	keys := make([]string, 0, len(reads))
-	for k := range reads {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	var slowest string
 	perKey := map[string]float64{}
+	keys := slices.Sorted(maps.Keys(reads))
 	for _, k := range keys {
 		if err := ctx.Err(); err != nil {
-			return checkers.Result{Valid: checkers.Unknown, Reason: "checker interrupted: " + err.Error()}
+			return unknown("checker interrupted: " + err.Error())
 		}
-		byNode := reads[k]
-		finals := map[string]string{}
-		var final any
-		for n, rs := range byNode {
-			finals[n] = history.ValueKey(rs[len(rs)-1].Value)
-			final = rs[len(rs)-1].Value
-		}
-		distinct := map[string][]string{}
-		for n, v := range finals {
-			distinct[v] = append(distinct[v], n)
-		}
-		if len(byNode) < len(nodes) {
-			anomalies = append(anomalies, fmt.Sprintf("%s: only %d of %d nodes answered a final read", k, len(byNode), len(nodes)))
+		settledAt, a, ok := judgeKey(k, reads[k], len(nodes), expect)
+		if !ok {
+			anomalies = append(anomalies, a)
 			continue
-		}
-		if len(distinct) > 1 {
-			var parts []string
-			for v, ns := range distinct {
-				sort.Strings(ns)
-				parts = append(parts, fmt.Sprintf("%s: %s", strings.Join(ns, ","), abbreviate(v)))
-			}
-			sort.Strings(parts)
-			anomalies = append(anomalies, fmt.Sprintf("%s: nodes never agreed: %s", k, strings.Join(parts, "; ")))
-			continue
-		}
-		if expect != nil {
-			if why := expect(k, final); len(why) > 0 {
-				anomalies = append(anomalies, fmt.Sprintf("%s: nodes agree on a value that %s", k, strings.Join(why, "; ")))
-				continue
-			}
-		}
-		// The key converged when the last node settled on the final value.
-		var settledAt int64
-		for _, rs := range byNode {
-			i := len(rs) - 1
-			for i > 0 && history.ValueKey(rs[i-1].Value) == finals[rs[i].Node] {
-				i--
-			}
-			settledAt = max(settledAt, rs[i].Complete)
 		}
 		d := time.Duration(max(0, settledAt-recovered))
 		perKey[k] = ms(d)
-		converged++
 		if d >= worst {
 			worst, slowest = d, k
 		}
 	}
+	converged := len(perKey)
 	details := map[string]any{
 		"keys":                len(keys),
 		"converged_keys":      converged,
@@ -136,18 +115,75 @@ func (c Checker) Check(ctx context.Context, events []history.Event, _ string) ch
 		// Not converged: a time would read as "instantly".
 		details["convergence_time_ms"] = nil
 	}
-	res := checkers.Result{Valid: checkers.Valid, Details: details, Anomalies: anomalies}
 	if c.o.Bound > 0 && worst > c.o.Bound {
-		anomalies = append(anomalies, fmt.Sprintf("convergence took %s, more than the bound %s", worst, c.o.Bound))
-		res.Anomalies = anomalies
+		anomalies = append(anomalies, checkers.Anomaly{Kind: Slow, Key: slowest, Events: lastReads(reads[slowest]),
+			Text: fmt.Sprintf("convergence took %s (key %s), more than the bound %s", worst, slowest, c.o.Bound)})
 	}
+	res := checkers.Result{Verdict: checkers.Valid, Details: details, Anomalies: anomalies}
 	if len(anomalies) > 0 {
-		res.Valid = checkers.Invalid
+		res.Verdict = checkers.Invalid
 		res.Reason = fmt.Sprintf("%d of %d keys converged to a complete state", converged, len(keys))
 		return res
 	}
 	res.Reason = fmt.Sprintf("all %d keys converged on %d nodes within %s of recovery", len(keys), len(nodes), worst.Round(time.Millisecond))
 	return res
+}
+
+// judgeKey judges one key's final-phase reads, by node: every one of the
+// cluster's nodes answered, their last answers agree, and the common value
+// is complete. If so it returns when the key converged: the end of the
+// read from which the last node to settle kept the final value.
+func judgeKey(k string, byNode map[string][]settled.Read, nodes int, expect func(string, any) []string) (int64, checkers.Anomaly, bool) {
+	a := checkers.Anomaly{Key: k, Events: lastReads(byNode)}
+	finals := map[string]string{}
+	var final any
+	for n, rs := range byNode {
+		finals[n] = history.ValueKey(rs[len(rs)-1].Value)
+		final = rs[len(rs)-1].Value
+	}
+	distinct := map[string][]string{}
+	for n, v := range finals {
+		distinct[v] = append(distinct[v], n)
+	}
+	switch {
+	case len(byNode) < nodes:
+		a.Kind, a.Text = MissingNode, fmt.Sprintf("%s: only %d of %d nodes answered a final read", k, len(byNode), nodes)
+		return 0, a, false
+	case len(distinct) > 1:
+		var parts []string
+		for v, ns := range distinct {
+			slices.Sort(ns)
+			parts = append(parts, fmt.Sprintf("%s: %s", strings.Join(ns, ","), abbreviate(v)))
+		}
+		slices.Sort(parts)
+		a.Kind, a.Text = Diverged, fmt.Sprintf("%s: nodes never agreed: %s", k, strings.Join(parts, "; "))
+		return 0, a, false
+	}
+	if expect != nil {
+		if why := expect(k, final); len(why) > 0 {
+			a.Kind, a.Text = Incomplete, fmt.Sprintf("%s: nodes agree on a value that %s", k, strings.Join(why, "; "))
+			return 0, a, false
+		}
+	}
+	var settledAt int64
+	for _, rs := range byNode {
+		i := len(rs) - 1
+		for i > 0 && history.ValueKey(rs[i-1].Value) == finals[rs[i].Node] {
+			i--
+		}
+		settledAt = max(settledAt, rs[i].Complete)
+	}
+	return settledAt, checkers.Anomaly{}, true
+}
+
+// lastReads are the completions of each node's last read, in node order.
+func lastReads(byNode map[string][]settled.Read) []int {
+	var out []int
+	for _, n := range slices.Sorted(maps.Keys(byNode)) {
+		rs := byNode[n]
+		out = append(out, rs[len(rs)-1].Index)
+	}
+	return out
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -19,8 +19,8 @@ package counter
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/faultline/faultline/checkers"
@@ -28,8 +28,22 @@ import (
 	"github.com/faultline/faultline/history"
 )
 
-// MaxExamples bounds the examples listed per kind.
+// MaxExamples bounds the reads out of bounds listed; Details holds the
+// count.
 const MaxExamples = 10
+
+// Kinds of anomaly this checker finds.
+const (
+	// ReadOutOfBounds: a read during the run outside what the deltas
+	// allow. Its event: the read.
+	ReadOutOfBounds checkers.Kind = "read-out-of-bounds"
+	// FinalDiverged: the nodes' final reads of a key differ. Its events:
+	// each node's final read.
+	FinalDiverged checkers.Kind = "final-diverged"
+	// FinalOutOfBounds: a node's final read outside acked + unknown
+	// deltas. Its event: that read.
+	FinalOutOfBounds checkers.Kind = "final-out-of-bounds"
+)
 
 // Checker is the counter checker.
 type Checker struct{}
@@ -85,7 +99,7 @@ func build(events []history.Event) (*model, error) {
 	}
 	m := &model{adds: map[string][]add{}, ops: ops, final: map[string]Bounds{}}
 	for _, op := range ops {
-		if op.F != "add" || op.Outcome() == history.Fail {
+		if op.F != history.OpAdd || op.Outcome() == history.Fail {
 			continue
 		}
 		d, err := toInt(op.Invoke.Value)
@@ -119,109 +133,157 @@ func build(events []history.Event) (*model, error) {
 	return m, nil
 }
 
-func (Checker) Check(ctx context.Context, events []history.Event, _ string) checkers.Result {
+func unknown(reason string) checkers.Result {
+	return checkers.Result{Verdict: checkers.Unknown, Reason: reason}
+}
+
+func (Checker) Check(ctx context.Context, events []history.Event) checkers.Result {
 	m, err := build(events)
 	if err != nil {
-		return checkers.Result{Valid: checkers.Unknown, Reason: err.Error()}
+		return unknown(err.Error())
 	}
 	recovered, _, ok := settled.RecoveredAt(events)
 	if !ok {
-		return checkers.Result{Valid: checkers.Unknown, Reason: "no final phase: the history has no completed recover, so no read is known to come after the faults"}
+		return unknown("no final phase: the history has no completed recover, so no read is known to come after the faults")
 	}
-	var anomalies []string
-	outOfBounds, reads := 0, 0
-	var worst []string
+	outside, reads, err := m.judgeReads(ctx, recovered)
+	if err != nil {
+		return unknown(err.Error())
+	}
+	finals := settled.Finals(settled.Reads(m.ops, recovered))
+	if len(finals) == 0 {
+		return unknown("no ok read after the cluster recovered: nothing to judge the final state by")
+	}
+	fj, err := m.judgeFinals(finals)
+	if err != nil {
+		return unknown(err.Error())
+	}
+	res := checkers.Result{Verdict: checkers.Valid, Details: map[string]any{
+		"keys":                len(m.final),
+		"reads":               reads,
+		"reads_out_of_bounds": len(outside),
+		"final_keys_diverged": fj.diverged,
+		"final_reads_wrong":   fj.wrong,
+		"final":               fj.perKey,
+	}}
+	res.Anomalies = append(outside[:min(len(outside), MaxExamples)], fj.anomalies...)
+	if len(res.Anomalies) > 0 {
+		res.Verdict = checkers.Invalid
+	}
+	res.Reason = fmt.Sprintf("%d reads, %d out of bounds; %d keys, %d with differing final reads, %d final reads out of bounds",
+		reads, len(outside), len(finals), fj.diverged, fj.wrong)
+	return res
+}
+
+// judgeReads checks every ok read before the final phase against what the
+// deltas allow at that moment (see the package comment) and returns those
+// outside, in history order.
+func (m *model) judgeReads(ctx context.Context, recovered int64) (outside []checkers.Anomaly, reads int, err error) {
 	for _, op := range m.ops {
-		if op.F != "read" || op.Outcome() != history.OK || op.Invoke.Time >= recovered {
+		if op.F != history.OpRead || op.Outcome() != history.OK || op.Invoke.Time >= recovered {
 			continue
 		}
 		reads++
 		v, err := toInt(op.Complete.Value)
 		if err != nil {
-			return checkers.Result{Valid: checkers.Unknown, Reason: fmt.Sprintf("event %d: read of %v", op.Complete.Index, err)}
+			return nil, 0, fmt.Errorf("event %d: read of %w", op.Complete.Index, err)
 		}
-		var lo, hi int64
-		for _, a := range m.adds[op.Key] {
-			if a.invoke > op.Complete.Time {
-				continue
-			}
-			if a.delta < 0 {
-				lo += a.delta
-			} else {
-				hi += a.delta
-			}
-			if a.complete >= 0 && a.complete < op.Invoke.Time && a.node == op.Invoke.Node {
-				if a.delta > 0 {
-					lo += a.delta
-				} else {
-					hi += a.delta
-				}
-			}
-		}
-		if v < lo || v > hi {
-			outOfBounds++
-			if len(worst) < MaxExamples {
-				worst = append(worst, fmt.Sprintf("%s: read %d on %s (event %d), possible [%d, %d]", op.Key, v, op.Invoke.Node, op.Complete.Index, lo, hi))
-			}
+		b := m.readBounds(op)
+		if v < b.lower() || v > b.upper() {
+			outside = append(outside, checkers.Anomaly{Kind: ReadOutOfBounds, Key: op.Key, Events: []int{op.Complete.Index},
+				Text: fmt.Sprintf("%s: read %d on %s (event %d) outside %s", op.Key, v, op.Invoke.Node, op.Complete.Index, b)})
 		}
 		if err := ctx.Err(); err != nil {
-			return checkers.Result{Valid: checkers.Unknown, Reason: "checker interrupted: " + err.Error()}
+			return nil, 0, fmt.Errorf("checker interrupted: %w", err)
 		}
 	}
-	if outOfBounds > 0 {
-		anomalies = append(anomalies, fmt.Sprintf("%d reads outside what the deltas allow", outOfBounds))
-		anomalies = append(anomalies, worst...)
-	}
+	return outside, reads, nil
+}
 
-	finals := settled.Finals(settled.Reads(m.ops, recovered))
-	if len(finals) == 0 {
-		return checkers.Result{Valid: checkers.Unknown, Reason: "no ok read after the cluster recovered: nothing to judge the final state by"}
+// readBound is the range a read may return, from its four parts.
+type readBound struct {
+	node string
+	// Deltas invoked before the read ended and not certainly failed, by
+	// sign; and those its own node acknowledged before it began.
+	neg, pos, ownPos, ownNeg int64
+}
+
+func (b readBound) lower() int64 { return b.neg + b.ownPos }
+func (b readBound) upper() int64 { return b.pos + b.ownNeg }
+
+// String shows the bounds with how they were made, so a person can check
+// them against the history.
+func (b readBound) String() string {
+	return fmt.Sprintf("[%d, %d]: at least %d (negative deltas invoked before it ended) + %d (positive deltas %s had acknowledged before it began), "+
+		"at most %d (positive deltas invoked before it ended) + %d (negative deltas %s had acknowledged)",
+		b.lower(), b.upper(), b.neg, b.ownPos, b.node, b.pos, b.ownNeg, b.node)
+}
+
+func (m *model) readBounds(op history.Op) readBound {
+	b := readBound{node: op.Invoke.Node}
+	for _, a := range m.adds[op.Key] {
+		if a.invoke > op.Complete.Time {
+			continue
+		}
+		if a.delta < 0 {
+			b.neg += a.delta
+		} else {
+			b.pos += a.delta
+		}
+		if a.complete >= 0 && a.complete < op.Invoke.Time && a.node == op.Invoke.Node {
+			if a.delta > 0 {
+				b.ownPos += a.delta
+			} else {
+				b.ownNeg += a.delta
+			}
+		}
 	}
-	perKey := map[string]any{}
-	diverged, wrong := 0, 0
-	keys := make([]string, 0, len(finals))
-	for k := range finals {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	return b
+}
+
+// finalJudgement is what the final reads show.
+type finalJudgement struct {
+	anomalies       []checkers.Anomaly
+	diverged, wrong int
+	perKey          map[string]any
+}
+
+// judgeFinals checks that every node's final read of each key is the same
+// value and within the key's final bounds.
+func (m *model) judgeFinals(finals map[string]map[string]settled.Read) (finalJudgement, error) {
+	j := finalJudgement{perKey: map[string]any{}}
+	for _, k := range slices.Sorted(maps.Keys(finals)) {
+		nodes := slices.Sorted(maps.Keys(finals[k]))
 		vals := map[string]int64{}
 		distinct := map[int64]bool{}
-		for n, r := range finals[k] {
+		var events []int
+		for _, n := range nodes {
+			r := finals[k][n]
 			v, err := toInt(r.Value)
 			if err != nil {
-				return checkers.Result{Valid: checkers.Unknown, Reason: fmt.Sprintf("event %d: final read of %v", r.Index, err)}
+				return j, fmt.Errorf("event %d: final read of %w", r.Index, err)
 			}
-			vals[n] = v
-			distinct[v] = true
+			vals[n], distinct[v] = v, true
+			events = append(events, r.Index)
 		}
 		b := m.final[k]
-		perKey[k] = map[string]any{"final": vals, "acked": b.Acked, "lower": b.Lower, "upper": b.Upper}
+		j.perKey[k] = map[string]any{"final": vals, "acked": b.Acked, "lower": b.Lower, "upper": b.Upper}
 		if len(distinct) > 1 {
-			diverged++
-			anomalies = append(anomalies, fmt.Sprintf("%s: final reads differ: %s", k, fmtVals(vals)))
+			j.diverged++
+			j.anomalies = append(j.anomalies, checkers.Anomaly{Kind: FinalDiverged, Key: k, Events: events,
+				Text: fmt.Sprintf("%s: final reads differ: %s", k, fmtVals(vals))})
 		}
-		for n, v := range vals {
-			if !b.contains(v) {
-				wrong++
-				anomalies = append(anomalies, fmt.Sprintf("%s: final read %d on %s outside [%d, %d] (acknowledged sum %d)", k, v, n, b.Lower, b.Upper, b.Acked))
+		for _, n := range nodes {
+			if v := vals[n]; !b.contains(v) {
+				j.wrong++
+				r := finals[k][n]
+				j.anomalies = append(j.anomalies, checkers.Anomaly{Kind: FinalOutOfBounds, Key: k, Events: []int{r.Index},
+					Text: fmt.Sprintf("%s: final read %d on %s (event %d) outside [%d, %d]: acknowledged deltas sum to %d, and deltas that timed out could add up to %+d and %+d",
+						k, v, n, r.Index, b.Lower, b.Upper, b.Acked, b.UnknownPositive, b.UnknownNegative)})
 			}
 		}
 	}
-	details := map[string]any{
-		"keys":                len(m.final),
-		"reads":               reads,
-		"reads_out_of_bounds": outOfBounds,
-		"final_keys_diverged": diverged,
-		"final_reads_wrong":   wrong,
-		"final":               perKey,
-	}
-	res := checkers.Result{Valid: checkers.Valid, Details: details, Anomalies: anomalies}
-	if outOfBounds+diverged+wrong > 0 {
-		res.Valid = checkers.Invalid
-	}
-	res.Reason = fmt.Sprintf("%d reads, %d out of bounds; %d keys, %d with differing final reads, %d final reads out of bounds", reads, outOfBounds, len(finals), diverged, wrong)
-	return res
+	return j, nil
 }
 
 // Expect is the convergence checker's test of a settled counter: its value

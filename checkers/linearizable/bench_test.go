@@ -21,7 +21,8 @@ func simulate(seed uint64, ops, keys, clients int) []history.Event {
 	const hot = 8
 	type pending struct {
 		process int
-		f, key  string
+		f       history.Func
+		key     string
 		in      any
 		applied bool
 		out     any
@@ -29,7 +30,7 @@ func simulate(seed uint64, ops, keys, clients int) []history.Event {
 	}
 	store := map[string]int{}
 	var events []history.Event
-	record := func(p int, t history.Type, f, key string, v any) {
+	record := func(p int, t history.Type, f history.Func, key string, v any) {
 		events = append(events, history.Event{
 			Index: len(events), Time: int64(len(events)) * 1000, Process: p, Type: t, F: f, Key: key, Value: v,
 		})
@@ -107,9 +108,9 @@ func simulate(seed uint64, ops, keys, clients int) []history.Event {
 func TestSimulatedHistory(t *testing.T) {
 	events := simulate(7, 5000, 50, 10)
 	c := New(Options{})
-	res := c.Check(t.Context(), events, "")
-	if res.Valid != checkers.Valid {
-		t.Fatalf("simulated history: %v %s %q", res.Valid, res.Reason, res.Anomalies)
+	res := c.Check(t.Context(), events)
+	if res.Verdict != checkers.Valid {
+		t.Fatalf("simulated history: %v %s %q", res.Verdict, res.Reason, res.Anomalies)
 	}
 	info := 0
 	for _, e := range events {
@@ -124,9 +125,9 @@ func TestSimulatedHistory(t *testing.T) {
 		if e := &events[i]; e.F == "read" && e.Type == history.OK && e.Value != nil {
 			e.Value = 17 // never written: writes and cas stay below 5
 			bad := e.Key
-			res = c.Check(t.Context(), events, "")
-			if res.Valid != checkers.Invalid || res.Details["failing_keys"].([]string)[0] != bad {
-				t.Fatalf("corrupted read on %s: %v %q", bad, res.Valid, res.Anomalies)
+			res = c.Check(t.Context(), events)
+			if res.Verdict != checkers.Invalid || res.Details["failing_keys"].([]string)[0] != bad {
+				t.Fatalf("corrupted read on %s: %v %q", bad, res.Verdict, res.Anomalies)
 			}
 			return
 		}
@@ -139,9 +140,9 @@ func BenchmarkCheck100kOps1kKeys(b *testing.B) {
 	events := simulate(1, ops, 1000, 10)
 	c := New(Options{})
 	for b.Loop() {
-		res := c.Check(b.Context(), events, "")
-		if res.Valid != checkers.Valid {
-			b.Fatalf("verdict %v: %s %q", res.Valid, res.Reason, res.Anomalies)
+		res := c.Check(b.Context(), events)
+		if res.Verdict != checkers.Valid {
+			b.Fatalf("verdict %v: %s %q", res.Verdict, res.Reason, res.Anomalies)
 		}
 		if res.Details["keys_checked"] != 1000 {
 			b.Fatalf("details %v", res.Details)

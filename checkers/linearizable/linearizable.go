@@ -7,11 +7,10 @@
 package linearizable
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -52,7 +51,8 @@ type Options struct {
 	Timeout time.Duration
 	// Workers is how many keys are checked at once; default GOMAXPROCS.
 	Workers int
-	// MaxFiles caps the HTML visualizations written; negative writes none.
+	// MaxFiles caps the HTML visualizations made (artifacts); negative
+	// makes none (a caller that keeps no files, or only wants a verdict).
 	MaxFiles int
 	// VisualizeTimeout bounds the verbose re-runs behind the visualizations.
 	VisualizeTimeout time.Duration
@@ -86,25 +86,31 @@ func New(opts Options) *Checker {
 // Name implements checkers.Checker.
 func (c *Checker) Name() string { return Name }
 
+// NotLinearizable is the kind of anomaly this checker reports: a key
+// whose history has no linearization.
+const NotLinearizable checkers.Kind = "not-linearizable"
+
 // Check implements checkers.Checker. A history Prepare rejects gets Unknown
 // with the error as Reason; callers that must tell bad input apart (the CLI)
-// call Prepare themselves and test errors.Is(err, ErrMalformed).
-func (c *Checker) Check(ctx context.Context, events []history.Event, outDir string) checkers.Result {
+// call Prepare themselves and test errors.Is(err, ErrMalformed). Each
+// failing key is one anomaly (its Key set); the first MaxFiles of them get
+// Porcupine's visualization as an artifact named linearizable-<key>.html.
+func (c *Checker) Check(ctx context.Context, events []history.Event) checkers.Result {
 	start := time.Now()
 	p, err := Prepare(events)
 	if err != nil {
 		return checkers.Result{
-			Valid:   checkers.Unknown,
+			Verdict: checkers.Unknown,
 			Reason:  "cannot check: " + err.Error(),
 			Details: map[string]any{"time_taken_ms": time.Since(start).Milliseconds()},
 		}
 	}
-	return c.check(ctx, p, outDir, start)
+	return c.check(ctx, p, start)
 }
 
 // CheckPrepared judges a history already prepared.
-func (c *Checker) CheckPrepared(ctx context.Context, p *Prepared, outDir string) checkers.Result {
-	return c.check(ctx, p, outDir, time.Now())
+func (c *Checker) CheckPrepared(ctx context.Context, p *Prepared) checkers.Result {
+	return c.check(ctx, p, time.Now())
 }
 
 type keyVerdict uint8
@@ -115,7 +121,7 @@ const (
 	notLinearizable
 )
 
-func (c *Checker) check(ctx context.Context, p *Prepared, outDir string, start time.Time) checkers.Result {
+func (c *Checker) check(ctx context.Context, p *Prepared, start time.Time) checkers.Result {
 	verdicts, why := c.checkKeys(ctx, p)
 
 	var failing []int
@@ -128,7 +134,7 @@ func (c *Checker) check(ctx context.Context, p *Prepared, outDir string, start t
 			unknown++
 		}
 	}
-	res := checkers.Result{Valid: checkers.Valid}
+	res := checkers.Result{Verdict: checkers.Valid}
 	res.Details = map[string]any{
 		"keys_checked": len(p.keys),
 		"ops_checked":  p.ops,
@@ -153,21 +159,21 @@ func (c *Checker) check(ctx context.Context, p *Prepared, outDir string, start t
 	case len(failing) > 0:
 		// A key proven non-linearizable is definite, even if others were
 		// left undecided.
-		res.Valid = checkers.Invalid
+		res.Verdict = checkers.Invalid
 		res.Reason = fmt.Sprintf("%d of %d keys have no linearization", len(failing), len(p.keys))
 		if unknown > 0 {
 			res.Reason += fmt.Sprintf(" (%d more undecided: %s)", unknown, why)
 		}
-		if outDir != "" && c.opts.MaxFiles > 0 {
-			c.visualize(ctx, p, failing, outDir, &res)
+		if c.opts.MaxFiles > 0 {
+			c.visualize(ctx, p, failing, &res)
 		}
 	case unknown > 0:
-		res.Valid = checkers.Unknown
+		res.Verdict = checkers.Unknown
 		res.Reason = fmt.Sprintf("gave up: %s, %d of %d keys undecided", why, unknown, len(p.keys))
 	case p.ops == 0:
 		// An empty history, or one where every operation failed, proves
 		// nothing; calling it valid would let a broken run pass a CI gate.
-		res.Valid = checkers.Unknown
+		res.Verdict = checkers.Unknown
 		res.Reason = fmt.Sprintf("nothing to check: no operation took effect or was observed (%d dropped)", p.dropped)
 	default:
 		res.Reason = fmt.Sprintf("%d operations on %d keys are linearizable", p.ops, len(p.keys))
@@ -233,7 +239,7 @@ func (c *Checker) checkKeys(ctx context.Context, p *Prepared) ([]keyVerdict, str
 	return verdicts, why
 }
 
-func anomaly(kh *keyHistory) string {
+func anomaly(kh *keyHistory) checkers.Anomaly {
 	var notes []string
 	if kh.infoWrites > 0 {
 		notes = append(notes, plural(kh.infoWrites, "write")+" info")
@@ -245,7 +251,7 @@ func anomaly(kh *keyHistory) string {
 	if len(notes) > 0 {
 		s += " (" + strings.Join(notes, ", ") + ")"
 	}
-	return s
+	return checkers.Anomaly{Kind: NotLinearizable, Key: kh.key, Text: s}
 }
 
 func plural(n int, noun string) string {
@@ -255,10 +261,11 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// visualize writes Porcupine's HTML for the first few failing keys, each
-// re-run verbosely on its own so the file holds one register only.
-// Failures to write are noted in Details; they do not change the verdict.
-func (c *Checker) visualize(ctx context.Context, p *Prepared, failing []int, outDir string, res *checkers.Result) {
+// visualize makes Porcupine's HTML for the first few failing keys, each
+// re-run verbosely on its own so the page holds one register only, and
+// adds them to res as artifacts. Problems are noted in Details; they do
+// not change the verdict.
+func (c *Checker) visualize(ctx context.Context, p *Prepared, failing []int, res *checkers.Result) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.VisualizeTimeout)
 	defer cancel()
 	var stop atomic.Bool
@@ -269,42 +276,23 @@ func (c *Checker) visualize(ctx context.Context, p *Prepared, failing []int, out
 
 	var problems []string
 	used := map[string]bool{}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		res.Details["visualization_errors"] = []string{fmt.Sprintf("create %s: %v", outDir, err)}
-		return
-	}
 	for _, i := range failing[:min(len(failing), c.opts.MaxFiles)] {
 		kh := &p.keys[i]
-		name := fileName(kh.key, used)
 		result, info := porcupine.CheckOperationsVerbose(model, operations(kh), 0)
 		if stop.Load() || result != porcupine.Illegal {
 			problems = append(problems, fmt.Sprintf("key %q: visualization skipped, re-check did not finish in %s", kh.key, c.opts.VisualizeTimeout))
 			break
 		}
-		if err := writeHTML(plain, info, filepath.Join(outDir, name)); err != nil {
-			problems = append(problems, fmt.Sprintf("key %q: %v", kh.key, err))
+		var page bytes.Buffer
+		if err := porcupine.Visualize(plain, info, &page); err != nil {
+			problems = append(problems, fmt.Sprintf("key %q: visualization: %v", kh.key, err))
 			continue
 		}
-		res.Files = append(res.Files, name)
+		res.Artifacts = append(res.Artifacts, checkers.Artifact{Name: fileName(kh.key, used), Key: kh.key, Data: page.Bytes()})
 	}
 	if len(problems) > 0 {
 		res.Details["visualization_errors"] = problems
 	}
-}
-
-func writeHTML(model porcupine.Model, info porcupine.LinearizationInfo, path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("visualization: %w", err)
-	}
-	if err := porcupine.Visualize(model, info, f); err != nil {
-		f.Close()
-		return fmt.Errorf("visualization %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("visualization %s: %w", path, err)
-	}
-	return nil
 }
 
 // fileName makes linearizable-<key>.html safe on any file system: only

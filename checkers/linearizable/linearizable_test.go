@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,16 +14,16 @@ import (
 )
 
 // ev builds one event on key "x"; see evk for other keys.
-func ev(p int, t history.Type, f string, v any) history.Event {
+func ev(p int, t history.Type, f history.Func, v any) history.Event {
 	return evk(p, t, f, "x", v)
 }
 
-func evk(p int, t history.Type, f, key string, v any) history.Event {
+func evk(p int, t history.Type, f history.Func, key string, v any) history.Event {
 	return history.Event{Process: p, Type: t, F: f, Key: key, Value: v}
 }
 
 // op is a complete operation on key "x" that no other overlaps.
-func op(p int, f string, in any, t history.Type, out any) []history.Event {
+func op(p int, f history.Func, in any, t history.Type, out any) []history.Event {
 	return []history.Event{ev(p, history.Invoke, f, in), ev(p, t, f, out)}
 }
 
@@ -262,9 +260,9 @@ func TestCheck(t *testing.T) {
 				if encoding == "json" {
 					events = roundTrip(t, events)
 				}
-				res := c.Check(t.Context(), events, "")
-				if res.Valid != tt.want {
-					t.Fatalf("verdict %v, want %v (reason %q, anomalies %q)", res.Valid, tt.want, res.Reason, res.Anomalies)
+				res := c.Check(t.Context(), events)
+				if res.Verdict != tt.want {
+					t.Fatalf("verdict %v, want %v (reason %q, anomalies %q)", res.Verdict, tt.want, res.Reason, res.Anomalies)
 				}
 				if tt.want == checkers.Invalid && len(res.Anomalies) == 0 {
 					t.Errorf("invalid with no anomalies")
@@ -287,8 +285,8 @@ func TestValueTypesCompareEqual(t *testing.T) {
 			op(0, "cas", []any{json.Number("3"), int8(4)}, ok, nil),
 			op(1, "read", nil, ok, json.Number("4")),
 		)
-		if res := New(Options{}).Check(t.Context(), events, ""); res.Valid != checkers.Valid {
-			t.Errorf("read %T: verdict %v (%q)", read, res.Valid, res.Anomalies)
+		if res := New(Options{}).Check(t.Context(), events); res.Verdict != checkers.Valid {
+			t.Errorf("read %T: verdict %v (%q)", read, res.Verdict, res.Anomalies)
 		}
 	}
 }
@@ -309,18 +307,24 @@ func TestMultipleKeysOneBad(t *testing.T) {
 		one(evk(2, inv, "read", "k3/../x", nil)), one(evk(2, ok, "read", "k3/../x", 1)),
 	)
 	events := seq(parts...)
-	dir := t.TempDir()
-	res := New(Options{}).Check(t.Context(), events, dir)
+	res := New(Options{}).Check(t.Context(), events)
 
-	if res.Valid != checkers.Invalid {
-		t.Fatalf("verdict %v, want invalid (%s)", res.Valid, res.Reason)
+	if res.Verdict != checkers.Invalid {
+		t.Fatalf("verdict %v, want invalid (%s)", res.Verdict, res.Reason)
 	}
 	wantAnomalies := []string{
 		`key "k12": no linearization of 4 operations (1 write info)`,
 		`key "k3/../x": no linearization of 3 operations`,
 	}
-	if strings.Join(res.Anomalies, "\n") != strings.Join(wantAnomalies, "\n") {
-		t.Errorf("anomalies\n%q\nwant\n%q", res.Anomalies, wantAnomalies)
+	var got []string
+	for _, a := range res.Anomalies {
+		got = append(got, a.Text)
+		if a.Kind != NotLinearizable || !strings.Contains(a.Text, `"`+a.Key+`"`) {
+			t.Errorf("anomaly %+v: want kind %s and its key", a, NotLinearizable)
+		}
+	}
+	if strings.Join(got, "\n") != strings.Join(wantAnomalies, "\n") {
+		t.Errorf("anomalies\n%q\nwant\n%q", got, wantAnomalies)
 	}
 	if got := res.Details["failing_keys"]; !equalStrings(got, []string{"k12", "k3/../x"}) {
 		t.Errorf("failing_keys %v", got)
@@ -328,38 +332,34 @@ func TestMultipleKeysOneBad(t *testing.T) {
 	if res.Details["keys_checked"] != 3 || res.Details["ops_checked"] != 10 || res.Details["failing_key_count"] != 2 {
 		t.Errorf("details %v", res.Details)
 	}
-	wantFiles := []string{"linearizable-k12.html", "linearizable-k3_.._x.html"}
-	if !equalStrings(res.Files, wantFiles) {
-		t.Fatalf("files %q, want %q (details %v)", res.Files, wantFiles, res.Details)
+	// Visualizations come back as data, one per failing key, named safely.
+	if len(res.Artifacts) != 2 {
+		t.Fatalf("artifacts %+v, want one per failing key (details %v)", res.Artifacts, res.Details)
 	}
-	html, err := os.ReadFile(filepath.Join(dir, res.Files[0]))
-	if err != nil {
-		t.Fatal(err)
+	for i, want := range []checkers.Artifact{{Name: "linearizable-k12.html", Key: "k12"}, {Name: "linearizable-k3_.._x.html", Key: "k3/../x"}} {
+		if a := res.Artifacts[i]; a.Name != want.Name || a.Key != want.Key || len(a.Data) == 0 {
+			t.Errorf("artifact %d: %s for %q (%d bytes), want %s for %q", i, a.Name, a.Key, len(a.Data), want.Name, want.Key)
+		}
 	}
-	// The file holds only the failing key's operations, described by the model.
+	// The page holds only the failing key's operations, described by the model.
 	for _, want := range []string{"read → 1", "write 5 (info)", "write 2"} {
-		if !bytes.Contains(html, []byte(want)) {
+		if !bytes.Contains(res.Artifacts[0].Data, []byte(want)) {
 			t.Errorf("visualization lacks %q", want)
 		}
 	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 2 {
-		t.Errorf("outDir holds %d files, want 2", len(entries))
-	}
 }
 
-func TestNoFilesWithoutOutDirOrWhenValid(t *testing.T) {
+func TestNoVisualizationWhenValidOrNoneWanted(t *testing.T) {
 	bad := seq(op(0, "write", 1, ok, 1), op(1, "read", nil, ok, 2))
-	if res := New(Options{}).Check(t.Context(), bad, ""); len(res.Files) != 0 {
-		t.Errorf("files %q with empty outDir", res.Files)
+	if res := New(Options{}).Check(t.Context(), bad); len(res.Artifacts) != 1 {
+		t.Errorf("artifacts %+v for one failing key, want one", res.Artifacts)
 	}
-	dir := t.TempDir()
 	good := seq(op(0, "write", 1, ok, 1), op(1, "read", nil, ok, 1))
-	if res := New(Options{}).Check(t.Context(), good, dir); len(res.Files) != 0 {
-		t.Errorf("files %q for a valid history", res.Files)
+	if res := New(Options{}).Check(t.Context(), good); len(res.Artifacts) != 0 {
+		t.Errorf("artifacts %+v for a valid history", res.Artifacts)
 	}
-	if res := New(Options{MaxFiles: -1}).Check(t.Context(), bad, dir); len(res.Files) != 0 {
-		t.Errorf("files %q with MaxFiles < 0", res.Files)
+	if res := New(Options{MaxFiles: -1}).Check(t.Context(), bad); len(res.Artifacts) != 0 {
+		t.Errorf("artifacts %+v with MaxFiles < 0", res.Artifacts)
 	}
 }
 
@@ -370,9 +370,9 @@ func TestVisualizationCap(t *testing.T) {
 			one(evk(0, inv, "write", k, 1)), one(evk(0, ok, "write", k, 1)),
 			one(evk(1, inv, "read", k, nil)), one(evk(1, ok, "read", k, 2)))
 	}
-	res := New(Options{MaxFiles: 2}).Check(t.Context(), seq(parts...), t.TempDir())
-	if len(res.Anomalies) != 5 || len(res.Files) != 2 {
-		t.Errorf("%d anomalies, %d files; want 5 and 2", len(res.Anomalies), len(res.Files))
+	res := New(Options{MaxFiles: 2}).Check(t.Context(), seq(parts...))
+	if len(res.Anomalies) != 5 || len(res.Artifacts) != 2 {
+		t.Errorf("%d anomalies, %d artifacts; want 5 and 2", len(res.Anomalies), len(res.Artifacts))
 	}
 }
 
@@ -392,22 +392,22 @@ func hardInvalid(n int) []history.Event {
 }
 
 func TestHardHistoryIsInvalid(t *testing.T) {
-	if res := New(Options{}).Check(t.Context(), hardInvalid(6), ""); res.Valid != checkers.Invalid {
-		t.Fatalf("verdict %v, want invalid", res.Valid)
+	if res := New(Options{}).Check(t.Context(), hardInvalid(6)); res.Verdict != checkers.Invalid {
+		t.Fatalf("verdict %v, want invalid", res.Verdict)
 	}
 }
 
 func TestTimeoutIsUnknown(t *testing.T) {
 	start := time.Now()
-	res := New(Options{Timeout: 50 * time.Millisecond}).Check(t.Context(), hardInvalid(24), t.TempDir())
-	if res.Valid != checkers.Unknown {
-		t.Fatalf("verdict %v, want unknown (%s)", res.Valid, res.Reason)
+	res := New(Options{Timeout: 50 * time.Millisecond}).Check(t.Context(), hardInvalid(24))
+	if res.Verdict != checkers.Unknown {
+		t.Fatalf("verdict %v, want unknown (%s)", res.Verdict, res.Reason)
 	}
 	if !strings.Contains(res.Reason, "time limit of 50ms reached") {
 		t.Errorf("reason %q does not say the time ran out", res.Reason)
 	}
-	if len(res.Files) != 0 || len(res.Anomalies) != 0 {
-		t.Errorf("unknown verdict with files %q, anomalies %q", res.Files, res.Anomalies)
+	if len(res.Artifacts) != 0 || len(res.Anomalies) != 0 {
+		t.Errorf("unknown verdict with artifacts %+v, anomalies %+v", res.Artifacts, res.Anomalies)
 	}
 	// The search must stop soon after the deadline, not run to its end.
 	if took := time.Since(start); took > 5*time.Second {
@@ -418,9 +418,9 @@ func TestTimeoutIsUnknown(t *testing.T) {
 func TestCancelledContextIsUnknown(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	res := New(Options{}).Check(ctx, seq(op(0, "write", 1, ok, 1)), "")
-	if res.Valid != checkers.Unknown || !strings.Contains(res.Reason, "cancelled") {
-		t.Fatalf("verdict %v, reason %q; want unknown, cancelled", res.Valid, res.Reason)
+	res := New(Options{}).Check(ctx, seq(op(0, "write", 1, ok, 1)))
+	if res.Verdict != checkers.Unknown || !strings.Contains(res.Reason, "cancelled") {
+		t.Fatalf("verdict %v, reason %q; want unknown, cancelled", res.Verdict, res.Reason)
 	}
 }
 
@@ -456,9 +456,9 @@ func TestInputErrors(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Prepare error %v, want %v", err, tt.want)
 			}
-			res := New(Options{}).Check(t.Context(), tt.events, "")
-			if res.Valid != checkers.Unknown {
-				t.Errorf("verdict %v, want unknown", res.Valid)
+			res := New(Options{}).Check(t.Context(), tt.events)
+			if res.Verdict != checkers.Unknown {
+				t.Errorf("verdict %v, want unknown", res.Verdict)
 			}
 			if !strings.Contains(res.Reason, tt.reason) {
 				t.Errorf("reason %q lacks %q", res.Reason, tt.reason)

@@ -168,14 +168,14 @@ func Prepare(events []history.Event) (*Prepared, error) {
 		}
 		var infoWrite, infoCas bool
 		switch op.F {
-		case "read":
+		case history.OpRead:
 			if outcome != history.OK {
 				p.dropped++
 				continue
 			}
 			r.in.kind = kindRead
 			r.out.value = intern(op.Complete.Value)
-		case "write":
+		case history.OpWrite:
 			if outcome == history.Fail {
 				p.dropped++
 				continue
@@ -183,7 +183,7 @@ func Prepare(events []history.Event) (*Prepared, error) {
 			r.in.kind = kindWrite
 			r.in.value = intern(op.Invoke.Value)
 			infoWrite = outcome == history.Info
-		case "cas":
+		case history.OpCAS:
 			expected, next, ok := casArgs(op.Invoke.Value)
 			if !ok {
 				return nil, fmt.Errorf("%w: event %d: cas value %s is not [expected, new]",
@@ -198,7 +198,7 @@ func Prepare(events []history.Event) (*Prepared, error) {
 			r.in.value = intern(next)
 			infoCas = outcome == history.Info
 		default:
-			unsupported[op.F]++
+			unsupported[string(op.F)]++
 			continue
 		}
 		k, ok := byKey[op.Key]

@@ -16,17 +16,23 @@ package lww
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
-	"strings"
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/checkers/settled"
 	"github.com/faultline/faultline/history"
 )
 
-// MaxExamples bounds the examples listed.
+// MaxExamples bounds the anomalies listed; Details holds the count.
 const MaxExamples = 10
+
+// LostWrite is the kind of anomaly this checker finds: a register settled
+// on a value an acknowledged write had causally superseded. Its events:
+// the final read that returned the value, the superseding write, and the
+// operation through which the writer's node had seen the value (a read
+// that returned it, or its own write of it).
+const LostWrite checkers.Kind = "lost-write"
 
 // Checker is the LWW checker.
 type Checker struct{}
@@ -36,13 +42,42 @@ func New() Checker { return Checker{} }
 
 func (Checker) Name() string { return "lww" }
 
-// superseded maps key -> value -> the acknowledged writes that causally
-// follow it ("value 12 by n3 at 4.2s").
-type superseded map[string]map[string][]string
+// supersession is an acknowledged write that causally follows a value.
+type supersession struct {
+	write    string // the write's value
+	node     string
+	event    int  // the write's completion
+	seen     int  // the completion of the op that showed node the value
+	seenRead bool // seen by a read (else: the node's own earlier write)
+}
 
-// restartFs are nemesis functions after which a node has forgotten what it
-// read (process memory, HLC included, except what it logged itself).
-var restartFs = []string{"restart", "power-restore"}
+func (s supersession) String() string {
+	how := "had acknowledged it as its own write"
+	if s.seenRead {
+		how = "had read it"
+	}
+	return fmt.Sprintf("%s by %s (event %d; %s at event %d)", s.write, s.node, s.event, how, s.seen)
+}
+
+// superseded maps key -> value -> the acknowledged writes that causally
+// follow it.
+type superseded map[string]map[string][]supersession
+
+// restarted reports whether e brought nodes back from a kill or a power
+// loss, after which they have forgotten what they read (process memory,
+// HLC included, except what they logged themselves). A resumed pause
+// forgets nothing.
+func restarted(e history.Event) bool {
+	return e.IsNemesis() && e.Type != history.Invoke && (e.F == history.Restart || e.F == history.PowerRestore)
+}
+
+// seen is a value a node returned or acknowledged.
+type seen struct {
+	value string
+	at    int64 // completion time
+	event int   // completion index
+	write bool
+}
 
 func build(events []history.Event) (superseded, error) {
 	ops, err := history.Pair(events)
@@ -51,8 +86,8 @@ func build(events []history.Event) (superseded, error) {
 	}
 	restarts := map[string][]int64{} // node -> restart times
 	for _, e := range events {
-		if e.IsNemesis() && e.Type != history.Invoke && slices.Contains(restartFs, e.F) {
-			for _, n := range strings.Split(e.Node, ",") {
+		if restarted(e) {
+			for _, n := range e.Nodes() {
 				restarts[n] = append(restarts[n], e.Time)
 			}
 		}
@@ -65,33 +100,28 @@ func build(events []history.Event) (superseded, error) {
 		}
 		return false
 	}
-	type seen struct {
-		value string
-		at    int64 // completion time
-		write bool
-	}
 	// Per node and key, what it returned or acknowledged, in completion order.
 	byNodeKey := map[[2]string][]seen{}
 	for _, op := range ops {
 		if op.Outcome() != history.OK {
 			continue
 		}
-		node := op.Invoke.Node
+		nk := [2]string{op.Invoke.Node, op.Key}
 		switch op.F {
-		case "read":
+		case history.OpRead:
 			if op.Complete.Value != nil {
-				byNodeKey[[2]string{node, op.Key}] = append(byNodeKey[[2]string{node, op.Key}], seen{history.ValueKey(op.Complete.Value), op.Complete.Time, false})
+				byNodeKey[nk] = append(byNodeKey[nk], seen{history.ValueKey(op.Complete.Value), op.Complete.Time, op.Complete.Index, false})
 			}
-		case "write":
-			byNodeKey[[2]string{node, op.Key}] = append(byNodeKey[[2]string{node, op.Key}], seen{history.ValueKey(op.Invoke.Value), op.Complete.Time, true})
+		case history.OpWrite:
+			byNodeKey[nk] = append(byNodeKey[nk], seen{history.ValueKey(op.Invoke.Value), op.Complete.Time, op.Complete.Index, true})
 		}
 	}
 	for _, ss := range byNodeKey {
-		sort.SliceStable(ss, func(i, j int) bool { return ss[i].at < ss[j].at })
+		slices.SortStableFunc(ss, func(a, b seen) int { return int(a.at - b.at) })
 	}
 	out := superseded{}
 	for _, op := range ops {
-		if op.F != "write" || op.Outcome() != history.OK {
+		if op.F != history.OpWrite || op.Outcome() != history.OK {
 			continue
 		}
 		node, w := op.Invoke.Node, history.ValueKey(op.Invoke.Value)
@@ -103,57 +133,62 @@ func build(events []history.Event) (superseded, error) {
 				continue
 			}
 			if out[op.Key] == nil {
-				out[op.Key] = map[string][]string{}
+				out[op.Key] = map[string][]supersession{}
 			}
-			out[op.Key][s.value] = append(out[op.Key][s.value], fmt.Sprintf("%s by %s (event %d)", w, node, op.Complete.Index))
+			out[op.Key][s.value] = append(out[op.Key][s.value],
+				supersession{write: w, node: node, event: op.Complete.Index, seen: s.event, seenRead: !s.write})
 		}
 	}
 	return out, nil
 }
 
-func (Checker) Check(ctx context.Context, events []history.Event, _ string) checkers.Result {
+func unknown(reason string) checkers.Result {
+	return checkers.Result{Verdict: checkers.Unknown, Reason: reason}
+}
+
+func (Checker) Check(ctx context.Context, events []history.Event) checkers.Result {
 	sup, err := build(events)
 	if err != nil {
-		return checkers.Result{Valid: checkers.Unknown, Reason: err.Error()}
+		return unknown(err.Error())
 	}
 	recovered, _, ok := settled.RecoveredAt(events)
 	if !ok {
-		return checkers.Result{Valid: checkers.Unknown, Reason: "no final phase: the history has no completed recover"}
+		return unknown("no final phase: the history has no completed recover")
 	}
 	ops, _ := history.Pair(events)
 	finals := settled.Finals(settled.Reads(ops, recovered))
 	if len(finals) == 0 {
-		return checkers.Result{Valid: checkers.Unknown, Reason: "no ok read after the cluster recovered"}
+		return unknown("no ok read after the cluster recovered")
 	}
-	var anomalies []string
+	var anomalies []checkers.Anomaly
 	lost := 0
-	keys := make([]string, 0, len(finals))
-	for k := range finals {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(finals)) {
 		if err := ctx.Err(); err != nil {
-			return checkers.Result{Valid: checkers.Unknown, Reason: "checker interrupted: " + err.Error()}
+			return unknown("checker interrupted: " + err.Error())
 		}
 		reported := map[string]bool{}
-		for _, r := range finals[k] {
+		for _, n := range slices.Sorted(maps.Keys(finals[k])) {
+			r := finals[k][n]
 			v := history.ValueKey(r.Value)
-			if by := sup[k][v]; len(by) > 0 && !reported[v] {
-				reported[v] = true
-				lost++
-				if len(anomalies) < MaxExamples {
-					anomalies = append(anomalies, fmt.Sprintf("%s: settled on %s, which the acknowledged write %s had causally superseded (its node had seen %s first)", k, v, by[0], v))
-				}
+			by := sup[k][v]
+			if len(by) == 0 || reported[v] {
+				continue
+			}
+			reported[v] = true
+			lost++
+			if len(anomalies) < MaxExamples {
+				anomalies = append(anomalies, checkers.Anomaly{Kind: LostWrite, Key: k, Events: []int{r.Index, by[0].event, by[0].seen},
+					Text: fmt.Sprintf("%s: settled on %s (%s's final read, event %d), which the acknowledged write %s had causally superseded",
+						k, v, n, r.Index, by[0])})
 			}
 		}
 	}
 	details := map[string]any{"keys": len(finals), "superseded_finals": lost}
 	if lost > 0 {
-		return checkers.Result{Valid: checkers.Invalid, Anomalies: anomalies, Details: details,
+		return checkers.Result{Verdict: checkers.Invalid, Anomalies: anomalies, Details: details,
 			Reason: fmt.Sprintf("%d keys settled on a causally superseded value (lost writes)", lost)}
 	}
-	return checkers.Result{Valid: checkers.Valid, Details: details, Reason: fmt.Sprintf("%d keys settled on values no acknowledged write superseded", len(finals))}
+	return checkers.Result{Verdict: checkers.Valid, Details: details, Reason: fmt.Sprintf("%d keys settled on values no acknowledged write superseded", len(finals))}
 }
 
 // Expect is the convergence checker's test of a settled register.

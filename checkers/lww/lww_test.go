@@ -2,6 +2,8 @@ package lww
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/faultline/faultline/checkers"
@@ -17,9 +19,16 @@ func TestSettlingOnAValueAWriterHadSeenIsALostWrite(t *testing.T) {
 	b.Nemesis("recover", 100, "", nil)
 	b.Op(3, "n1", "read", "r", nil, 110, 111, history.OK, 1)
 	b.Op(4, "n2", "read", "r", nil, 110, 111, history.OK, 1)
-	r := New().Check(context.Background(), b.Events, "")
-	if r.Valid != checkers.Invalid || r.Details["superseded_finals"] != 1 {
-		t.Fatalf("got %v %v %v", r.Valid, r.Details, r.Anomalies)
+	r := New().Check(context.Background(), b.Events)
+	if r.Verdict != checkers.Invalid || r.Details["superseded_finals"] != 1 {
+		t.Fatalf("got %v %v %v", r.Verdict, r.Details, r.Anomalies)
+	}
+	// Events: 0-1 write 1, 2-3 n2's read of 1, 4-5 n2's write 2, 6-7
+	// recover, 9 n1's final read.
+	a := r.Anomalies[0]
+	if a.Kind != LostWrite || a.Key != "r" || fmt.Sprint(a.Events) != "[9 5 3]" ||
+		!strings.Contains(a.Text, "settled on 1 (n1's final read, event 9)") || !strings.Contains(a.Text, "2 by n2 (event 5; had read it at event 3)") {
+		t.Fatalf("anomaly %+v, want the final read, the superseding write and the read that showed its node 1", a)
 	}
 }
 
@@ -31,8 +40,8 @@ func TestConcurrentWritesMaySettleEitherWay(t *testing.T) {
 	b.Nemesis("recover", 100, "", nil)
 	b.Op(3, "n1", "read", "r", nil, 110, 111, history.OK, 1)
 	b.Op(4, "n2", "read", "r", nil, 110, 111, history.OK, 1)
-	if r := New().Check(context.Background(), b.Events, ""); r.Valid != checkers.Valid {
-		t.Fatalf("got %v %v", r.Valid, r.Anomalies)
+	if r := New().Check(context.Background(), b.Events); r.Verdict != checkers.Valid {
+		t.Fatalf("got %v %v", r.Verdict, r.Anomalies)
 	}
 }
 
@@ -45,7 +54,7 @@ func TestARestartBetweenReadAndWriteBreaksTheCausalLink(t *testing.T) {
 	b.Op(2, "n2", "write", "r", 2, 20, 25, history.OK, nil)
 	b.Nemesis("recover", 100, "", nil)
 	b.Op(3, "n1", "read", "r", nil, 110, 111, history.OK, 1)
-	if r := New().Check(context.Background(), b.Events, ""); r.Valid != checkers.Valid {
-		t.Fatalf("got %v %v", r.Valid, r.Anomalies)
+	if r := New().Check(context.Background(), b.Events); r.Verdict != checkers.Valid {
+		t.Fatalf("got %v %v", r.Verdict, r.Anomalies)
 	}
 }

@@ -8,8 +8,8 @@
 //   - unexpected: read although it was never added, its add certainly
 //     failed, or the read finished before the add began. Invalid.
 //   - stale: a read that began after the add was acknowledged but lacked
-//     the element. Expected of an eventually consistent store, so a figure
-//     (count, worst delay), not an error.
+//     the element. Expected of an eventually consistent store, so a note
+//     and a figure (count, worst delay), not an anomaly.
 //
 // Elements a client tried to remove are judged only for unexpectedness: an
 // observed-remove set may keep an element whose remove raced its add.
@@ -19,7 +19,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -28,8 +27,23 @@ import (
 	"github.com/faultline/faultline/history"
 )
 
-// MaxExamples bounds the worst examples listed per kind.
+// MaxExamples bounds the anomalies (and notes) listed per kind; Details
+// holds the counts.
 const MaxExamples = 10
+
+// Kinds of what this checker finds.
+const (
+	// Lost: an acknowledged element absent from a node's final read. Its
+	// events: the add, the last read that saw the element (if any), and
+	// the final reads that lack it.
+	Lost checkers.Kind = "lost"
+	// Unexpected: a read of an element never (successfully) added. Its
+	// events: the read, and the add if there was one.
+	Unexpected checkers.Kind = "unexpected"
+	// Stale (a note): reads that began after the add was acknowledged and
+	// lacked the element. Its events: the add and the last such read.
+	Stale checkers.Kind = "stale"
+)
 
 // Checker is the set checker.
 type Checker struct{}
@@ -40,15 +54,17 @@ func New() Checker { return Checker{} }
 func (Checker) Name() string { return "set" }
 
 type element struct {
-	key, value       string
-	addInvoke        int64
-	addDone          int64 // ack time; 0 unless acknowledged
-	outcome          history.Type
-	removed          bool // a remove was attempted and did not certainly fail
-	seen             bool
-	staleReads       int
-	lastStaleInvoke  int64
-	missingFinalFrom []string
+	key, value string
+	addInvoke  int64
+	addDone    int64 // ack time; 0 unless acknowledged
+	addEvent   int   // the add's completion (its invoke if it never completed)
+	outcome    history.Type
+	removed    bool // a remove was attempted and did not certainly fail
+	lastSeen   int  // the last read that held it; -1 if none
+	staleReads int
+	lastStale  settled.Read // the last stale read
+	// missingFinal are the final reads (one per node) that lack it.
+	missingFinal []settled.Read
 }
 
 // model is what the history says about every element.
@@ -64,21 +80,24 @@ func build(events []history.Event) (*model, error) {
 	}
 	m := &model{elems: map[string]map[string]*element{}, ops: ops}
 	for _, op := range ops {
-		switch op.F {
-		case "add":
-			v := history.ValueKey(op.Invoke.Value)
-			if m.elems[op.Key] == nil {
-				m.elems[op.Key] = map[string]*element{}
-			}
-			e := &element{key: op.Key, value: v, addInvoke: op.Invoke.Time, outcome: op.Outcome()}
-			if e.outcome == history.OK {
-				e.addDone = op.Complete.Time
-			}
-			m.elems[op.Key][v] = e
+		if op.F != history.OpAdd {
+			continue
 		}
+		v := history.ValueKey(op.Invoke.Value)
+		if m.elems[op.Key] == nil {
+			m.elems[op.Key] = map[string]*element{}
+		}
+		e := &element{key: op.Key, value: v, addInvoke: op.Invoke.Time, addEvent: op.Invoke.Index, outcome: op.Outcome(), lastSeen: -1}
+		if op.Complete != nil {
+			e.addEvent = op.Complete.Index
+		}
+		if e.outcome == history.OK {
+			e.addDone = op.Complete.Time
+		}
+		m.elems[op.Key][v] = e
 	}
 	for _, op := range ops {
-		if op.F == "remove" && op.Outcome() != history.Fail {
+		if op.F == history.OpRemove && op.Outcome() != history.Fail {
 			if e := m.elems[op.Key][history.ValueKey(op.Invoke.Value)]; e != nil {
 				e.removed = true
 			}
@@ -103,82 +122,156 @@ func readSet(v any) (map[string]bool, error) {
 	return out, nil
 }
 
-func (Checker) Check(ctx context.Context, events []history.Event, _ string) checkers.Result {
+func unknown(reason string) checkers.Result {
+	return checkers.Result{Verdict: checkers.Unknown, Reason: reason}
+}
+
+func (Checker) Check(ctx context.Context, events []history.Event) checkers.Result {
 	m, err := build(events)
 	if err != nil {
-		return checkers.Result{Valid: checkers.Unknown, Reason: "history does not pair up: " + err.Error()}
+		return unknown("history does not pair up: " + err.Error())
 	}
 	recovered, _, ok := settled.RecoveredAt(events)
 	if !ok {
-		return checkers.Result{Valid: checkers.Unknown, Reason: "no final phase: the history has no completed recover, so no read is known to come after the faults"}
+		return unknown("no final phase: the history has no completed recover, so no read is known to come after the faults")
 	}
-	var unexpected []string
-	reads := 0
+	unexpected, reads, err := m.judgeReads(ctx, recovered)
+	if err != nil {
+		return unknown(err.Error())
+	}
+	finalReads, err := m.judgeFinals(recovered)
+	if err != nil {
+		return unknown(err.Error())
+	}
+	if finalReads == 0 {
+		return unknown("no ok read after the cluster recovered: nothing to judge the final state by")
+	}
+	f := m.figures()
+	f.details["unexpected"] = len(unexpected)
+	f.details["reads"] = reads
+	f.details["final_reads"] = finalReads
+	res := checkers.Result{Verdict: checkers.Valid, Details: f.details}
+	for _, e := range f.lost[:min(len(f.lost), MaxExamples)] {
+		res.Anomalies = append(res.Anomalies, lostAnomaly(e))
+	}
+	res.Anomalies = append(res.Anomalies, unexpected[:min(len(unexpected), MaxExamples)]...)
+	for _, e := range f.stale[:min(len(f.stale), MaxExamples)] {
+		res.Notes = append(res.Notes, staleNote(e))
+	}
+	if len(f.lost)+len(unexpected) > 0 {
+		res.Verdict = checkers.Invalid
+	}
+	res.Reason = fmt.Sprintf("%d acknowledged, %d lost, %d unexpected, %d stale; %d final reads",
+		f.details["acknowledged"], len(f.lost), len(unexpected), len(f.stale), finalReads)
+	return res
+}
+
+// judgeReads goes through every ok read: an element it holds that was
+// never added, or whose add failed or had not begun, is unexpected; the
+// others are seen. A read before the final phase that lacks an element
+// acknowledged before it began is stale for that element.
+func (m *model) judgeReads(ctx context.Context, recovered int64) (unexpected []checkers.Anomaly, reads int, err error) {
 	for _, op := range m.ops {
-		if op.F != "read" || op.Outcome() != history.OK {
+		if op.F != history.OpRead || op.Outcome() != history.OK {
 			continue
 		}
 		reads++
 		got, err := readSet(op.Complete.Value)
 		if err != nil {
-			return checkers.Result{Valid: checkers.Unknown, Reason: fmt.Sprintf("event %d: %v", op.Complete.Index, err)}
+			return nil, 0, fmt.Errorf("event %d: %w", op.Complete.Index, err)
 		}
 		for v := range got {
-			e := m.elems[op.Key][v]
-			switch {
-			case e == nil:
-				unexpected = append(unexpected, fmt.Sprintf("%s: %s read by %s (event %d) was never added", op.Key, v, op.Invoke.Node, op.Complete.Index))
-			case e.outcome == history.Fail:
-				unexpected = append(unexpected, fmt.Sprintf("%s: %s read by %s (event %d) although its add failed", op.Key, v, op.Invoke.Node, op.Complete.Index))
-			case op.Complete.Time < e.addInvoke:
-				unexpected = append(unexpected, fmt.Sprintf("%s: %s read by %s (event %d) before its add began", op.Key, v, op.Invoke.Node, op.Complete.Index))
-			default:
-				e.seen = true
+			if a, bad := m.unexpected(op, v); bad {
+				unexpected = append(unexpected, a)
+			} else {
+				m.elems[op.Key][v].lastSeen = op.Complete.Index
 			}
 		}
 		if op.Invoke.Time >= recovered {
-			continue // final reads are judged below
+			continue // final reads are judged by judgeFinals
 		}
 		for _, e := range m.elems[op.Key] {
 			if e.addDone != 0 && e.addDone < op.Invoke.Time && !got[e.value] && !e.removed {
 				e.staleReads++
-				e.lastStaleInvoke = max(e.lastStaleInvoke, op.Invoke.Time)
+				if op.Invoke.Time >= e.lastStale.Invoke {
+					e.lastStale = settled.Read{Node: op.Invoke.Node, Invoke: op.Invoke.Time, Complete: op.Complete.Time, Index: op.Complete.Index}
+				}
 			}
 		}
 		if err := ctx.Err(); err != nil {
-			return checkers.Result{Valid: checkers.Unknown, Reason: "checker interrupted: " + err.Error()}
+			return nil, 0, fmt.Errorf("checker interrupted: %w", err)
 		}
 	}
+	slices.SortStableFunc(unexpected, func(a, b checkers.Anomaly) int { return a.Events[0] - b.Events[0] })
+	return unexpected, reads, nil
+}
 
+// unexpected says whether element v in read op is one the read could not
+// have seen, and why.
+func (m *model) unexpected(op history.Op, v string) (checkers.Anomaly, bool) {
+	e := m.elems[op.Key][v]
+	read := op.Complete.Index
+	a := checkers.Anomaly{Kind: Unexpected, Key: op.Key, Events: []int{read}}
+	switch {
+	case e == nil:
+		a.Text = fmt.Sprintf("%s: %s read by %s (event %d) was never added", op.Key, v, op.Invoke.Node, read)
+	case e.outcome == history.Fail:
+		a.Text = fmt.Sprintf("%s: %s read by %s (event %d) although its add failed (event %d)", op.Key, v, op.Invoke.Node, read, e.addEvent)
+	case op.Complete.Time < e.addInvoke:
+		a.Text = fmt.Sprintf("%s: %s read by %s (event %d) before its add began (event %d)", op.Key, v, op.Invoke.Node, read, e.addEvent)
+	default:
+		return checkers.Anomaly{}, false
+	}
+	if e != nil {
+		a.Events = append(a.Events, e.addEvent)
+	}
+	return a, true
+}
+
+// judgeFinals notes, for every acknowledged element never removed, the
+// nodes whose last final-phase read lacks it. It returns how many final
+// reads there were (one per node and key).
+func (m *model) judgeFinals(recovered int64) (int, error) {
 	finals := settled.Finals(settled.Reads(m.ops, recovered))
-	finalReads := 0
+	n := 0
 	for key, byNode := range finals {
-		for node, r := range byNode {
-			finalReads++
+		for _, r := range byNode {
+			n++
 			got, err := readSet(r.Value)
 			if err != nil {
-				return checkers.Result{Valid: checkers.Unknown, Reason: fmt.Sprintf("event %d: %v", r.Index, err)}
+				return 0, fmt.Errorf("event %d: %w", r.Index, err)
 			}
 			for _, e := range m.elems[key] {
 				if e.outcome == history.OK && !e.removed && !got[e.value] {
-					e.missingFinalFrom = append(e.missingFinalFrom, node)
+					e.missingFinal = append(e.missingFinal, r)
 				}
 			}
 		}
 	}
-	if finalReads == 0 {
-		return checkers.Result{Valid: checkers.Unknown, Reason: "no ok read after the cluster recovered: nothing to judge the final state by"}
+	for _, byValue := range m.elems {
+		for _, e := range byValue {
+			slices.SortFunc(e.missingFinal, func(a, b settled.Read) int { return strings.Compare(a.Node, b.Node) })
+		}
 	}
+	return n, nil
+}
 
+// figures are the counts of every element, and the lost and stale ones:
+// lost in add order, stale worst first.
+type figures struct {
+	details     map[string]any
+	lost, stale []*element
+}
+
+func (m *model) figures() figures {
 	var all []*element
 	for _, byValue := range m.elems {
 		for _, e := range byValue {
 			all = append(all, e)
 		}
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i].addInvoke < all[j].addInvoke })
-	var lost []*element
-	var staleEls []*element
+	slices.SortFunc(all, func(a, b *element) int { return int(a.addInvoke - b.addInvoke) })
+	f := figures{}
 	counts := map[string]int{}
 	var worstStale time.Duration
 	for _, e := range all {
@@ -194,25 +287,26 @@ func (Checker) Check(ctx context.Context, events []history.Event, _ string) chec
 		if e.removed {
 			counts["remove_attempted"]++
 		}
-		if e.seen {
+		if e.lastSeen >= 0 {
 			counts["read"]++
 		} else if e.outcome == history.OK {
 			counts["acknowledged_never_read"]++
 		}
-		if len(e.missingFinalFrom) > 0 {
-			lost = append(lost, e)
+		if len(e.missingFinal) > 0 {
+			f.lost = append(f.lost, e)
 		}
 		if e.staleReads > 0 {
-			staleEls = append(staleEls, e)
+			f.stale = append(f.stale, e)
 			counts["stale_reads"] += e.staleReads
-			worstStale = max(worstStale, time.Duration(e.lastStaleInvoke-e.addDone))
+			worstStale = max(worstStale, staleFor(e))
 		}
 	}
-	slices.SortStableFunc(staleEls, func(a, b *element) int {
-		return int((b.lastStaleInvoke - b.addDone) - (a.lastStaleInvoke - a.addDone))
-	})
-	details := map[string]any{
+	slices.SortStableFunc(f.stale, func(a, b *element) int { return int(staleFor(b) - staleFor(a)) })
+	f.details = map[string]any{
 		"keys":                    len(m.elems),
+		"lost":                    len(f.lost),
+		"stale":                   len(f.stale),
+		"worst_stale_ms":          float64(worstStale) / float64(time.Millisecond),
 		"attempted":               counts["attempted"],
 		"acknowledged":            counts["acknowledged"],
 		"unknown":                 counts["unknown"],
@@ -220,45 +314,38 @@ func (Checker) Check(ctx context.Context, events []history.Event, _ string) chec
 		"remove_attempted":        counts["remove_attempted"],
 		"read":                    counts["read"],
 		"acknowledged_never_read": counts["acknowledged_never_read"],
-		"lost":                    len(lost),
-		"unexpected":              len(unexpected),
-		"stale":                   len(staleEls),
 		"stale_reads":             counts["stale_reads"],
-		"worst_stale_ms":          float64(worstStale) / float64(time.Millisecond),
-		"reads":                   reads,
-		"final_reads":             finalReads,
 	}
-	var anomalies []string
-	var lostEx []string
-	for _, e := range lost {
-		slices.Sort(e.missingFinalFrom)
-		lostEx = append(lostEx, fmt.Sprintf("%s: %s acknowledged at %s, absent from the final read of %s",
-			e.key, e.value, ms(e.addDone), strings.Join(e.missingFinalFrom, ",")))
+	return f
+}
+
+// staleFor is how long after its add was acknowledged the element's last
+// stale read began.
+func staleFor(e *element) time.Duration { return time.Duration(e.lastStale.Invoke - e.addDone) }
+
+func lostAnomaly(e *element) checkers.Anomaly {
+	a := checkers.Anomaly{Kind: Lost, Key: e.key, Events: []int{e.addEvent}}
+	text := fmt.Sprintf("%s: %s acknowledged at %s (event %d)", e.key, e.value, ms(e.addDone), e.addEvent)
+	if e.lastSeen >= 0 {
+		a.Events = append(a.Events, e.lastSeen)
+		text += fmt.Sprintf(", last read at event %d", e.lastSeen)
+	} else {
+		text += ", never read"
 	}
-	if len(lostEx) > 0 {
-		details["lost_examples"] = lostEx[:min(len(lostEx), MaxExamples)]
-		anomalies = append(anomalies, fmt.Sprintf("%d acknowledged elements lost", len(lost)))
-		anomalies = append(anomalies, lostEx[:min(len(lostEx), MaxExamples)]...)
+	var nodes, at []string
+	for _, r := range e.missingFinal {
+		a.Events = append(a.Events, r.Index)
+		nodes, at = append(nodes, r.Node), append(at, fmt.Sprint(r.Index))
 	}
-	if len(unexpected) > 0 {
-		details["unexpected_examples"] = unexpected[:min(len(unexpected), MaxExamples)]
-		anomalies = append(anomalies, fmt.Sprintf("%d reads of elements never (successfully) added", len(unexpected)))
-		anomalies = append(anomalies, unexpected[:min(len(unexpected), MaxExamples)]...)
-	}
-	var staleEx []string
-	for _, e := range staleEls[:min(len(staleEls), MaxExamples)] {
-		staleEx = append(staleEx, fmt.Sprintf("%s: %s acknowledged at %s, missing from %d later reads, the last begun %s after",
-			e.key, e.value, ms(e.addDone), e.staleReads, time.Duration(e.lastStaleInvoke-e.addDone).Round(time.Millisecond)))
-	}
-	if len(staleEx) > 0 {
-		details["stale_examples"] = staleEx
-	}
-	res := checkers.Result{Valid: checkers.Valid, Details: details, Anomalies: anomalies}
-	if len(lost)+len(unexpected) > 0 {
-		res.Valid = checkers.Invalid
-	}
-	res.Reason = fmt.Sprintf("%d acknowledged, %d lost, %d unexpected, %d stale; %d final reads", counts["acknowledged"], len(lost), len(unexpected), len(staleEls), finalReads)
-	return res
+	a.Text = text + fmt.Sprintf(", absent from the final read of %s (%s %s)", strings.Join(nodes, ","), plural(len(at), "event"), strings.Join(at, ", "))
+	return a
+}
+
+func staleNote(e *element) checkers.Anomaly {
+	r := e.lastStale
+	return checkers.Anomaly{Kind: Stale, Key: e.key, Events: []int{e.addEvent, r.Index},
+		Text: fmt.Sprintf("%s: %s acknowledged at %s (event %d), missing from %d later reads, the last begun %s after on %s (event %d)",
+			e.key, e.value, ms(e.addDone), e.addEvent, e.staleReads, staleFor(e).Round(time.Millisecond), r.Node, r.Index)}
 }
 
 // Expect is the convergence checker's test of a settled set: it must hold
@@ -285,6 +372,13 @@ func Expect(events []history.Event) func(key string, v any) []string {
 		}
 		return nil
 	}
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return noun
+	}
+	return noun + "s"
 }
 
 func ms(t int64) string { return time.Duration(t).Round(time.Millisecond).String() }

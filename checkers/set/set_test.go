@@ -2,6 +2,7 @@ package set
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -21,15 +22,21 @@ func TestAcknowledgedElementMissingFromAFinalReadIsLost(t *testing.T) {
 	b.Nemesis("recover", 100, "", nil)
 	b.Op(10, "n1", "read", "s", nil, 110, 111, history.OK, list(1, 2))
 	b.Op(11, "n2", "read", "s", nil, 110, 111, history.OK, list(2, 3))
-	r := New().Check(context.Background(), b.Events, "")
-	if r.Valid != checkers.Invalid || r.Details["lost"] != 1 {
-		t.Fatalf("got %v %v, want invalid with 1 lost (1 on n2)", r.Valid, r.Details)
+	r := New().Check(context.Background(), b.Events)
+	if r.Verdict != checkers.Invalid || r.Details["lost"] != 1 {
+		t.Fatalf("got %v %v, want invalid with 1 lost (1 on n2)", r.Verdict, r.Details)
 	}
-	if ex := r.Details["lost_examples"].([]string); !strings.Contains(ex[0], "s: 1 ") || !strings.Contains(ex[0], "n2") {
-		t.Fatalf("lost example %q does not name element 1 and n2", ex[0])
+	// Events: 0-1 add 1, 2-3 add 2, 4-5 add 3, 6-7 the read of [2],
+	// 8-9 recover, 10-11 n1's final read, 12-13 n2's.
+	if len(r.Anomalies) != 1 {
+		t.Fatalf("anomalies %+v, want one lost element", r.Anomalies)
 	}
-	if r.Details["stale"] != 1 {
-		t.Fatalf("stale = %v, want 1 (read at 10ms lacked element 1 acked at 5ms)", r.Details["stale"])
+	a := r.Anomalies[0]
+	if a.Kind != Lost || a.Key != "s" || fmt.Sprint(a.Events) != "[1 11 13]" || !strings.Contains(a.Text, "s: 1 ") || !strings.Contains(a.Text, "n2") {
+		t.Fatalf("lost anomaly %+v, want element 1 of s: its add (1), the last read that saw it (n1's final read, 11) and n2's final read (13)", a)
+	}
+	if r.Details["stale"] != 1 || len(r.Notes) != 1 || r.Notes[0].Kind != Stale || fmt.Sprint(r.Notes[0].Events) != "[1 7]" {
+		t.Fatalf("stale = %v, notes %+v; want 1: the read at 10ms (event 7) lacked element 1 acked at 5ms (event 1)", r.Details["stale"], r.Notes)
 	}
 }
 
@@ -43,9 +50,9 @@ func TestSettledSetWithUnknownAndRemovedElementsIsValid(t *testing.T) {
 	for i, n := range []string{"n1", "n2", "n3"} {
 		b.Op(10+i, n, "read", "s", nil, 110, 111, history.OK, list(1, 3))
 	}
-	r := New().Check(context.Background(), b.Events, "")
-	if r.Valid != checkers.Valid {
-		t.Fatalf("got %v: %v %v", r.Valid, r.Anomalies, r.Details)
+	r := New().Check(context.Background(), b.Events)
+	if r.Verdict != checkers.Valid {
+		t.Fatalf("got %v: %v %v", r.Verdict, r.Anomalies, r.Details)
 	}
 }
 
@@ -54,17 +61,27 @@ func TestElementReadButNeverAddedOrFailedIsUnexpected(t *testing.T) {
 	b.Op(0, "n1", "add", "s", 1, 0, 5, history.Fail, nil)
 	b.Nemesis("recover", 100, "", nil)
 	b.Op(1, "n1", "read", "s", nil, 110, 111, history.OK, list(1, 9))
-	r := New().Check(context.Background(), b.Events, "")
-	if r.Valid != checkers.Invalid || r.Details["unexpected"] != 2 {
-		t.Fatalf("got %v %v, want invalid with 2 unexpected", r.Valid, r.Details)
+	r := New().Check(context.Background(), b.Events)
+	if r.Verdict != checkers.Invalid || r.Details["unexpected"] != 2 {
+		t.Fatalf("got %v %v, want invalid with 2 unexpected", r.Verdict, r.Details)
+	}
+	// The failed add of 1 is events 0-1; the read, 4-5.
+	for _, a := range r.Anomalies {
+		want := "[5]" // 9 was never added
+		if strings.Contains(a.Text, "s: 1 ") {
+			want = "[5 1]" // the read, then the failed add
+		}
+		if a.Kind != Unexpected || fmt.Sprint(a.Events) != want {
+			t.Errorf("anomaly %+v, want kind unexpected, events %s", a, want)
+		}
 	}
 }
 
 func TestNoFinalPhaseIsUnknown(t *testing.T) {
 	var b hb.B
 	b.Op(0, "n1", "add", "s", 1, 0, 5, history.OK, nil)
-	if r := New().Check(context.Background(), b.Events, ""); r.Valid != checkers.Unknown {
-		t.Fatalf("got %v, want unknown without a recover", r.Valid)
+	if r := New().Check(context.Background(), b.Events); r.Verdict != checkers.Unknown {
+		t.Fatalf("got %v, want unknown without a recover", r.Verdict)
 	}
 }
 

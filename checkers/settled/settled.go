@@ -15,7 +15,7 @@ import (
 // history has none (an interrupted run, or a foreign history).
 func RecoveredAt(events []history.Event) (t int64, healStarted int64, ok bool) {
 	for _, e := range events {
-		if e.IsNemesis() && e.F == "recover" {
+		if e.IsNemesis() && e.F == history.Recover {
 			if e.Type == history.Invoke {
 				healStarted = e.Time
 			} else {
@@ -39,7 +39,7 @@ type Read struct {
 func Reads(ops []history.Op, from int64) map[string]map[string][]Read {
 	out := map[string]map[string][]Read{}
 	for _, op := range ops {
-		if op.F != "read" || op.Outcome() != history.OK || op.Invoke.Time < from {
+		if op.F != history.OpRead || op.Outcome() != history.OK || op.Invoke.Time < from {
 			continue
 		}
 		node := op.Complete.Node

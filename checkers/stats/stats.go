@@ -41,14 +41,15 @@ func Compute(events []history.Event) Stats {
 		}
 		last = max(last, e.Time)
 		if e.IsNemesis() && e.Type != history.Invoke {
-			s.Nemesis[e.F]++
+			s.Nemesis[string(e.F)]++
 		}
 	}
 	ops, _ := history.Pair(events)
 	all := []time.Duration{}
 	lat := map[string][]time.Duration{}
 	for _, op := range ops {
-		c := s.ByF[op.F]
+		f := string(op.F)
+		c := s.ByF[f]
 		c.Total++
 		s.Ops.Total++
 		switch op.Outcome() {
@@ -56,7 +57,7 @@ func Compute(events []history.Event) Stats {
 			c.OK++
 			s.Ops.OK++
 			d := time.Duration(op.Complete.Time - op.Invoke.Time)
-			lat[op.F] = append(lat[op.F], d)
+			lat[f] = append(lat[f], d)
 			all = append(all, d)
 		case history.Fail:
 			c.Fail++
@@ -65,7 +66,7 @@ func Compute(events []history.Event) Stats {
 			c.Info++
 			s.Ops.Info++
 		}
-		s.ByF[op.F] = c
+		s.ByF[f] = c
 	}
 	for f, ds := range lat {
 		c := s.ByF[f]

@@ -7,14 +7,18 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/checkers/stats"
 	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/internal/exitcode"
 	"github.com/faultline/faultline/internal/runner"
 	"github.com/faultline/faultline/internal/store"
+	"github.com/faultline/faultline/outcome"
 	"github.com/faultline/faultline/report"
 	"github.com/faultline/faultline/workloads"
 )
@@ -76,25 +80,34 @@ written is a warning; it does not change the exit code.`,
 					return usageErr("%s: %v", histPath, err)
 				}
 			}
-			sum := checkers.Run(cmd.Context(), w.Checkers(workloads.Options{CheckTimeout: timeout}), events, out)
-			reason := ""
-			switch sum.Valid {
-			case checkers.Invalid:
-				reason = "anomalies found"
-			case checkers.Unknown:
-				reason = "a checker could not decide"
+			res := &outcome.Result{
+				Checkers: checkers.Run(cmd.Context(), w.Checkers(workloads.Options{CheckTimeout: timeout, NoArtifacts: out == ""}), events),
+				Stats:    stats.Compute(events),
 			}
+			if fi.IsDir() {
+				res.RunDir = path
+				res.Test, _ = outcome.ReadSpec(path) // what ran, when test.json says
+			}
+			// The checkers return their artifacts; --out is where they go.
+			if out != "" && len(artifacts(res)) > 0 {
+				if err := store.WriteArtifacts(out, res.Checkers); err != nil {
+					fmt.Fprintf(stderr, "faultline: warning: %v\n", err)
+				}
+			}
+			res.Judge()
+			page := writeReport(cmd.Context(), stderr, fi.IsDir(), path, out, res)
 			fmt.Fprintf(stdout, "%d events from %s\n", len(events), histPath)
-			printVerdict(stdout, sum.Valid, reason, sum.Checkers)
-			writeReport(cmd.Context(), stdout, stderr, fi.IsDir(), path, out, report.Results{Valid: sum.Valid, Reason: reason, Checkers: sum.Checkers})
-			switch sum.Valid {
-			case checkers.Valid:
-				return nil
-			case checkers.Invalid:
-				return &exitError{code: exitInvalid}
-			default:
-				return &exitError{code: exitUnknown}
+			fmt.Fprintln(stdout, res.Describe(maxPrinted))
+			if as := artifacts(res); len(as) > 0 && out != res.RunDir {
+				fmt.Fprintf(stdout, "  artifacts in %s: %s\n", out, strings.Join(as, ", "))
 			}
+			if page != "" && !fi.IsDir() {
+				fmt.Fprintf(stdout, "report: %s\n", page)
+			}
+			if code := res.ExitCode(); code != exitcode.Valid {
+				return &exitError{code: code}
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&workload, "workload", "register", "workload whose checkers judge the history")
@@ -103,17 +116,29 @@ written is a warning; it does not change the exit code.`,
 	return cmd
 }
 
-// writeReport writes the HTML report of a check. Like the run's, a report
-// that cannot be written is a warning, never a different exit code.
-func writeReport(ctx context.Context, stdout, stderr io.Writer, isDir bool, path, out string, res report.Results) {
-	in := report.Input{History: path, Results: &res, ArtifactDir: out}
+// writeReport writes the HTML report of a check and returns its path.
+// Like the run's, a report that cannot be written is a warning, never a
+// different exit code.
+func writeReport(ctx context.Context, stderr io.Writer, isDir bool, path, out string, res *outcome.Result) string {
+	in := report.Input{History: path, Results: res, ArtifactDir: out}
 	if isDir {
-		in = report.Input{Dir: path, Results: &res, ArtifactDir: out}
+		in = report.Input{Dir: path, Results: res, ArtifactDir: out}
 	}
 	p, err := report.Write(ctx, in)
 	if err != nil {
 		fmt.Fprintf(stderr, "faultline: warning: no HTML report: %v\n", err)
-		return
+		return ""
 	}
-	fmt.Fprintf(stdout, "report: %s\n", p)
+	return p
+}
+
+// artifacts names the files the checkers made.
+func artifacts(res *outcome.Result) []string {
+	var out []string
+	for _, name := range res.Checkers.Names() {
+		for _, a := range res.Checkers[name].Artifacts {
+			out = append(out, a.Name)
+		}
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/cluster/docker"
+	"github.com/faultline/faultline/internal/exitcode"
 )
 
 func newCleanCmd(stdout io.Writer) *cobra.Command {
@@ -32,7 +33,7 @@ answers or something could not be removed.`,
 				fmt.Fprintln(stdout, "nothing to clean")
 			}
 			if err != nil {
-				return &exitError{code: exitUnknown, err: err}
+				return &exitError{code: exitcode.Unknown, err: err}
 			}
 			return nil
 		},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/systems/registry"
 	"github.com/faultline/faultline/workloads"
@@ -31,7 +32,7 @@ func newListCmd(stdout io.Writer) *cobra.Command {
 				}
 				sort.Strings(names)
 				for _, w := range names {
-					fmt.Fprintf(stdout, "    workload %s: %s\n", w, strings.Join(ws[w], ", "))
+					fmt.Fprintf(stdout, "    workload %s: %s\n", w, joinFuncs(ws[w]))
 				}
 				for _, b := range s.Bugs() {
 					fmt.Fprintf(stdout, "    bug %s: %s\n", b.Name, b.Description)
@@ -56,4 +57,12 @@ func newListCmd(stdout io.Writer) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func joinFuncs(fs []history.Func) string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = string(f)
+	}
+	return strings.Join(out, ", ")
 }

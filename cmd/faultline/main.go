@@ -17,14 +17,6 @@ import (
 	"github.com/faultline/faultline/internal/nodecmd"
 )
 
-// Exit codes, documented in README.md and `faultline --help`.
-const (
-	exitValid   = 0
-	exitInvalid = 1
-	exitUsage   = 2
-	exitUnknown = 3
-)
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
@@ -53,7 +45,7 @@ func (e *exitError) Error() string {
 func (e *exitError) Unwrap() error { return e.err }
 
 func usageErr(format string, args ...any) error {
-	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+	return &exitError{code: exitcode.Usage, err: fmt.Errorf(format, args...)}
 }
 
 // execute runs the command line args and returns the process exit code. It
@@ -65,7 +57,7 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
-		return exitValid
+		return exitcode.Valid
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
@@ -75,11 +67,14 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ee.code
 	}
 	code := exitcode.FromError(err)
-	var ce *exitcode.ConfigError
-	var cl *exitcode.ClusterError
-	if !errors.As(err, &ce) && !errors.As(err, &cl) {
+	var (
+		ce *exitcode.ConfigError
+		cl *exitcode.ClusterError
+		ie *exitcode.InternalError
+	)
+	if !errors.As(err, &ce) && !errors.As(err, &cl) && !errors.As(err, &ie) {
 		// Anything cobra rejected (unknown flag, bad value) is bad usage.
-		code = exitUsage
+		code = exitcode.Usage
 	}
 	fmt.Fprintln(stderr, "faultline:", err)
 	return code
@@ -96,8 +91,10 @@ Exit codes (run and check):
   1  anomalies found
   2  bad usage or configuration (unknown system, workload, nemesis or bug;
      malformed history)
-  3  unknown: a checker gave up, the run was interrupted, or the cluster
-     could not be brought up or did not recover`
+  3  unknown: a checker gave up, no checker judged the history or no
+     operation in it succeeded, the run was interrupted, or the cluster
+     could not be brought up or did not recover
+  4  internal error in faultline (what was recorded is kept)`
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{

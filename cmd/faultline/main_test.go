@@ -397,3 +397,21 @@ func TestHarnessCatchesNoWriteBack(t *testing.T) {
 	}
 	t.Fatal("no-write-back went unnoticed in three seeded runs under slow links")
 }
+
+// Nothing judged proves nothing: a history in which no operation succeeded
+// is unknown (exit 3), not valid.
+func TestCheckOfAHistoryWithNothingJudgedIsUnknown(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.jsonl")
+	hist := `{"process":0,"type":"invoke","f":"write","key":"x","value":1}
+{"process":0,"type":"fail","f":"write","key":"x","value":1}
+{"process":1,"type":"invoke","f":"read","key":"x","value":null}
+{"process":1,"type":"fail","f":"read","key":"x","value":null}
+`
+	if err := os.WriteFile(path, []byte(hist), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := cli(t, time.Minute, nil, "check", path)
+	if r.code != 3 || !strings.HasPrefix(r.stdout[strings.Index(r.stdout, "\n")+1:], "unknown") {
+		t.Fatalf("check exit %d, want 3 (unknown)\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -13,10 +12,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/faultline/faultline"
-	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/internal/exitcode"
 	"github.com/faultline/faultline/internal/runner"
 	"github.com/faultline/faultline/nemesis"
-	"github.com/faultline/faultline/report"
 )
 
 func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -155,19 +153,21 @@ func runTest(cmd *cobra.Command, t runner.Test, quiet bool, stdout, stderr io.Wr
 		level = slog.LevelWarn
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	out, err := faultline.Run(cmd.Context(), t,
+	res, err := faultline.Run(cmd.Context(), t,
 		faultline.WithNodeCommand(exe, "node", "--parent-watch"), faultline.WithLogger(log))
 	if err != nil {
 		return err
 	}
-	printVerdict(stdout, out.Verdict, out.Reason, out.Checkers)
-	fmt.Fprintf(stdout, "results: %s (seed %d)\n", out.RunDir, t.Seed)
-	fmt.Fprintf(stdout, "report: %s\n", filepath.Join(out.RunDir, report.File))
-	if code := out.ExitCode(); code != exitValid {
+	fmt.Fprintln(stdout, res.Describe(maxPrinted))
+	if code := res.ExitCode(); code != exitcode.Valid {
 		return &exitError{code: code}
 	}
 	return nil
 }
+
+// maxPrinted caps the anomalies printed per checker; results.json and the
+// report have them all.
+const maxPrinted = 10
 
 // splitList accepts both repeated flags and comma-separated values.
 func splitList(in []string) []string {
@@ -180,29 +180,4 @@ func splitList(in []string) []string {
 		}
 	}
 	return out
-}
-
-func printVerdict(w io.Writer, v checkers.Verdict, reason string, cs map[string]checkers.Result) {
-	line := v.String()
-	if reason != "" {
-		line += ": " + reason
-	}
-	fmt.Fprintln(w, line)
-	for name, r := range cs {
-		fmt.Fprintf(w, "  %s: %s", name, r.Valid)
-		if r.Reason != "" {
-			fmt.Fprintf(w, " (%s)", r.Reason)
-		}
-		fmt.Fprintln(w)
-		for i, a := range r.Anomalies {
-			if i == 10 {
-				fmt.Fprintf(w, "    … and %d more\n", len(r.Anomalies)-i)
-				break
-			}
-			fmt.Fprintf(w, "    %s\n", a)
-		}
-		for _, file := range r.Files {
-			fmt.Fprintf(w, "    see %s\n", file)
-		}
-	}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/internal/exitcode"
 )
 
 // resultsTree makes a results dir with one run, a latest link, a dot file
@@ -139,7 +141,7 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		{"serve", "--results", t.TempDir(), "--addr", "8080"},
 	} {
 		var errb strings.Builder
-		if code := execute(context.Background(), args, io.Discard, &errb); code != exitUsage || strings.Count(errb.String(), "\n") != 1 {
+		if code := execute(context.Background(), args, io.Discard, &errb); code != exitcode.Usage || strings.Count(errb.String(), "\n") != 1 {
 			t.Errorf("%v: exit %d, stderr %q; want exit 2 and one line", args, code, errb.String())
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/cluster/mesh"
+	"github.com/faultline/faultline/internal/exitcode"
 )
 
 func newToxiproxyCmd(stderr io.Writer) *cobra.Command {
@@ -21,7 +22,7 @@ stuck receivers. The docker runtime's proxy container runs the same server
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := mesh.ListenAndServe(cmd.Context(), listen, stderr); err != nil {
-				return &exitError{code: exitUnknown, err: err}
+				return &exitError{code: exitcode.Unknown, err: err}
 			}
 			return nil
 		},

@@ -1,6 +1,7 @@
 // Package exitcode is the one place where an outcome becomes a process exit
-// code. faultline run, check, shrink, sim and node all exit through it, so
-// the codes README documents hold for every command:
+// code: a verdict through FromVerdict, an error through FromError.
+// faultline run, check, shrink, sim and node all exit through it, so the
+// codes README documents hold for every command:
 //
 //	0 valid · 1 anomalies found · 2 bad usage or configuration ·
 //	3 unknown, or the cluster could not be brought up · 4 internal error
@@ -8,6 +9,8 @@ package exitcode
 
 import (
 	"errors"
+
+	"github.com/faultline/faultline/checkers"
 )
 
 // The documented exit codes.
@@ -37,6 +40,19 @@ type InternalError struct{ Err error }
 
 func (e *InternalError) Error() string { return e.Err.Error() }
 func (e *InternalError) Unwrap() error { return e.Err }
+
+// FromVerdict is the exit code of a judged history: 0 valid, 1 invalid,
+// 3 unknown (the zero verdict, and anything that is neither).
+func FromVerdict(v checkers.Verdict) int {
+	switch v {
+	case checkers.Valid:
+		return Valid
+	case checkers.Invalid:
+		return Invalid
+	default:
+		return Unknown
+	}
+}
 
 // Usagef wraps err as a *ConfigError.
 func Usagef(err error) error { return &ConfigError{Err: err} }

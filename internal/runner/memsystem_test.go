@@ -56,8 +56,8 @@ func (*memSystem) MinNodes() int   { return 1 }
 func (*memSystem) Bugs() []systems.Bug {
 	return []systems.Bug{{Name: bugStaleRead, Description: "each node reads and writes its own copy"}}
 }
-func (*memSystem) Workloads() map[string][]string {
-	return map[string][]string{"register": {"read", "write"}}
+func (*memSystem) Workloads() map[string][]history.Func {
+	return map[string][]history.Func{"register": {history.OpRead, history.OpWrite}}
 }
 
 func (s *memSystem) RunNode(ctx context.Context, cfg systems.NodeConfig) error {
@@ -141,11 +141,11 @@ func (c memClient) Invoke(ctx context.Context, ep systems.Endpoint, op systems.O
 		data = n.data
 	}
 	switch op.F {
-	case "read":
+	case history.OpRead:
 		return systems.Completion{Type: history.OK, Value: data[op.Key]}
-	case "write":
+	case history.OpWrite:
 		data[op.Key] = op.Value
 		return systems.Completion{Type: history.OK}
 	}
-	return systems.Completion{Type: history.Fail, Error: "unknown function " + op.F}
+	return systems.Completion{Type: history.Fail, Error: "unknown function " + string(op.F)}
 }

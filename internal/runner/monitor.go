@@ -33,7 +33,7 @@ func (r *run) watchMembership(ctx context.Context) (stop func()) {
 				scancel()
 				if err == nil && st.Members != nil && !maps.Equal(st.Members, last) {
 					last = st.Members
-					r.rec.Record(history.Event{Process: history.ObserverProcess, Type: history.Info, F: "membership", Node: n.Name, Value: st.Members})
+					r.rec.Record(history.Event{Process: history.ObserverProcess, Type: history.Info, F: history.Membership, Node: n.Name, Value: st.Members})
 				}
 				select {
 				case <-ctx.Done():

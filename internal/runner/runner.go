@@ -18,6 +18,7 @@ import (
 	"github.com/faultline/faultline/internal/exitcode"
 	"github.com/faultline/faultline/internal/store"
 	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/outcome"
 	"github.com/faultline/faultline/report"
 	"github.com/faultline/faultline/systems"
 	"github.com/faultline/faultline/workloads"
@@ -42,59 +43,16 @@ type Options struct {
 	Driver cluster.Driver
 }
 
-// Results is what results.json holds.
-type Results struct {
-	Valid    checkers.Verdict           `json:"valid"`
-	Reason   string                     `json:"reason,omitempty"`
-	Checkers map[string]checkers.Result `json:"checkers"`
-	Stats    stats.Stats                `json:"stats"`
-	// Interrupted is set when the run was stopped early (Ctrl-C).
-	Interrupted bool `json:"interrupted,omitempty"`
-	// Recovered says whether every node was healthy again and every link
-	// healed after the faults were undone; nil when recovery was not
-	// attempted.
-	Recovered *bool `json:"recovered,omitempty"`
-	// Healed is the end-of-run check behind Recovered.
-	Healed *Healed `json:"healed,omitempty"`
-}
+// Healed is what the end-of-run check found; results.json records it.
+type Healed = outcome.Healed
 
-// Healed is what the end-of-run check found once the faults were undone.
-type Healed struct {
-	// LinksHealed: no partition or link toxic left in the mesh
-	// (Cluster.LinkFaults empty); LinkFaults lists what was left.
-	LinksHealed bool     `json:"links_healed"`
-	LinkFaults  []string `json:"link_faults,omitempty"`
-	// NodesUp of Nodes answered ready; Down names the others.
-	NodesUp int      `json:"nodes_up"`
-	Nodes   int      `json:"nodes"`
-	Down    []string `json:"down,omitempty"`
-}
-
-// Outcome is a finished run.
-type Outcome struct {
-	RunDir  string
-	Results Results
-}
-
-// ExitCode is the CLI's exit code for the run: 0 valid, 1 anomalies, 3
-// unknown (a checker gave up, the run was interrupted, or the cluster did
-// not recover).
-func (o *Outcome) ExitCode() int {
-	switch o.Results.Valid {
-	case checkers.Valid:
-		return 0
-	case checkers.Invalid:
-		return 1
-	default:
-		return 3
-	}
-}
-
-// Run runs t and stores its results. A non-nil error means there is no
-// verdict: a *exitcode.ConfigError (bad test) or a *exitcode.ClusterError (the cluster could
-// not start). Cancelling ctx interrupts the run: clients and nemesis stop,
-// the cluster is torn down, and what was recorded is still checked.
-func Run(ctx context.Context, t Test, opts Options) (*Outcome, error) {
+// Run runs t and stores its results: results.json, the checkers'
+// artifacts and the report in the run dir. A non-nil error means there is
+// no verdict: a *exitcode.ConfigError (bad test) or a *exitcode.ClusterError
+// (the cluster could not start). Cancelling ctx interrupts the run: clients
+// and nemesis stop, the cluster is torn down, and what was recorded is
+// still checked.
+func Run(ctx context.Context, t Test, opts Options) (*outcome.Result, error) {
 	if opts.System != nil && t.System == "" {
 		t.System = opts.System.Name()
 	}
@@ -151,6 +109,10 @@ func newRun(res *Resolved, opts Options) (*run, error) {
 	if err := store.WriteJSON(dir, store.TestFile, t); err != nil {
 		return nil, &exitcode.ConfigError{Err: err}
 	}
+	spec, err := outcome.ReadSpec(dir)
+	if err != nil {
+		return nil, &exitcode.InternalError{Err: err}
+	}
 	logFile, err := os.Create(filepath.Join(dir, store.HarnessLog))
 	if err != nil {
 		return nil, &exitcode.ConfigError{Err: fmt.Errorf("create harness log: %w", err)}
@@ -163,12 +125,13 @@ func newRun(res *Resolved, opts Options) (*run, error) {
 		slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug}),
 		console.Handler(),
 	)).With("run", filepath.Base(dir))
-	return &run{res: res, t: t, dir: dir, log: log, logFile: logFile, opts: opts}, nil
+	return &run{res: res, t: t, spec: spec, dir: dir, log: log, logFile: logFile, opts: opts}, nil
 }
 
 type run struct {
 	res     *Resolved
 	t       Test
+	spec    outcome.Spec // t as test.json holds it
 	dir     string
 	log     *slog.Logger
 	logFile *os.File
@@ -185,7 +148,7 @@ type run struct {
 
 // run is the path of one run: start the cluster, set up clients and the
 // history, exercise the cluster under faults, close it, judge the history.
-func (r *run) run(ctx context.Context) (*Outcome, error) {
+func (r *run) run(ctx context.Context) (*outcome.Result, error) {
 	if err := r.startCluster(ctx); err != nil {
 		return nil, err
 	}
@@ -200,16 +163,16 @@ func (r *run) run(ctx context.Context) (*Outcome, error) {
 	if err := r.rec.Err(); err != nil {
 		r.log.Error("history was not fully written", "err", err)
 	}
-	results = r.judge(ctx, results, interrupted)
+	r.judge(ctx, results, interrupted)
 	r.storeResults(results)
-	r.log.Info("done", "valid", results.Valid.String(), "dir", r.dir)
-	return &Outcome{RunDir: r.dir, Results: results}, nil
+	r.log.Info("done", "valid", results.Verdict.String(), "dir", r.dir)
+	return results, nil
 }
 
 // abort stores a result without a verdict that says why the run stopped
 // before its clients started, and returns err.
 func (r *run) abort(err error) error {
-	r.storeResults(Results{Valid: checkers.Unknown, Reason: err.Error()})
+	r.storeResults(&outcome.Result{Test: r.spec, RunDir: r.dir, Reason: err.Error()})
 	return err
 }
 
@@ -271,7 +234,7 @@ func (r *run) setUp() error {
 // exercise runs the clients and the nemesis for the time limit, then,
 // unless the run was interrupted, recovers the cluster and reads its final
 // state. It returns the recovery's part of the results.
-func (r *run) exercise(ctx context.Context) Results {
+func (r *run) exercise(ctx context.Context) *outcome.Result {
 	t := r.t
 	start := time.Now()
 	r.rec = history.NewRecorder(r.history, start)
@@ -283,12 +246,12 @@ func (r *run) exercise(ctx context.Context) Results {
 	stopWatch := r.watchMembership(ctx)
 	defer stopWatch()
 	r.drive(ctx, start, nem)
-	results := Results{}
+	results := &outcome.Result{Test: r.spec, RunDir: r.dir}
 	if ctx.Err() != nil {
 		return results
 	}
 	h := r.recover(ctx, nem)
-	ok := h.LinksHealed && h.NodesUp == h.Nodes
+	ok := h.OK()
 	results.Recovered, results.Healed = &ok, &h
 	if s, settles := r.res.Workload.(workloads.Settler); ok && t.FinalReads && settles {
 		r.settleReads(ctx, s.Settle())
@@ -298,11 +261,11 @@ func (r *run) exercise(ctx context.Context) Results {
 	return results
 }
 
-// judge checks the history and settles the verdict and its reason.
-// A run interrupted earlier is still judged on what it recorded, within a
-// short budget; otherwise a Ctrl-C now cuts the check short, and the
-// checkers say unknown.
-func (r *run) judge(ctx context.Context, results Results, interrupted bool) Results {
+// judge checks the history and settles the verdict and its reason
+// (outcome.Result.Judge). A run interrupted earlier is still judged on
+// what it recorded, within a short budget; otherwise a Ctrl-C now cuts the
+// check short, and the checkers say unknown.
+func (r *run) judge(ctx context.Context, results *outcome.Result, interrupted bool) {
 	t := r.t
 	events := r.rec.Events()
 	cctx, cancel := context.WithTimeout(ctx, t.CheckTimeout.D())
@@ -311,28 +274,21 @@ func (r *run) judge(ctx context.Context, results Results, interrupted bool) Resu
 	}
 	defer cancel()
 	r.log.Info("checking", "events", len(events), "time_limit", t.CheckTimeout.D())
-	sum := checkers.Run(cctx, r.res.Workload.Checkers(r.wopts), events, r.dir)
-	results.Valid, results.Checkers = sum.Valid, sum.Checkers
+	results.Checkers = checkers.Run(cctx, r.res.Workload.Checkers(r.wopts), events)
 	results.Stats = stats.Compute(events)
-	interrupted = interrupted || ctx.Err() != nil
-	results.Interrupted = interrupted
-	switch {
-	case results.Valid == checkers.Invalid:
-		results.Reason = "anomalies found"
-	case interrupted:
-		results.Valid, results.Reason = checkers.Unknown, "run interrupted; no anomaly in what was recorded and checked"
-	case results.Recovered != nil && !*results.Recovered:
-		results.Valid, results.Reason = checkers.Unknown, fmt.Sprintf("cluster did not recover within %s after the faults stopped (links healed: %v, nodes up: %d of %d); see harness.log and nodes/",
-			t.RecoveryTimeout.D(), results.Healed.LinksHealed, results.Healed.NodesUp, results.Healed.Nodes)
-	case results.Valid == checkers.Unknown:
-		results.Reason = "a checker could not decide"
+	results.Interrupted = interrupted || ctx.Err() != nil
+	// Checkers only return their artifacts; the run dir is where they go.
+	if err := store.WriteArtifacts(r.dir, results.Checkers); err != nil {
+		r.log.Warn("writing checker artifacts", "err", err)
 	}
-	return results
+	results.Judge()
 }
 
-func (r *run) storeResults(res Results) {
+// storeResults writes results.json and the report. A run that ended
+// before its history was judged stores an unknown verdict with the reason.
+func (r *run) storeResults(res *outcome.Result) {
 	if res.Checkers == nil {
-		res.Checkers = map[string]checkers.Result{}
+		res.Checkers = checkers.Results{}
 	}
 	if err := store.WriteJSON(r.dir, store.ResultsFile, res); err != nil {
 		r.log.Error("storing results", "err", err)
@@ -386,7 +342,7 @@ func (r *run) invokeValue(ctx context.Context, process int, node systems.Endpoin
 		c = systems.Completion{Type: history.Info, Error: fmt.Sprintf("client returned bad completion type %q", c.Type)}
 	}
 	done := history.Event{Process: process, Type: c.Type, F: op.F, Key: op.Key, Value: op.Value, Node: node.Name, Error: c.Error}
-	if op.F == "read" {
+	if op.F == history.OpRead {
 		done.Value = nil
 		if c.Type == history.OK {
 			done.Value = c.Value
@@ -408,10 +364,10 @@ func (r *run) recover(ctx context.Context, nem *nemesis.Runner) (h Healed) {
 	defer cancel()
 	r.log.Info("recovering: stopping faults, healing, restarting nodes")
 	nem.StopAll(rctx)
-	r.rec.Record(history.Event{Process: history.NemesisProcess, Type: history.Invoke, F: "recover"})
+	r.rec.Record(history.Event{Process: history.NemesisProcess, Type: history.Invoke, F: history.Recover})
 	defer func() {
-		ok := h.LinksHealed && h.NodesUp == h.Nodes
-		done := history.Event{Process: history.NemesisProcess, Type: history.Info, F: "recover",
+		ok := h.OK()
+		done := history.Event{Process: history.NemesisProcess, Type: history.Info, F: history.Recover,
 			Value: map[string]any{"healthy": ok, "links_healed": h.LinksHealed, "nodes_up": h.NodesUp}}
 		if !ok {
 			done.Error = fmt.Sprintf("not healed within %s: link faults left %v, nodes down %v", r.t.RecoveryTimeout.D(), h.LinkFaults, h.Down)
@@ -491,7 +447,7 @@ func (r *run) finalReads(ctx context.Context) {
 			process := base + w
 			for i := range work {
 				node := r.nodes[(i+w)%len(r.nodes)]
-				if r.invoke(ctx, process, node, systems.Op{F: "read", Key: keys[i]}) == history.Info {
+				if r.invoke(ctx, process, node, systems.Op{F: history.OpRead, Key: keys[i]}) == history.Info {
 					process += r.t.Concurrency
 				}
 			}

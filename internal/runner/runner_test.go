@@ -15,6 +15,7 @@ import (
 	"github.com/faultline/faultline/internal/exitcode"
 	"github.com/faultline/faultline/internal/store"
 	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/outcome"
 )
 
 // The runner over the in-memory driver (cluster/inmem) and an in-memory
@@ -33,7 +34,7 @@ func memTest(t *testing.T, faults ...string) Test {
 }
 
 // runMem runs tt on a fresh mem system over a fresh in-memory driver.
-func runMem(ctx context.Context, t *testing.T, tt Test, setup func(*memSystem)) (*Outcome, *memSystem, error) {
+func runMem(ctx context.Context, t *testing.T, tt Test, setup func(*memSystem)) (*outcome.Result, *memSystem, error) {
 	t.Helper()
 	sys, d := newMemSystem()
 	if setup != nil {
@@ -61,7 +62,7 @@ func nemesisEvents(t *testing.T, dir string) []string {
 	var out []string
 	for _, e := range events {
 		if e.IsNemesis() && e.Type == history.Info {
-			out = append(out, strings.TrimSpace(e.F+" "+e.Node))
+			out = append(out, strings.TrimSpace(string(e.F)+" "+e.Node))
 		}
 	}
 	return out
@@ -77,8 +78,8 @@ func TestRunFollowsItsScheduleAndRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.ExitCode() != 0 || out.Results.Valid != checkers.Valid {
-		t.Fatalf("exit %d, results %+v; want a valid run", out.ExitCode(), out.Results)
+	if out.ExitCode() != 0 || out.Verdict != checkers.Valid {
+		t.Fatalf("exit %d, results %+v; want a valid run", out.ExitCode(), out)
 	}
 	if got, want := nemesisEvents(t, out.RunDir), []string{"kill n2", "restart n2", "recover"}; !slices.Equal(got, want) {
 		t.Fatalf("nemesis events %q, want %q", got, want)
@@ -94,11 +95,11 @@ func TestRunFollowsItsScheduleAndRecovers(t *testing.T) {
 	if want := []string{"spawn n2", "kill n2", "spawn n2", "kill n2"}; !slices.Equal(n2, want) {
 		t.Fatalf("driver saw %q for n2, want %q (start, fault, restart, close)", n2, want)
 	}
-	if h := out.Results.Healed; h == nil || !*out.Results.Recovered || h.NodesUp != 3 {
-		t.Fatalf("recovery: %+v %+v", out.Results.Recovered, h)
+	if h := out.Healed; h == nil || !*out.Recovered || h.NodesUp != 3 {
+		t.Fatalf("recovery: %+v %+v", out.Recovered, h)
 	}
-	if out.Results.Stats.Ops.Total == 0 {
-		t.Fatalf("no client operations recorded: %+v", out.Results.Stats)
+	if out.Stats.Ops.Total == 0 {
+		t.Fatalf("no client operations recorded: %+v", out.Stats)
 	}
 }
 
@@ -138,11 +139,11 @@ func TestRunAppliesAPartitionToTheMeshAndHealsIt(t *testing.T) {
 	if got, want := nemesisEvents(t, out.RunDir), []string{"start-partition", "stop-partition", "recover"}; !slices.Equal(got, want) {
 		t.Fatalf("nemesis events %q, want %q", got, want)
 	}
-	if faults, _ := d.Mesh().Faults(); !out.Results.Healed.LinksHealed || len(faults) != 0 {
-		t.Fatalf("after the run: healed %+v, mesh %v", out.Results.Healed, faults)
+	if faults, _ := d.Mesh().Faults(); !out.Healed.LinksHealed || len(faults) != 0 {
+		t.Fatalf("after the run: healed %+v, mesh %v", out.Healed, faults)
 	}
 	if out.ExitCode() != 0 {
-		t.Fatalf("exit %d: %+v", out.ExitCode(), out.Results)
+		t.Fatalf("exit %d: %+v", out.ExitCode(), out)
 	}
 }
 
@@ -165,11 +166,11 @@ func TestRunOfANodeThatCannotStartSaysWhyAndLeavesNothing(t *testing.T) {
 	if len(runs) != 1 {
 		t.Fatalf("run dirs %v, want one", runs)
 	}
-	var res Results
-	if err := store.ReadJSON(runs[0], store.ResultsFile, &res); err != nil {
+	res, err := outcome.Read(runs[0])
+	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Valid != checkers.Unknown || !strings.Contains(res.Reason, "n2 exited before it was ready") {
+	if res.Verdict != checkers.Unknown || !strings.Contains(res.Reason, "n2 exited before it was ready") {
 		t.Fatalf("results.json: %+v; want unknown, saying n2 did not start", res)
 	}
 }
@@ -186,8 +187,8 @@ func TestInterruptedRunIsJudgedOnWhatItRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := out.Results
-	if !r.Interrupted || r.Valid != checkers.Unknown || out.ExitCode() != 3 || r.Recovered != nil {
+	r := out
+	if !r.Interrupted || r.Verdict != checkers.Unknown || out.ExitCode() != 3 || r.Recovered != nil {
 		t.Fatalf("results %+v; want interrupted, unknown (exit 3), no recovery attempted", r)
 	}
 	if !strings.Contains(r.Reason, "interrupted") || r.Stats.Ops.Total == 0 {
@@ -208,7 +209,7 @@ func TestRunFindsTheAnomaliesOfABuggySystem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.ExitCode() != 1 || out.Results.Valid != checkers.Invalid || out.Results.Reason != "anomalies found" {
-		t.Fatalf("exit %d, results %+v; nodes that each keep their own copy must not look linearizable", out.ExitCode(), out.Results)
+	if out.ExitCode() != 1 || out.Verdict != checkers.Invalid || out.Reason != "anomalies found" {
+		t.Fatalf("exit %d, results %+v; nodes that each keep their own copy must not look linearizable", out.ExitCode(), out)
 	}
 }

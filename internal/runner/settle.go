@@ -36,7 +36,7 @@ func (r *run) settleReads(ctx context.Context, s workloads.Settle) {
 			wg.Go(func() {
 				answers[i] = map[string]string{}
 				for _, k := range keys {
-					c, v := r.invokeValue(ctx, procs[i], n, systems.Op{F: "read", Key: k})
+					c, v := r.invokeValue(ctx, procs[i], n, systems.Op{F: history.OpRead, Key: k})
 					if c == history.Info {
 						procs[i] += len(r.nodes) // the read may still be open
 					}

@@ -21,6 +21,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/faultline/faultline/checkers"
 )
 
 // File names inside a run dir.
@@ -29,6 +31,7 @@ const (
 	HistoryFile = "history.jsonl"
 	ResultsFile = "results.json"
 	HarnessLog  = "harness.log"
+	ReportFile  = "report.html"
 	LatestLink  = "latest"
 	IndexFile   = "index.html"
 	// idTime is the layout of the time a run id starts with.
@@ -147,4 +150,39 @@ func RunStarted(id string) time.Time {
 		return time.Time{}
 	}
 	return t
+}
+
+// WriteArtifacts writes every checker artifact that carries data into dir
+// under its name, then drops the data, so results.json lists the names of
+// files that exist. An artifact whose name is not a plain file name, or
+// whose file cannot be written, is dropped from rs; the errors come back
+// joined.
+func WriteArtifacts(dir string, rs checkers.Results) error {
+	var errs []error
+	for name, r := range rs {
+		kept := r.Artifacts[:0]
+		for _, a := range r.Artifacts {
+			if a.Data == nil {
+				kept = append(kept, a) // already on disk (a stored result)
+				continue
+			}
+			if a.Name != filepath.Base(a.Name) || a.Name == "." || a.Name == ".." || strings.HasPrefix(a.Name, ".") {
+				errs = append(errs, fmt.Errorf("store: %s artifact %q: not a plain file name", name, a.Name))
+				continue
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				errs = append(errs, fmt.Errorf("store: %w", err))
+				continue
+			}
+			if err := os.WriteFile(filepath.Join(dir, a.Name), a.Data, 0o644); err != nil {
+				errs = append(errs, fmt.Errorf("store: %s artifact: %w", name, err))
+				continue
+			}
+			a.Data = nil
+			kept = append(kept, a)
+		}
+		r.Artifacts = kept
+		rs[name] = r
+	}
+	return errors.Join(errs...)
 }

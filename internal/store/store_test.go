@@ -3,8 +3,11 @@ package store
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/checkers"
 )
 
 func TestNewRunCreatesDistinctDirsAndLatest(t *testing.T) {
@@ -84,5 +87,31 @@ func TestRunsNewestFirstSkippingStrays(t *testing.T) {
 	}
 	if got := RunStarted(made[2]); !got.Equal(base.Add(time.Minute)) {
 		t.Errorf("RunStarted(%s) = %v", made[2], got)
+	}
+}
+
+// Checkers return artifacts as bytes; WriteArtifacts is where they become
+// files, and results.json then lists only files that exist.
+func TestWriteArtifactsWritesDataAndKeepsOnlyWhatExists(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	rs := checkers.Results{"linearizable": {Verdict: checkers.Invalid, Artifacts: []checkers.Artifact{
+		{Name: "linearizable-k1.html", Key: "k1", Data: []byte("<html>k1</html>")},
+		{Name: "../escape.html", Data: []byte("no")},
+		{Name: "stored-before.html"}, // no data: already written by an earlier run
+	}}}
+	err := WriteArtifacts(dir, rs)
+	if err == nil || !strings.Contains(err.Error(), `"../escape.html": not a plain file name`) {
+		t.Errorf("err = %v, want the escaping name refused", err)
+	}
+	b, rerr := os.ReadFile(filepath.Join(dir, "linearizable-k1.html"))
+	if rerr != nil || string(b) != "<html>k1</html>" {
+		t.Fatalf("artifact not written: %q, %v", b, rerr)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(dir), "escape.html")); err == nil {
+		t.Error("an artifact was written outside the run dir")
+	}
+	as := rs["linearizable"].Artifacts
+	if len(as) != 2 || as[0].Name != "linearizable-k1.html" || as[0].Key != "k1" || as[0].Data != nil || as[1].Name != "stored-before.html" {
+		t.Errorf("artifacts after writing: %+v", as)
 	}
 }

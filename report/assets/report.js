@@ -201,6 +201,15 @@
     }
   }, function (g, c) {
     if (!lanes) return;
+    // Operations an anomaly points at, outlined; hover for what it is.
+    D.marks.forEach(function (m) {
+      var i = m.op, s = D.s[i], e = D.d[i] < 0 ? end : s + D.d[i];
+      if (e < view[0] || s > view[1]) return;
+      var x1 = c.x(Math.max(s, view[0])), x2 = c.x(Math.min(e, view[1]));
+      var el = svg('rect', {'class': 'anomaly-mark', x: x1 - 2, y: TOP + D.lane[i] * laneH - 1, width: Math.max(4, x2 - x1 + 4), height: laneH + 1,
+        fill: 'none', stroke: '#1d2330', 'stroke-width': 1.5}, g);
+      svg('title', {}, el).textContent = m.what;
+    });
     // A lane reused by later processes says how many: "p3 +4".
     function name(l) { return 'p' + D.lanes[l] + (D.lane_procs[l] > 1 ? ' +' + (D.lane_procs[l] - 1) : ''); }
     if (laneH < 9) { yLabel(g, TOP + laneH, name(0)); yLabel(g, TOP + lanes * laneH - 2, name(lanes - 1)); return; }

@@ -181,7 +181,7 @@ func (b *bench) runOnce(ctx context.Context, bug catalog.Bug, seed uint64, bugs 
 	switch res.Verdict {
 	case faultline.Invalid:
 		t.invalid++
-		if e, at, err := res.FirstAnomaly(ctx, b.c.perCheck); err == nil {
+		if e, at, err := faultline.FirstAnomaly(ctx, res, b.c.perCheck); err == nil {
 			t.firsts = append(t.firsts, at)
 			b.log.Info("first anomalous operation", "seed", seed, "at", at.Round(time.Millisecond), "f", e.F, "key", e.Key, "index", e.Index)
 		} else {

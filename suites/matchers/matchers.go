@@ -1,11 +1,15 @@
 // Package matchers holds Gomega matchers for faultline results:
 //
-//	Expect(res).To(matchers.BeValid())          // no anomaly, and every checker decided
-//	Expect(res).To(matchers.BeInvalid())        // a seeded bug was caught
-//	Expect(res).To(matchers.HaveAnomaly("linearizable"))
+//	Expect(res).To(matchers.BeValid())   // no anomaly, and every checker decided
+//	Expect(res).To(matchers.BeInvalid()) // a seeded bug was caught
+//	Expect(res).To(matchers.HaveAnomaly(set.Lost))
+//	Expect(res).To(matchers.HaveAnomalyFrom("linearizable"))
 //
-// Failure messages carry each checker's verdict, its anomalies, and where
-// the run's report and files are, so a red CI line leads straight to them.
+// They match the typed result (faultline.Result, which is outcome.Result):
+// its verdict, whose zero value is unknown, and its anomalies' kinds and
+// checkers — never their text. Failure messages carry each checker's
+// verdict, its anomalies, and where the run's report and files are, so a
+// red CI line leads straight to them.
 package matchers
 
 import (
@@ -15,6 +19,7 @@ import (
 	"github.com/onsi/gomega/types"
 
 	"github.com/faultline/faultline"
+	"github.com/faultline/faultline/checkers"
 )
 
 // maxAnomalies caps the anomalies listed per checker in a failure message.
@@ -52,39 +57,52 @@ func (m *verdictMatcher) NegatedFailureMessage(actual any) string {
 	return fmt.Sprintf("Expected the run not to be %s, but it was %s", m.want, r.Describe(maxAnomalies))
 }
 
-// HaveAnomaly succeeds when the run found an anomaly of the kind: one
-// found by the checker of that name ("linearizable", "set", "counter"), or
-// one whose text has the kind as a word ("lost" matches "3 acknowledged
-// elements lost").
-func HaveAnomaly(kind string) types.GomegaMatcher { return &anomalyMatcher{kind: kind} }
+// HaveAnomaly succeeds when some checker found an anomaly of kind: each
+// checker package names its kinds (set.Lost, set.Unexpected,
+// counter.FinalOutOfBounds, lww.LostWrite, convergence.Diverged,
+// linearizable.NotLinearizable, …).
+func HaveAnomaly(kind checkers.Kind) types.GomegaMatcher {
+	return &anomalyMatcher{what: fmt.Sprintf("an anomaly of kind %q", kind), has: func(r *faultline.Result) bool { return r.HasAnomaly(kind) }}
+}
 
-type anomalyMatcher struct{ kind string }
+// HaveAnomalyFrom succeeds when the named checker (linearizable, set,
+// counter, lww, convergence) found an anomaly.
+func HaveAnomalyFrom(checker string) types.GomegaMatcher {
+	return &anomalyMatcher{what: fmt.Sprintf("an anomaly found by checker %q", checker), has: func(r *faultline.Result) bool { return r.HasAnomalyFrom(checker) }}
+}
+
+type anomalyMatcher struct {
+	what string
+	has  func(*faultline.Result) bool
+}
 
 func (m *anomalyMatcher) Match(actual any) (bool, error) {
 	r, err := result(actual, "HaveAnomaly")
 	if err != nil {
 		return false, err
 	}
-	return r.HasAnomaly(m.kind), nil
+	return m.has(r), nil
 }
 
 func (m *anomalyMatcher) FailureMessage(actual any) string {
 	r, _ := result(actual, "")
-	return fmt.Sprintf("Expected an anomaly of kind %q (checkers with anomalies: %s); the run was %s",
-		m.kind, kinds(r), r.Describe(maxAnomalies))
+	return fmt.Sprintf("Expected %s (found: %s); the run was %s", m.what, kinds(r), r.Describe(maxAnomalies))
 }
 
 func (m *anomalyMatcher) NegatedFailureMessage(actual any) string {
 	r, _ := result(actual, "")
-	return fmt.Sprintf("Expected no anomaly of kind %q; the run was %s", m.kind, r.Describe(maxAnomalies))
+	return fmt.Sprintf("Expected no %s; the run was %s", strings.TrimPrefix(m.what, "an "), r.Describe(maxAnomalies))
 }
 
-// kinds lists the checkers that found anomalies, or "none".
+// kinds lists the anomalies found, as checker/kind, or "none".
 func kinds(r *faultline.Result) string {
 	var out []string
-	for _, name := range r.CheckerNames() {
-		if len(r.Checkers[name].Anomalies) > 0 || r.Checkers[name].Valid == faultline.Invalid {
-			out = append(out, name)
+	seen := map[string]bool{}
+	for _, a := range r.Anomalies() {
+		k := a.Checker + "/" + string(a.Kind)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
 		}
 	}
 	if len(out) == 0 {

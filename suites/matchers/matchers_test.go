@@ -7,14 +7,19 @@ import (
 	"testing"
 
 	"github.com/onsi/gomega"
+	"github.com/onsi/gomega/types"
 
 	"github.com/faultline/faultline"
 	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/checkers/counter"
+	"github.com/faultline/faultline/checkers/linearizable"
+	"github.com/faultline/faultline/checkers/set"
+	"github.com/faultline/faultline/outcome"
 )
 
 // synthetic builds a result as a run would leave it, with a report file
-// when report is set.
-func synthetic(t *testing.T, v faultline.Verdict, report bool, cs map[string]checkers.Result) *faultline.Result {
+// when report is set, its verdict derived as a run's is.
+func synthetic(t *testing.T, report bool, cs checkers.Results) *faultline.Result {
 	t.Helper()
 	dir := t.TempDir()
 	if report {
@@ -22,35 +27,37 @@ func synthetic(t *testing.T, v faultline.Verdict, report bool, cs map[string]che
 			t.Fatal(err)
 		}
 	}
-	reason := map[faultline.Verdict]string{faultline.Invalid: "anomalies found", faultline.Unknown: "a checker could not decide"}[v]
-	return &faultline.Result{
-		Test:    faultline.New("raft", faultline.Seed(7), faultline.Bugs("stale-local-read")),
-		Verdict: v, Reason: reason, Checkers: cs, RunDir: dir,
+	r := &faultline.Result{
+		Test:     outcome.Spec{System: "raft", Workload: "register", Nodes: 5, TimeLimit: "30s", Runtime: "process", Seed: 7, Bugs: []string{"stale-local-read"}},
+		Checkers: cs, RunDir: dir,
 	}
+	r.Stats.Ops.OK = 100
+	r.Judge()
+	return r
 }
 
 var (
-	validCheckers = map[string]checkers.Result{"linearizable": {Valid: checkers.Valid}}
-	linFailure    = map[string]checkers.Result{
-		"linearizable": {Valid: checkers.Invalid, Anomalies: []string{`key "k3": no linearization of 12 operations`},
-			Files: []string{"linearizable-k3.html"}},
-		"set": {Valid: checkers.Invalid, Anomalies: []string{"1 acknowledged elements lost",
-			"k7: 17 acknowledged at 1.2s, absent from the final read of n3"}},
+	validCheckers = checkers.Results{"linearizable": {Verdict: checkers.Valid}}
+	linFailure    = checkers.Results{
+		"linearizable": {Verdict: checkers.Invalid,
+			Anomalies: []checkers.Anomaly{{Checker: "linearizable", Kind: linearizable.NotLinearizable, Key: "k3", Text: `key "k3": no linearization of 12 operations`}},
+			Artifacts: []checkers.Artifact{{Name: "linearizable-k3.html", Key: "k3"}}},
+		"set": {Verdict: checkers.Invalid, Anomalies: []checkers.Anomaly{
+			{Checker: "set", Kind: set.Lost, Key: "k7", Events: []int{4, 90}, Text: "k7: 17 acknowledged at 1.2s (event 4), absent from the final read of n3 (event 90)"}}},
 	}
-	undecided = map[string]checkers.Result{"linearizable": {Valid: checkers.Unknown, Reason: "timed out after 2m"}}
+	undecided = checkers.Results{"linearizable": {Verdict: checkers.Unknown, Reason: "timed out after 2m"}}
 )
 
 func TestBeValid(t *testing.T) {
-	ok, err := BeValid().Match(synthetic(t, faultline.Valid, true, validCheckers))
+	ok, err := BeValid().Match(synthetic(t, true, validCheckers))
 	if err != nil || !ok {
 		t.Fatalf("valid run: match %v, %v", ok, err)
 	}
-	for _, v := range []faultline.Verdict{faultline.Invalid, faultline.Unknown} {
-		cs := linFailure
-		if v == faultline.Unknown {
-			cs = undecided
+	for v, cs := range map[faultline.Verdict]checkers.Results{faultline.Invalid: linFailure, faultline.Unknown: undecided} {
+		r := synthetic(t, true, cs)
+		if r.Verdict != v {
+			t.Fatalf("synthetic run judged %s, want %s", r.Verdict, v)
 		}
-		r := synthetic(t, v, true, cs)
 		ok, err := BeValid().Match(r)
 		if err != nil || ok {
 			t.Fatalf("%s run matched BeValid (%v)", v, err)
@@ -59,7 +66,7 @@ func TestBeValid(t *testing.T) {
 		want := []string{"Expected the run to be valid, but it was " + v.String(), "checker linearizable: " + v.String(),
 			"report: " + filepath.Join(r.RunDir, faultline.ReportFile), "run dir: " + r.RunDir, "seed 7", "bugs stale-local-read"}
 		if v == faultline.Invalid {
-			want = append(want, `key "k3": no linearization`, "checker set: invalid", "k7: 17 acknowledged at 1.2s",
+			want = append(want, `key "k3": no linearization of 12 operations [not-linearizable]`, "checker set: invalid", "k7: 17 acknowledged at 1.2s (event 4)",
 				"see "+filepath.Join(r.RunDir, "linearizable-k3.html"))
 		} else {
 			want = append(want, "timed out after 2m", "unknown neither proves nor refutes")
@@ -70,45 +77,76 @@ func TestBeValid(t *testing.T) {
 			}
 		}
 	}
-	neg := BeValid().NegatedFailureMessage(synthetic(t, faultline.Valid, false, validCheckers))
+	neg := BeValid().NegatedFailureMessage(synthetic(t, false, validCheckers))
 	if !strings.Contains(neg, "Expected the run not to be valid, but it was valid") || strings.Contains(neg, "report:") {
 		t.Errorf("negated message (no report file, so no report line):\n%s", neg)
 	}
 }
 
+// Nothing judged proves nothing: the zero result, a run no checker judged
+// and a run where no operation succeeded all fail BeValid (and BeInvalid).
+func TestNothingJudgedIsNotValid(t *testing.T) {
+	none := synthetic(t, false, checkers.Results{})
+	noOps := &faultline.Result{Checkers: validCheckers}
+	noOps.Judge()
+	for name, r := range map[string]*faultline.Result{"zero": {}, "no checker": none, "no operation": noOps} {
+		if r.Verdict != faultline.Unknown {
+			t.Errorf("%s: verdict %s, want unknown", name, r.Verdict)
+		}
+		if ok, err := BeValid().Match(r); ok || err != nil {
+			t.Errorf("%s: BeValid matched (%v)", name, err)
+		}
+		if ok, _ := BeInvalid().Match(r); ok {
+			t.Errorf("%s: BeInvalid matched", name)
+		}
+		if r.ExitCode() != 3 {
+			t.Errorf("%s: exit code %d, want 3", name, r.ExitCode())
+		}
+	}
+	if ok, _ := BeValid().Match(faultline.Result{}); ok {
+		t.Error("a faultline.Result{} value matched BeValid")
+	}
+	if !strings.Contains(none.Reason, "no checker") || !strings.Contains(noOps.Reason, "no operation succeeded") {
+		t.Errorf("reasons %q, %q do not say nothing was judged", none.Reason, noOps.Reason)
+	}
+}
+
 func TestBeInvalid(t *testing.T) {
-	if ok, _ := BeInvalid().Match(synthetic(t, faultline.Invalid, false, linFailure)); !ok {
+	if ok, _ := BeInvalid().Match(synthetic(t, false, linFailure)); !ok {
 		t.Fatal("invalid run did not match BeInvalid")
 	}
-	for _, v := range []faultline.Verdict{faultline.Valid, faultline.Unknown} {
-		r := synthetic(t, v, false, undecided)
+	for _, cs := range []checkers.Results{validCheckers, undecided} {
+		r := synthetic(t, false, cs)
 		if ok, _ := BeInvalid().Match(r); ok {
-			t.Fatalf("%s run matched BeInvalid", v)
+			t.Fatalf("%s run matched BeInvalid", r.Verdict)
 		}
-		if msg := BeInvalid().FailureMessage(r); !strings.Contains(msg, "Expected the run to be invalid, but it was "+v.String()) {
+		if msg := BeInvalid().FailureMessage(r); !strings.Contains(msg, "Expected the run to be invalid, but it was "+r.Verdict.String()) {
 			t.Errorf("failure message:\n%s", msg)
 		}
 	}
 }
 
-func TestHaveAnomaly(t *testing.T) {
-	r := synthetic(t, faultline.Invalid, false, linFailure)
-	for _, kind := range []string{"linearizable", "set", "lost", "no linearization"} {
-		if ok, err := HaveAnomaly(kind).Match(r); !ok || err != nil {
-			t.Errorf("HaveAnomaly(%q) did not match: %v", kind, err)
+func TestHaveAnomalyMatchesKindsAndCheckersNotText(t *testing.T) {
+	r := synthetic(t, false, linFailure)
+	for _, m := range []types.GomegaMatcher{HaveAnomaly(set.Lost), HaveAnomaly(linearizable.NotLinearizable), HaveAnomalyFrom("set"), HaveAnomalyFrom("linearizable")} {
+		if ok, err := m.Match(r); !ok || err != nil {
+			t.Errorf("%#v did not match: %v", m, err)
 		}
 	}
-	for _, kind := range []string{"counter", "los", "k7"[:1]} {
-		if ok, _ := HaveAnomaly(kind).Match(r); ok {
-			t.Errorf("HaveAnomaly(%q) matched", kind)
+	// Words of the text, kinds of other checkers, and a checker with no
+	// anomaly do not match.
+	for _, m := range []types.GomegaMatcher{HaveAnomaly("acknowledged"), HaveAnomaly("k7"), HaveAnomaly(set.Unexpected),
+		HaveAnomaly(counter.FinalOutOfBounds), HaveAnomalyFrom("counter"), HaveAnomalyFrom("lin")} {
+		if ok, _ := m.Match(r); ok {
+			t.Errorf("%#v matched", m)
 		}
 	}
-	msg := HaveAnomaly("counter").FailureMessage(r)
-	if !strings.Contains(msg, `Expected an anomaly of kind "counter" (checkers with anomalies: linearizable, set)`) {
+	msg := HaveAnomaly(counter.FinalOutOfBounds).FailureMessage(r)
+	if !strings.Contains(msg, `Expected an anomaly of kind "final-out-of-bounds" (found: linearizable/not-linearizable, set/lost)`) {
 		t.Errorf("failure message:\n%s", msg)
 	}
-	if ok, _ := HaveAnomaly("linearizable").Match(synthetic(t, faultline.Valid, false, validCheckers)); ok {
-		t.Error("HaveAnomaly matched a valid run")
+	if ok, _ := HaveAnomalyFrom("linearizable").Match(synthetic(t, false, validCheckers)); ok {
+		t.Error("HaveAnomalyFrom matched a valid run")
 	}
 }
 

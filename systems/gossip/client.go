@@ -50,7 +50,7 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 	switch {
 	case reply.Code == http.StatusOK:
 		out := systems.Completion{Type: history.OK}
-		if op.F == "read" {
+		if op.F == history.OpRead {
 			v, err := systems.DecodeValue(cr.Value)
 			if err != nil {
 				return systems.Unsure(op, fmt.Sprintf("%s: bad value %s: %v", node.Name, cr.Value, err))
@@ -73,7 +73,7 @@ func (c *client) request(op systems.Op) (method, path string, body []byte, err e
 	enc := func(field string) ([]byte, error) {
 		return json.Marshal(map[string]any{field: op.Value})
 	}
-	switch c.workload + "/" + op.F {
+	switch c.workload + "/" + string(op.F) {
 	case "counter/add":
 		body, err = enc("delta")
 		return http.MethodPost, "/counter/" + key + "/add", body, err
@@ -81,7 +81,7 @@ func (c *client) request(op systems.Op) (method, path string, body []byte, err e
 		return http.MethodGet, "/counter/" + key, nil, nil
 	case "set/add", "set/remove":
 		body, err = enc("element")
-		return http.MethodPost, "/set/" + key + "/" + op.F, body, err
+		return http.MethodPost, "/set/" + key + "/" + string(op.F), body, err
 	case "set/read":
 		return http.MethodGet, "/set/" + key, nil, nil
 	case "register/write":

@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/systems"
 )
 
@@ -54,11 +55,11 @@ func (system) Bugs() []systems.Bug {
 	}
 }
 
-func (system) Workloads() map[string][]string {
-	return map[string][]string{
-		"set":     {"add", "remove", "read"},
-		"counter": {"add", "read"},
-		"lww":     {"write", "read"},
+func (system) Workloads() map[string][]history.Func {
+	return map[string][]history.Func{
+		"set":     {history.OpAdd, history.OpRemove, history.OpRead},
+		"counter": {history.OpAdd, history.OpRead},
+		"lww":     {history.OpWrite, history.OpRead},
 	}
 }
 

@@ -42,9 +42,9 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 	req := clientRequest{Key: op.Key}
 	var path string
 	switch op.F {
-	case "read":
+	case history.OpRead:
 		path = pathRead
-	case "write":
+	case history.OpWrite:
 		path = pathWrite
 		raw, err := json.Marshal(op.Value)
 		if err != nil {
@@ -71,7 +71,7 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 	switch cr.Outcome {
 	case outcomeOK:
 		c := systems.Completion{Type: history.OK}
-		if op.F == "read" {
+		if op.F == history.OpRead {
 			v, err := systems.DecodeValue(cr.Value)
 			if err != nil {
 				return systems.Failed("%s: bad value %s: %v", node.Name, cr.Value, err)

@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/systems"
 )
 
@@ -39,8 +40,8 @@ func (system) Bugs() []systems.Bug {
 	}}
 }
 
-func (system) Workloads() map[string][]string {
-	return map[string][]string{"register": {"read", "write"}}
+func (system) Workloads() map[string][]history.Func {
+	return map[string][]history.Func{"register": {history.OpRead, history.OpWrite}}
 }
 
 func (system) MinNodes() int { return 3 }

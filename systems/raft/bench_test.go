@@ -19,8 +19,8 @@ import (
 //
 //	go test -run '^$' -bench Cluster -benchtime 20000x ./systems/raft
 func BenchmarkCluster(b *testing.B) {
-	for _, f := range []string{"write", "read"} {
-		b.Run(f, func(b *testing.B) {
+	for _, f := range []history.Func{history.OpWrite, history.OpRead} {
+		b.Run(string(f), func(b *testing.B) {
 			const clients, keys = 32, 1000
 			c := newTestCluster(b, 3, defaultNodeOptions())
 			lead := c.leader()

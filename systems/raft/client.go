@@ -53,10 +53,10 @@ func newClient(nodes []systems.Endpoint, timeout time.Duration) *client {
 //     time, leadership changed after proposing, or the connection was lost
 //     after the request was sent.
 func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.Op) systems.Completion {
-	req := clientRequest{F: op.F, Key: op.Key}
+	req := clientRequest{F: string(op.F), Key: op.Key}
 	switch op.F {
-	case "read":
-	case "write", "cas":
+	case history.OpRead:
+	case history.OpWrite, history.OpCAS:
 		raw, err := json.Marshal(op.Value)
 		if err != nil {
 			return systems.Failed("encode value: %v", err)
@@ -88,7 +88,7 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 		switch res.Outcome {
 		case outcomeOK:
 			comp := systems.Completion{Type: history.OK, Node: served}
-			if op.F == "read" {
+			if op.F == history.OpRead {
 				v, err := systems.DecodeValue(res.Value)
 				if err != nil {
 					return systems.Failed("%s: bad value %s: %v", target.Name, res.Value, err)

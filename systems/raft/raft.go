@@ -19,6 +19,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/systems"
 )
 
@@ -86,8 +87,8 @@ func (system) Bugs() []systems.Bug {
 	}
 }
 
-func (system) Workloads() map[string][]string {
-	return map[string][]string{"register": {"read", "write", "cas"}}
+func (system) Workloads() map[string][]history.Func {
+	return map[string][]history.Func{"register": {history.OpRead, history.OpWrite, history.OpCAS}}
 }
 
 func (system) MinNodes() int { return 3 }

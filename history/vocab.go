@@ -1,0 +1,114 @@
+package history
+
+import "strings"
+
+// Func names what an event did: a client operation (read, write …), a
+// nemesis step (start-partition, kill …) or an observation (membership).
+// Histories from other tools may use names of their own; the constants
+// below are the ones faultline writes and its checkers and report know.
+type Func string
+
+// Client operations.
+const (
+	OpRead   Func = "read"   // invoke value nil; ok value: what was read (nil: absent)
+	OpWrite  Func = "write"  // value: what is written
+	OpCAS    Func = "cas"    // value: [expected, new]
+	OpAdd    Func = "add"    // set: value the element; counter: value the delta
+	OpRemove Func = "remove" // set: value the element
+)
+
+// Nemesis steps (process -1). Each fault is a start step and a stop step;
+// every step is an invoke followed by one info event whose Value holds the
+// details, Node the nodes acted on (comma-separated) and, on a start, Label
+// what the fault did in words.
+const (
+	StartPartition Func = "start-partition"
+	StopPartition  Func = "stop-partition"
+	StartLink      Func = "start-link"
+	StopLink       Func = "stop-link"
+	Kill           Func = "kill"
+	Restart        Func = "restart"
+	Pause          Func = "pause"
+	Resume         Func = "resume"
+	PowerLoss      Func = "power-loss"
+	PowerRestore   Func = "power-restore"
+	StartClock     Func = "start-clock"
+	StopClock      Func = "stop-clock"
+	// Recover is the end-of-run heal, restart and check. Its completion is
+	// the moment every node was healthy again: what follows is the final
+	// phase.
+	Recover Func = "recover"
+)
+
+// Membership is an observation (process -2): one node's membership view,
+// Value node -> alive|suspect|dead, Node the viewer.
+const Membership Func = "membership"
+
+// Effect is what a fault does to the cluster, as far as a checker cares.
+type Effect uint8
+
+const (
+	// Other is a fault of a foreign history, known only by its step names.
+	Other Effect = iota
+	// Network faults disturb links: partitions and link toxics.
+	Network
+	// NodesDown faults stop the nodes in Node (kill, pause, power loss);
+	// the stop step brings them back.
+	NodesDown
+	// Clocks faults move node clocks.
+	Clocks
+)
+
+// Fault is a fault's pair of nemesis steps.
+type Fault struct {
+	Name        string // partition, link, kill, pause, power-loss, clock
+	Start, Stop Func
+	Effect      Effect
+}
+
+// faults are the fault steps faultline's nemesis records.
+func faults() [6]Fault {
+	return [...]Fault{
+		{"partition", StartPartition, StopPartition, Network},
+		{"link", StartLink, StopLink, Network},
+		{"kill", Kill, Restart, NodesDown},
+		{"pause", Pause, Resume, NodesDown},
+		{"power-loss", PowerLoss, PowerRestore, NodesDown},
+		{"clock", StartClock, StopClock, Clocks},
+	}
+}
+
+// FaultOf returns the fault f is a step of and whether f starts it. Besides
+// faultline's own steps it knows the convention other tools follow,
+// start-X and stop-X (fault X, effect Other). ok is false for anything
+// else, Recover included.
+func FaultOf(f Func) (fault Fault, start, ok bool) {
+	for _, x := range faults() {
+		switch f {
+		case x.Start:
+			return x, true, true
+		case x.Stop:
+			return x, false, true
+		}
+	}
+	s := string(f)
+	if name, found := strings.CutPrefix(s, "start-"); found && name != "" {
+		return Fault{Name: name, Start: f, Stop: Func("stop-" + name)}, true, true
+	}
+	if name, found := strings.CutPrefix(s, "stop-"); found && name != "" {
+		return Fault{Name: name, Start: Func("start-" + name), Stop: f}, false, true
+	}
+	return Fault{}, false, false
+}
+
+// Nodes splits an event's Node field (one node, or several comma-separated)
+// into names.
+func (e Event) Nodes() []string {
+	var out []string
+	for _, n := range strings.Split(e.Node, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -136,7 +136,7 @@ func TestRunAppliesAPartitionToTheMeshAndHealsIt(t *testing.T) {
 	if len(seen) != 1 || !seen["partition n1->n2"] {
 		t.Fatalf("the mesh showed %v during the run, want only n2 not hearing n1", seen)
 	}
-	if got, want := nemesisEvents(t, out.RunDir), []string{"start-partition", "stop-partition", "recover"}; !slices.Equal(got, want) {
+	if got, want := nemesisEvents(t, out.RunDir), []string{"start-partition n2", "stop-partition", "recover"}; !slices.Equal(got, want) {
 		t.Fatalf("nemesis events %q, want %q", got, want)
 	}
 	if faults, _ := d.Mesh().Faults(); !out.Healed.LinksHealed || len(faults) != 0 {

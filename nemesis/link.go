@@ -53,21 +53,13 @@ type Link struct {
 	active [][2]int
 }
 
-func (l *Link) Name() string {
-	if l.name == "" {
-		return "link"
-	}
-	return l.name
-}
+func (l *Link) Name() string { return nameOr(l.name, "link") }
 func (*Link) Lane() string         { return LaneLink }
 func (*Link) StartF() history.Func { return history.StartLink }
 func (*Link) StopF() history.Func  { return history.StopLink }
 
 func (l *Link) Choose(rng *rand.Rand, ids []int) Choice {
-	kinds := l.Kinds
-	if len(kinds) == 0 {
-		kinds = LinkKinds
-	}
+	kinds := orDefault(l.Kinds, LinkKinds)
 	ch := Choice{Kind: kinds[rng.IntN(len(kinds))], Params: map[string]int64{}}
 	if ch.Kind == "slow" {
 		for _, from := range ids {

@@ -15,14 +15,6 @@ import (
 // Targets are how process faults pick their nodes.
 var Targets = []string{"one", "minority", "majority", "leader", "all"}
 
-var targetSummary = map[string]string{
-	"one":      "one random node",
-	"minority": "a random minority (1 up to just under half)",
-	"majority": "a random majority (just over half)",
-	"leader":   "the current leader (a random node for leaderless systems)",
-	"all":      "every node at once",
-}
-
 // defaultTargets are what a family name alone mixes. Kill and pause keep
 // a majority up, so a correct system stays available while its dead or
 // frozen nodes' work is cut short; losing power to every node at once is
@@ -31,6 +23,14 @@ var defaultTargets = map[string][]string{
 	"kill":       {"one", "minority", "leader"},
 	"pause":      {"one", "minority", "leader"},
 	"power-loss": {"one", "minority", "all"},
+}
+
+var targetSummary = map[string]string{
+	"one":      "one random node",
+	"minority": "a random minority (1 up to just under half)",
+	"majority": "a random majority (just over half)",
+	"leader":   "the current leader (a random node for leaderless systems)",
+	"all":      "every node at once",
 }
 
 // Process is a fault on node processes. Action says which:
@@ -49,12 +49,7 @@ type Process struct {
 	hit  []int // nodes the running episode acted on
 }
 
-func (p *Process) Name() string {
-	if p.name == "" {
-		return p.Action
-	}
-	return p.name
-}
+func (p *Process) Name() string { return nameOr(p.name, p.Action) }
 func (*Process) Lane() string { return LaneProcess }
 
 func (p *Process) StartF() history.Func {
@@ -80,10 +75,7 @@ func (p *Process) StopF() history.Func {
 // Choose picks a target and its nodes; for leader, the nodes are the
 // fallback.
 func (p *Process) Choose(rng *rand.Rand, ids []int) Choice {
-	targets := p.Targets
-	if len(targets) == 0 {
-		targets = defaultTargets[p.Action]
-	}
+	targets := orDefault(p.Targets, defaultTargets[p.Action])
 	ch := Choice{Target: targets[rng.IntN(len(targets))]}
 	n := len(ids)
 	switch ch.Target {

@@ -13,14 +13,19 @@ import (
 )
 
 // Targets are how process faults pick their nodes.
-var Targets = []string{"one", "minority", "majority", "leader", "all"}
+var Targets = []string{"one", "minority", "majority", "leader", "all", "leader-plus-one", "new-leader", "old-leader", "rest", "cut-side"}
 
 var targetSummary = map[string]string{
-	"one":      "one random node",
-	"minority": "a random minority (1 up to just under half)",
-	"majority": "a random majority (just over half)",
-	"leader":   "the current leader (a random node for leaderless systems)",
-	"all":      "every node at once",
+	"one":             "one random node",
+	"minority":        "a random minority (1 up to just under half)",
+	"majority":        "a random majority (just over half)",
+	"leader":          "the current leader (a random node for leaderless systems)",
+	"all":             "every node at once",
+	"leader-plus-one": "the current leader and one follower",
+	"new-leader":      "whichever node leads now (after a leader-plus-one partition: the majority's new leader)",
+	"old-leader":      "the old leader (the one a leader-plus-one fault cut off), else the current leader",
+	"rest":            "every node but the old leader, its buddy and the new leader (the bystanders of figure8)",
+	"cut-side":        "the nodes the last two-sided partition cut off (a random minority if none did)",
 }
 
 // defaultTargets are what a family name alone mixes. Kill and pause keep
@@ -47,7 +52,10 @@ type Process struct {
 
 	name string
 	hit  []int // nodes the running episode acted on
+	aim  *Aim
 }
+
+func (p *Process) setAim(a *Aim) { p.aim = a }
 
 func (p *Process) Name() string {
 	if p.name == "" {
@@ -87,9 +95,13 @@ func (p *Process) Choose(rng *rand.Rand, ids []int) Choice {
 	ch := Choice{Target: targets[rng.IntN(len(targets))]}
 	n := len(ids)
 	switch ch.Target {
-	case "one", "leader":
+	case "one", "leader", "new-leader", "old-leader":
 		ch.Nodes = pickN(rng, ids, 1)
-	case "minority":
+	case "leader-plus-one":
+		ch.Nodes = pickN(rng, ids, 2)
+	case "rest":
+		ch.Nodes = pickN(rng, ids, max(1, len(ids)-3))
+	case "minority", "cut-side":
 		ch.Nodes = pickN(rng, ids, 1+rng.IntN(max(1, (n-1)/2)))
 	case "majority":
 		ch.Nodes = pickN(rng, ids, n/2+1)
@@ -102,11 +114,14 @@ func (p *Process) Choose(rng *rand.Rand, ids []int) Choice {
 func (p *Process) Start(ctx context.Context, c Cluster, ch Choice) (Action, error) {
 	a := Action{F: p.StartF()}
 	nodes, how := ch.Nodes, ""
-	if ch.Target == "leader" {
+	switch ch.Target {
+	case "leader":
 		nodes, how = resolveLeader(ctx, c, ch)
 		if how == leaderFound {
 			a.Resolved = nodes
 		}
+	case "leader-plus-one", "new-leader", "old-leader", "rest", "cut-side":
+		nodes, how, a.Resolved = resolveAimed(ctx, c, ch, p.aim)
 	}
 	do := c.Kill
 	if p.Action == "pause" {

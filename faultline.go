@@ -29,6 +29,7 @@ import (
 	"github.com/faultline/faultline/internal/exitcode"
 	"github.com/faultline/faultline/internal/runner"
 	"github.com/faultline/faultline/internal/store"
+	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/outcome"
 	"github.com/faultline/faultline/systems"
 	"github.com/faultline/faultline/systems/registry"
@@ -85,10 +86,19 @@ func Builtins() []string { return registry.Default().Names() }
 func Workload(name string) Option { return func(t *Test) { t.Workload = name } }
 
 // Nemesis sets the faults: families (partition, link, kill, pause, clock,
-// power-loss), members (partition-bridge, kill:leader …), "all", or "none"
-// for no faults. `faultline list` names every fault.
+// power-loss), members (partition-bridge, kill:leader …), sequences
+// (figure8, strand-write), "all", or "none" for no faults. `faultline list` names every fault.
 func Nemesis(faults ...string) Option {
 	return func(t *Test) { t.Nemesis = slices.Clone(faults) }
+}
+
+// Schedule sets the fault schedule as a value, built with nemesis.Seq,
+// Times, Forever, OneOf, Until, SleepFor, StartFault, StopFault, Episode
+// and RandomOver; the faults it names must be in Nemesis. Without it the
+// schedule is the seeded random one (or the rounds of the named
+// sequences). test.json stores it as "plan".
+func Schedule(plan nemesis.Sched) Option {
+	return func(t *Test) { p := plan; t.Plan = &p }
 }
 
 // Grudge sets the custom grudge of the partition-grudge fault: node -> the

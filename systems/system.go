@@ -219,6 +219,14 @@ type FaultLimits interface {
 	UnsupportedFaults() map[string]string
 }
 
+// Elector is an optional probe a System implements when its nodes elect a
+// leader: their status then reports role, term and commit index, which
+// faults aimed at the leader and the waits of a schedule read. Schedules
+// about a leader (figure8) refuse a system without one.
+type Elector interface {
+	Elects() bool
+}
+
 // Status is what a node's admin endpoint reports at GET /status.
 type Status struct {
 	Node   string `json:"node"`

@@ -166,3 +166,12 @@ func mustBuiltin(t *testing.T, name string) systems.System {
 	}
 	return s
 }
+
+// A named sequence is one schedule: a fault of it that would be skipped
+// makes the test refused, not a sequence with a hole.
+func TestResolveRefusesASequenceWithASkippedFault(t *testing.T) {
+	_, err := Resolve(extTest(foreignSys{systems.Advertised}, "figure8"))
+	if err == nil || !strings.Contains(err.Error(), "nemesis figure8 needs partition") {
+		t.Fatalf("err = %v, want the sequence and the skipped fault named", err)
+	}
+}

@@ -75,7 +75,10 @@ func Run(ctx context.Context, t Test, opts Options) (*outcome.Result, error) {
 	if _, foreign := res.System.(systems.Foreign); !foreign && len(opts.NodeCommand) == 0 && opts.Driver == nil {
 		return nil, &exitcode.ConfigError{Err: errors.New("no node command: the harness needs a program to run nodes with")}
 	}
-	t = withPlan(res.Test, res.Faults)
+	t, err = withPlan(res.Test, res.Faults)
+	if err != nil {
+		return nil, &exitcode.ConfigError{Err: err}
+	}
 	res.Test = t
 	r, err := newRun(res, opts)
 	if err != nil {
@@ -85,15 +88,29 @@ func Run(ctx context.Context, t Test, opts Options) (*outcome.Result, error) {
 	return r.run(ctx, d)
 }
 
-// withPlan fills in what the faults decide: the seeded schedule, unless
-// one was given (a replay), and the nodes' storage mode.
-func withPlan(t Test, faults []nemesis.Fault) Test {
-	if t.Schedule == nil {
+// withPlan fills in what the faults decide: the plan and its steps,
+// unless steps were given (a replay), and the nodes' storage mode.
+func withPlan(t Test, faults []nemesis.Fault) (Test, error) {
+	if t.Schedule == nil && len(faults) > 0 {
+		if t.Plan == nil {
+			p, err := DefaultPlan(t)
+			if err != nil {
+				return t, err
+			}
+			t.Plan = &p
+		}
 		ids := make([]int, t.Nodes)
 		for i := range ids {
 			ids[i] = i + 1
 		}
-		t.Schedule = nemesis.Plan(t.Seed, faults, ids, t.NemesisInterval.D(), t.TimeLimit.D())
+		steps, err := nemesis.Expand(*t.Plan, t.Seed, faults, ids, t.TimeLimit.D())
+		if err != nil {
+			return t, fmt.Errorf("plan: %w", err)
+		}
+		if err := nemesis.CheckSchedule(steps, faults); err != nil {
+			return t, fmt.Errorf("plan: %w", err)
+		}
+		t.Schedule = steps
 	}
 	if t.Storage == "" {
 		t.Storage = systems.StorageDurable
@@ -101,7 +118,22 @@ func withPlan(t Test, faults []nemesis.Fault) Test {
 			t.Storage = systems.StorageLazy
 		}
 	}
-	return t
+	return t, nil
+}
+
+// DefaultPlan is the plan of a test that gives none: the seeded random
+// schedule over its faults, or, when --nemesis names sequences, their
+// rounds mixed with episodes of the other faults.
+func DefaultPlan(t Test) (nemesis.Sched, error) {
+	seqs, plain := nemesis.SplitSequences(t.Nemesis)
+	if len(seqs) == 0 {
+		return nemesis.RandomOver(t.NemesisInterval.D()), nil
+	}
+	names, err := nemesis.Default().Expand(plain)
+	if err != nil {
+		return nemesis.Sched{}, err
+	}
+	return nemesis.SequencePlan(seqs, names, t.NemesisInterval.D())
 }
 
 // newRun makes the run's directory with its test.json and harness.log.

@@ -76,10 +76,20 @@ type Test struct {
 	// durable otherwise; test.json records what was used.
 	Storage string `json:"storage,omitempty"`
 
-	// Schedule is the nemesis plan: derived from the seed when empty, or
-	// given (a replay). test.json stores it, so a reader sees what was
-	// meant to happen and when, and `faultline run --replay` can repeat it.
+	// Plan is the fault schedule as a value (nemesis.Sched): given, or,
+	// when empty, the seeded random schedule over the faults (RandomOver),
+	// or the rounds of the named sequences (figure8 …). test.json stores
+	// it as data.
+	Plan *nemesis.Sched `json:"plan,omitempty"`
+	// Schedule is the plan laid out as steps: expanded from the plan with
+	// the seed when empty, or given (a replay, a shrunk schedule). test.json
+	// stores it, so a reader sees what was meant to happen and when, and
+	// `faultline run --replay` can repeat it. Test files from before plans
+	// existed hold only this, and still replay.
 	Schedule []nemesis.Step `json:"schedule,omitempty"`
+	// ShrunkFrom is the number of steps of the failing schedule this one
+	// was shrunk from (faultline shrink), 0 if it was not.
+	ShrunkFrom int `json:"shrunk_from,omitempty"`
 	// ReplayOf is the run directory this run replays, if any.
 	ReplayOf string `json:"replay_of,omitempty"`
 
@@ -172,6 +182,9 @@ func resolveOn(t Test, d cluster.Driver) (*Resolved, error) {
 	if err := checkNemesis(t, faults); err != nil {
 		return nil, &exitcode.ConfigError{Err: err}
 	}
+	if err := checkSequences(t, sys); err != nil {
+		return nil, &exitcode.ConfigError{Err: err}
+	}
 	if err := systems.CheckBugs(sys, t.Bugs); err != nil {
 		return nil, &exitcode.ConfigError{Err: err}
 	}
@@ -248,6 +261,35 @@ func checkNemesis(t Test, faults []nemesis.Fault) error {
 	return nil
 }
 
+// checkSequences refuses a sequence about a leader on a system without
+// one: it would wait for a leader that never comes and do nothing.
+func checkSequences(t Test, sys systems.System) error {
+	seqs, _ := nemesis.SplitSequences(t.Nemesis)
+	e, ok := sys.(systems.Elector)
+	elects := ok && e.Elects()
+	for _, s := range seqs {
+		if s.NeedsLeader && !elects {
+			return fmt.Errorf("nemesis %s needs a system whose nodes elect a leader, and %s has none (systems with leaders: %s)",
+				s.Name, sys.Name(), strings.Join(electors(), ", "))
+		}
+	}
+	return nil
+}
+
+// electors names the registered systems that elect leaders.
+func electors() []string {
+	var out []string
+	reg := registry.Default()
+	for _, name := range reg.Names() {
+		if s, err := reg.Get(name); err == nil {
+			if e, ok := s.(systems.Elector); ok && e.Elects() {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}
+
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -292,6 +334,15 @@ func meaningfulFaults(t *Test, sys systems.System, d cluster.Driver) ([]nemesis.
 		keep = append(keep, n)
 		if fam == "partition" || fam == "link" {
 			t.LinkMechanism = mechanism
+		}
+	}
+	// A sequence is one schedule: it cannot run with a fault cut out.
+	seqs, _ := nemesis.SplitSequences(t.Nemesis)
+	for _, seq := range seqs {
+		for _, sk := range t.Skipped {
+			if slices.Contains(seq.Faults, sk.Fault) {
+				return nil, fmt.Errorf("nemesis %s needs %s, which means nothing for system %s here: %s", seq.Name, sk.Fault, sys.Name(), sk.Reason)
+			}
 		}
 	}
 	if len(names) > 0 && len(keep) == 0 {

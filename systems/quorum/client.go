@@ -39,18 +39,18 @@ func newClient(timeout time.Duration) *client {
 //   - Info: the outcome is unknown: a timeout, a connection lost after
 //     sending, or a node reporting its store phase incomplete.
 func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.Op) systems.Completion {
-	req := clientRequest{Key: op.Key}
+	// The wire's clientRequest, with the value still to encode.
+	var req struct {
+		Key   string `json:"key"`
+		Value any    `json:"value,omitempty"`
+	}
+	req.Key = op.Key
 	var path string
 	switch op.F {
 	case history.OpRead:
 		path = pathRead
 	case history.OpWrite:
-		path = pathWrite
-		raw, err := json.Marshal(op.Value)
-		if err != nil {
-			return systems.Failed("encode value: %v", err)
-		}
-		req.Value = raw
+		path, req.Value = pathWrite, op.Value
 	default:
 		return systems.Failed("quorum: unsupported operation %q (supports read, write)", op.F)
 	}
@@ -58,11 +58,8 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 	if err != nil {
 		return systems.Failed("encode request: %v", err)
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-	}
+	ctx, cancel := systems.BoundContext(ctx, c.timeout)
+	defer cancel()
 	var cr clientResponse
 	reply, sent, err := systems.CallJSON(ctx, c.hc, http.MethodPost, node, path, body, maxBodyBytes, &cr)
 	if err != nil {

@@ -69,11 +69,8 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 	if err != nil {
 		return systems.Failed("encode request: %v", err)
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-	}
+	ctx, cancel := systems.BoundContext(ctx, c.timeout)
+	defer cancel()
 	target := node
 	lastErr := "no attempt"
 	for range maxAttempts {

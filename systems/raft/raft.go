@@ -100,6 +100,11 @@ func (system) Workloads() map[string][]history.Func {
 
 func (system) MinNodes() int { return 3 }
 
+// Elects: Raft nodes elect a leader and report role, term and commit.
+func (system) Elects() bool { return true }
+
+var _ systems.Elector = system{}
+
 func (system) RunNode(ctx context.Context, cfg systems.NodeConfig) error {
 	return runNode(ctx, cfg, defaultNodeOptions())
 }

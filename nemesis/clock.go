@@ -40,7 +40,7 @@ type Clock struct {
 	done    chan struct{}
 }
 
-func (k *Clock) Name() string { return nameOr(k.name, "clock") }
+func (k *Clock) Name() string       { return nameOr(k.name, "clock") }
 func (*Clock) Lane() string         { return LaneClock }
 func (*Clock) StartF() history.Func { return history.StartClock }
 func (*Clock) StopF() history.Func  { return history.StopClock }

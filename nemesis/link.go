@@ -63,7 +63,7 @@ func (l *Link) setAim(a *Aim) { l.aim = a }
 // elects.
 const SlowMajorityLatency = 60 * time.Millisecond
 
-func (l *Link) Name() string { return nameOr(l.name, "link") }
+func (l *Link) Name() string       { return nameOr(l.name, "link") }
 func (*Link) Lane() string         { return LaneLink }
 func (*Link) StartF() history.Func { return history.StartLink }
 func (*Link) StopF() history.Func  { return history.StopLink }

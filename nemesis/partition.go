@@ -53,7 +53,7 @@ func (p *Partition) setAim(a *Aim) { p.aim = a }
 // DefaultOnset is the spread of a partition's cut over its links.
 const DefaultOnset = 200 * time.Millisecond
 
-func (p *Partition) Name() string { return nameOr(p.name, "partition") }
+func (p *Partition) Name() string       { return nameOr(p.name, "partition") }
 func (*Partition) Lane() string         { return LanePartition }
 func (*Partition) StartF() history.Func { return history.StartPartition }
 func (*Partition) StopF() history.Func  { return history.StopPartition }

@@ -58,7 +58,7 @@ type Process struct {
 func (p *Process) setAim(a *Aim) { p.aim = a }
 
 func (p *Process) Name() string { return nameOr(p.name, p.Action) }
-func (*Process) Lane() string { return LaneProcess }
+func (*Process) Lane() string   { return LaneProcess }
 
 func (p *Process) StartF() history.Func {
 	switch p.Action {

@@ -65,22 +65,27 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 	if err != nil {
 		return systems.CallFailed(op, node, sent, err)
 	}
+	if cr.Outcome != outcomeOK && cr.Outcome != outcomeFail && cr.Outcome != outcomeUnknown {
+		return systems.Unsure(op, fmt.Sprintf("%s: %s, unknown outcome %q: %s", node.Name, reply.Status, cr.Outcome, cr.Error))
+	}
+	return completionOf(op, &cr, node.Name)
+}
+
+// completionOf maps node at's answer to op to the op's completion.
+func completionOf(op systems.Op, cr *clientResponse, at string) systems.Completion {
 	switch cr.Outcome {
 	case outcomeOK:
 		c := systems.Completion{Type: history.OK}
 		if op.F == history.OpRead {
 			v, err := systems.DecodeValue(cr.Value)
 			if err != nil {
-				return systems.Failed("%s: bad value %s: %v", node.Name, cr.Value, err)
+				return systems.Failed("%s: bad value %s: %v", at, cr.Value, err)
 			}
 			c.Value = v
 		}
 		return c
 	case outcomeFail:
 		return systems.Completion{Type: history.Fail, Error: cr.Error}
-	case outcomeUnknown:
-		return systems.Unsure(op, cr.Error)
-	default:
-		return systems.Unsure(op, fmt.Sprintf("%s: %s, unknown outcome %q: %s", node.Name, reply.Status, cr.Outcome, cr.Error))
 	}
+	return systems.Unsure(op, cr.Error)
 }

@@ -44,6 +44,12 @@ const (
 // Value node -> alive|suspect|dead, Node the viewer.
 const Membership Func = "membership"
 
+// Wait is an observation (process -2): a nemesis schedule step that waited
+// for a condition on the cluster's state (nemesis.Conditions); Value holds
+// the condition, whether it was met and how long it took, Node the node it
+// was about (the new leader …).
+const Wait Func = "wait"
+
 // Effect is what a fault does to the cluster, as far as a checker cares.
 type Effect uint8
 

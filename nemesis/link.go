@@ -51,24 +51,30 @@ type Link struct {
 	name   string
 	toxic  string
 	active [][2]int
+	aim    *Aim
 }
 
-func (l *Link) Name() string {
-	if l.name == "" {
-		return "link"
-	}
-	return l.name
-}
+func (l *Link) setAim(a *Aim) { l.aim = a }
+
+// SlowMajorityLatency is the latency slow-majority puts on the links among
+// the majority side: long enough that a new leader's first entries are
+// still on the wire when figure8 kills their receivers, short enough
+// (a round trip under the 150ms election timeout) that the side still
+// elects.
+const SlowMajorityLatency = 60 * time.Millisecond
+
+func (l *Link) Name() string       { return nameOr(l.name, "link") }
 func (*Link) Lane() string         { return LaneLink }
 func (*Link) StartF() history.Func { return history.StartLink }
 func (*Link) StopF() history.Func  { return history.StopLink }
 
 func (l *Link) Choose(rng *rand.Rand, ids []int) Choice {
-	kinds := l.Kinds
-	if len(kinds) == 0 {
-		kinds = LinkKinds
-	}
+	kinds := orDefault(l.Kinds, LinkKinds)
 	ch := Choice{Kind: kinds[rng.IntN(len(kinds))], Params: map[string]int64{}}
+	if ch.Kind == "slow-majority" {
+		ch.Params["latency_ms"], ch.Params["jitter_ms"] = SlowMajorityLatency.Milliseconds(), 0
+		return ch
+	}
 	if ch.Kind == "slow" {
 		for _, from := range ids {
 			for _, to := range ids {
@@ -120,7 +126,7 @@ func toxicFor(ch Choice) (cluster.Toxic, error) {
 	t := cluster.Toxic{Name: "link-" + ch.Kind}
 	p := ch.Params
 	switch ch.Kind {
-	case "latency", "slow":
+	case "latency", "slow", "slow-majority":
 		t.Type, t.Attributes = "latency", map[string]any{"latency": p["latency_ms"], "jitter": p["jitter_ms"]}
 	case "bandwidth":
 		t.Type, t.Attributes = "bandwidth", map[string]any{"rate": p["rate_kbps"]}
@@ -143,6 +149,18 @@ func (l *Link) Start(ctx context.Context, c Cluster, ch Choice) (Action, error) 
 		return a, err
 	}
 	l.toxic, l.active = t.Name, l.active[:0]
+	if ch.Kind == "slow-majority" && !ch.Pinned {
+		ch.Links = nil
+		if old, buddy, _ := l.aimed(); old > 0 {
+			for _, from := range nodeIDs(c) {
+				for _, to := range nodeIDs(c) {
+					if from != to && from != old && from != buddy && to != old && to != buddy {
+						ch.Links = append(ch.Links, [2]int{from, to})
+					}
+				}
+			}
+		}
+	}
 	var desc []string
 	var errs []error
 	for _, ln := range ch.Links {
@@ -174,6 +192,13 @@ func (l *Link) Stop(ctx context.Context, c Cluster) (Action, error) {
 		Label: fmt.Sprintf("remove %s from %d links", l.toxic, len(l.active))}
 	l.active = nil
 	return a, errors.Join(errs...)
+}
+
+func (l *Link) aimed() (old, buddy, nu int) {
+	if l.aim == nil {
+		return 0, 0, 0
+	}
+	return l.aim.get()
 }
 
 func linkName(l [2]int) string { return systems.NodeName(l[0]) + "->" + systems.NodeName(l[1]) }

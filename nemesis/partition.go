@@ -14,15 +14,17 @@ import (
 
 // PartitionShapes are the grudges a partition can take, besides a custom
 // one.
-var PartitionShapes = []string{"halves", "one", "majority-ring", "bridge", "leader", "one-way"}
+var PartitionShapes = []string{"halves", "one", "majority-ring", "bridge", "leader", "one-way", "leader-plus-one", "new-leader"}
 
 var partitionSummary = map[string]string{
-	"halves":        "cut the cluster into two random halves",
-	"one":           "isolate one random node",
-	"majority-ring": "every node sees a majority, no two nodes the same one (nodes on a ring see their neighbours)",
-	"bridge":        "two halves joined by one node that sees both",
-	"leader":        "isolate the current leader (found through the admin endpoint); a random node for leaderless systems",
-	"one-way":       "one side's messages to the other are lost, the other way works (asymmetric halves or one node)",
+	"halves":          "cut the cluster into two random halves",
+	"one":             "isolate one random node",
+	"majority-ring":   "every node sees a majority, no two nodes the same one (nodes on a ring see their neighbours)",
+	"bridge":          "two halves joined by one node that sees both",
+	"leader":          "isolate the current leader (found through the admin endpoint); a random node for leaderless systems",
+	"one-way":         "one side's messages to the other are lost, the other way works (asymmetric halves or one node)",
+	"leader-plus-one": "cut off the leader with one follower, against the rest (the leader keeps uncommitted entries; remembered as the old leader)",
+	"new-leader":      "isolate whichever node leads now that is not the old leader (after a leader-plus-one cut, the majority's new leader)",
 }
 
 // Partition cuts links by a grudge of one of Kinds, chosen per episode.
@@ -43,17 +45,15 @@ type Partition struct {
 
 	name   string
 	grudge cluster.Grudge // for kind grudge
+	aim    *Aim
 }
+
+func (p *Partition) setAim(a *Aim) { p.aim = a }
 
 // DefaultOnset is the spread of a partition's cut over its links.
 const DefaultOnset = 200 * time.Millisecond
 
-func (p *Partition) Name() string {
-	if p.name == "" {
-		return "partition"
-	}
-	return p.name
-}
+func (p *Partition) Name() string       { return nameOr(p.name, "partition") }
 func (*Partition) Lane() string         { return LanePartition }
 func (*Partition) StartF() history.Func { return history.StartPartition }
 func (*Partition) StopF() history.Func  { return history.StopPartition }
@@ -61,17 +61,17 @@ func (*Partition) StopF() history.Func  { return history.StopPartition }
 // Choose picks a shape and its grudge. A leader partition's grudge is
 // settled at start; the node it names here is the fallback.
 func (p *Partition) Choose(rng *rand.Rand, ids []int) Choice {
-	kinds := p.Kinds
-	if len(kinds) == 0 {
-		kinds = PartitionShapes
-	}
+	kinds := orDefault(p.Kinds, PartitionShapes)
 	ch := Choice{Kind: kinds[rng.IntN(len(kinds))], Seed: rng.Uint64()}
 	switch ch.Kind {
 	case "halves":
 		ch.Nodes = pickN(rng, ids, len(ids)/2)
 		ch.Grudge = Bisect(ids, ch.Nodes)
-	case "one", "leader":
+	case "one", "leader", "new-leader":
 		ch.Nodes = pickN(rng, ids, 1)
+		ch.Grudge = Bisect(ids, ch.Nodes)
+	case "leader-plus-one":
+		ch.Nodes = pickN(rng, ids, 2)
 		ch.Grudge = Bisect(ids, ch.Nodes)
 	case "majority-ring":
 		ch.Grudge = MajorityRing(rng.Perm(len(ids)), ids)
@@ -102,11 +102,15 @@ func (p *Partition) Start(ctx context.Context, c Cluster, ch Choice) (Action, er
 	a := Action{F: p.StartF()}
 	g := ch.Grudge
 	var how string
-	if ch.Kind == "leader" {
+	switch ch.Kind {
+	case "leader":
 		ch.Nodes, how = resolveLeader(ctx, c, ch)
 		if how == leaderFound {
 			a.Resolved = ch.Nodes
 		}
+		g = Bisect(ids, ch.Nodes)
+	case "leader-plus-one", "new-leader":
+		ch.Nodes, how, a.Resolved = resolveAimed(ctx, c, ch, p.aim)
 		g = Bisect(ids, ch.Nodes)
 	}
 	a.Value = map[string]any{"kind": ch.Kind, "grudge": grudgeNames(g)}
@@ -114,7 +118,11 @@ func (p *Partition) Start(ctx context.Context, c Cluster, ch Choice) (Action, er
 		a.Value["leader"] = how
 	}
 	switch ch.Kind {
-	case "halves", "one", "leader":
+	case "halves", "one", "leader", "leader-plus-one", "new-leader":
+		if p.aim != nil {
+			side := ch.Nodes
+			p.aim.set(func(a *Aim) { a.Side = side })
+		}
 		a.Value["components"] = components(ids, ch.Nodes)
 		a.Label = partitionLabel(ch.Kind, ids, ch.Nodes, g)
 		a.Value["nodes"] = names(ch.Nodes)

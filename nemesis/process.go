@@ -13,15 +13,7 @@ import (
 )
 
 // Targets are how process faults pick their nodes.
-var Targets = []string{"one", "minority", "majority", "leader", "all"}
-
-var targetSummary = map[string]string{
-	"one":      "one random node",
-	"minority": "a random minority (1 up to just under half)",
-	"majority": "a random majority (just over half)",
-	"leader":   "the current leader (a random node for leaderless systems)",
-	"all":      "every node at once",
-}
+var Targets = []string{"one", "minority", "majority", "leader", "all", "leader-plus-one", "new-leader", "old-leader", "rest", "cut-side"}
 
 // defaultTargets are what a family name alone mixes. Kill and pause keep
 // a majority up, so a correct system stays available while its dead or
@@ -31,6 +23,19 @@ var defaultTargets = map[string][]string{
 	"kill":       {"one", "minority", "leader"},
 	"pause":      {"one", "minority", "leader"},
 	"power-loss": {"one", "minority", "all"},
+}
+
+var targetSummary = map[string]string{
+	"one":             "one random node",
+	"minority":        "a random minority (1 up to just under half)",
+	"majority":        "a random majority (just over half)",
+	"leader":          "the current leader (a random node for leaderless systems)",
+	"all":             "every node at once",
+	"leader-plus-one": "the current leader and one follower",
+	"new-leader":      "whichever node leads now (after a leader-plus-one partition: the majority's new leader)",
+	"old-leader":      "the old leader (the one a leader-plus-one fault cut off), else the current leader",
+	"rest":            "every node but the old leader, its buddy and the new leader (the bystanders of figure8)",
+	"cut-side":        "the nodes the last two-sided partition cut off (a random minority if none did)",
 }
 
 // Process is a fault on node processes. Action says which:
@@ -47,15 +52,13 @@ type Process struct {
 
 	name string
 	hit  []int // nodes the running episode acted on
+	aim  *Aim
 }
 
-func (p *Process) Name() string {
-	if p.name == "" {
-		return p.Action
-	}
-	return p.name
-}
-func (*Process) Lane() string { return LaneProcess }
+func (p *Process) setAim(a *Aim) { p.aim = a }
+
+func (p *Process) Name() string { return nameOr(p.name, p.Action) }
+func (*Process) Lane() string   { return LaneProcess }
 
 func (p *Process) StartF() history.Func {
 	switch p.Action {
@@ -80,16 +83,17 @@ func (p *Process) StopF() history.Func {
 // Choose picks a target and its nodes; for leader, the nodes are the
 // fallback.
 func (p *Process) Choose(rng *rand.Rand, ids []int) Choice {
-	targets := p.Targets
-	if len(targets) == 0 {
-		targets = defaultTargets[p.Action]
-	}
+	targets := orDefault(p.Targets, defaultTargets[p.Action])
 	ch := Choice{Target: targets[rng.IntN(len(targets))]}
 	n := len(ids)
 	switch ch.Target {
-	case "one", "leader":
+	case "one", "leader", "new-leader", "old-leader":
 		ch.Nodes = pickN(rng, ids, 1)
-	case "minority":
+	case "leader-plus-one":
+		ch.Nodes = pickN(rng, ids, 2)
+	case "rest":
+		ch.Nodes = pickN(rng, ids, max(1, len(ids)-3))
+	case "minority", "cut-side":
 		ch.Nodes = pickN(rng, ids, 1+rng.IntN(max(1, (n-1)/2)))
 	case "majority":
 		ch.Nodes = pickN(rng, ids, n/2+1)
@@ -102,11 +106,14 @@ func (p *Process) Choose(rng *rand.Rand, ids []int) Choice {
 func (p *Process) Start(ctx context.Context, c Cluster, ch Choice) (Action, error) {
 	a := Action{F: p.StartF()}
 	nodes, how := ch.Nodes, ""
-	if ch.Target == "leader" {
+	switch ch.Target {
+	case "leader":
 		nodes, how = resolveLeader(ctx, c, ch)
 		if how == leaderFound {
 			a.Resolved = nodes
 		}
+	case "leader-plus-one", "new-leader", "old-leader", "rest", "cut-side":
+		nodes, how, a.Resolved = resolveAimed(ctx, c, ch, p.aim)
 	}
 	do := c.Kill
 	if p.Action == "pause" {

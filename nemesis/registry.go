@@ -77,6 +77,10 @@ func Default() *Registry {
 	for _, k := range LinkKinds {
 		add("link-"+k, "link", linkSummary[k], link("link-"+k, k))
 	}
+	add("slow-majority", "link", "60ms latency on every link among the nodes outside the old leader's side (after a leader-plus-one cut; used by figure8)",
+		func(Options) (Fault, error) {
+			return &Link{name: "slow-majority", Kinds: []string{"slow-majority"}}, nil
+		})
 	add("slow", "link", "three quarters of the links get 50ms ± 50ms latency (the fault that exposes quorum's no-write-back)",
 		func(Options) (Fault, error) { return &Link{name: "slow", Kinds: []string{"slow"}}, nil })
 
@@ -118,6 +122,10 @@ func (r *Registry) Names() []string {
 	return out
 }
 
+// Family returns the family of a registry name (as Expand returns them),
+// or "" for a name it does not hold.
+func (r *Registry) Family(name string) string { return r.byName[name].Family }
+
 // Canonical maps a name as a user may write it to the registry's name:
 // "family:member" is "family-member". It does not check that it exists.
 func Canonical(name string) string {
@@ -147,9 +155,17 @@ func (r *Registry) Expand(names []string) ([]string, error) {
 			return nil, fmt.Errorf("nemesis none cannot be combined with other faults")
 		case ok:
 			add = []string{c}
+		case isSequence(c):
+			seq, _ := SequenceByName(c)
+			for _, f := range seq.Faults {
+				if !seen[f] { // a sequence shares its faults with others
+					out, seen[f] = append(out, f), true
+				}
+			}
+			continue
 		default:
-			return nil, fmt.Errorf("unknown nemesis %q (valid: all, none, a family — %s — or a member such as partition-bridge, link-reset, kill:leader, clock-strobe; faultline list names all %d)",
-				n, strings.Join(Families, ", "), len(r.entries))
+			return nil, fmt.Errorf("unknown nemesis %q (valid: all, none, a family — %s — or a member such as partition-bridge, link-reset, kill:leader, clock-strobe; or a sequence: %s; faultline list names all %d)",
+				n, strings.Join(Families, ", "), strings.Join(sequenceNames(), ", "), len(r.entries))
 		}
 		for _, a := range add {
 			if seen[a] {
@@ -188,4 +204,30 @@ func NeedsLazyStorage(faults []Fault) bool {
 		}
 	}
 	return false
+}
+
+func isSequence(name string) bool {
+	_, ok := SequenceByName(name)
+	return ok
+}
+
+func sequenceNames() []string {
+	var out []string
+	for _, s := range Sequences() {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+// SplitSequences separates the sequences of a --nemesis list from the
+// faults: it returns the named sequences and the other names as given.
+func SplitSequences(names []string) (seqs []Sequence, plain []string) {
+	for _, n := range names {
+		if s, ok := SequenceByName(n); ok {
+			seqs = append(seqs, s)
+		} else {
+			plain = append(plain, n)
+		}
+	}
+	return seqs, plain
 }

@@ -13,16 +13,24 @@ import (
 	"github.com/faultline/faultline/history"
 )
 
-// Step is one entry of a schedule: at At after the run starts, start or
-// stop fault Fault (an index into the run's faults, named Name). A start
-// carries the episode's Choice.
+// Step is one entry of a schedule: at At after the run starts (or as soon
+// as the step before is done, when At is 0), start or stop fault Fault (an
+// index into the run's faults, named Name). A start carries the episode's
+// Choice. A step with Fault -1 does no fault: it sleeps Sleep, or waits
+// until condition Until holds, at most Timeout (see Conditions).
 type Step struct {
-	At     time.Duration `json:"at"`
-	Fault  int           `json:"fault"`
-	Name   string        `json:"name,omitempty"`
-	Start  bool          `json:"start"`
-	Choice *Choice       `json:"choice,omitempty"`
+	At      time.Duration `json:"at"`
+	Fault   int           `json:"fault"`
+	Name    string        `json:"name,omitempty"`
+	Start   bool          `json:"start"`
+	Choice  *Choice       `json:"choice,omitempty"`
+	Sleep   time.Duration `json:"sleep,omitempty"`
+	Until   string        `json:"until,omitempty"`
+	Timeout time.Duration `json:"timeout,omitempty"`
 }
+
+// IsFault reports whether the step starts or stops a fault.
+func (s Step) IsFault() bool { return s.Fault >= 0 }
 
 // Stream keeps the nemesis's random choices apart from the workload's for
 // the same seed.
@@ -83,6 +91,12 @@ func Plan(seed uint64, faults []Fault, ids []int, interval, timeLimit time.Durat
 func CheckSchedule(steps []Step, faults []Fault) error {
 	active := map[int]bool{}
 	for i, s := range steps {
+		if s.Fault == -1 {
+			if s.Until != "" && !knownCond(s.Until) {
+				return fmt.Errorf("schedule step %d: unknown condition %q (valid: %v)", i, s.Until, Conditions)
+			}
+			continue
+		}
 		if s.Fault < 0 || s.Fault >= len(faults) {
 			return fmt.Errorf("schedule step %d: fault %d, but the run has %d faults", i, s.Fault, len(faults))
 		}
@@ -113,6 +127,7 @@ type Runner struct {
 	StepTimeout time.Duration
 
 	active map[int]bool
+	aim    *Aim
 }
 
 // StepKey is the key of a start event's value that holds the index of its
@@ -132,15 +147,35 @@ func (r *Runner) Run(ctx context.Context, start time.Time) {
 	if r.active == nil {
 		r.active = map[int]bool{}
 	}
+	r.aim = &Aim{}
+	for _, f := range r.Faults {
+		if a, ok := f.(aimer); ok {
+			a.setAim(r.aim)
+		}
+	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
 	for i, s := range r.Steps {
-		timer.Reset(time.Until(start.Add(s.At)))
-		select {
-		case <-ctx.Done():
+		if s.At > 0 {
+			timer.Reset(time.Until(start.Add(s.At)))
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+		}
+		switch {
+		case ctx.Err() != nil:
 			return
-		case <-timer.C:
+		case s.Until != "":
+			r.wait(ctx, i, s)
+			continue
+		case s.Sleep > 0:
+			if !sleep(ctx, s.Sleep) {
+				return
+			}
+			continue
 		}
 		if s.Start {
 			if r.active[s.Fault] { // only a hand-made schedule does this

@@ -54,6 +54,15 @@ func newListCmd(stdout io.Writer) *cobra.Command {
 				}
 				fmt.Fprintf(stdout, "%s%s — %s\n", indent, e.Name, e.Summary)
 			}
+			fmt.Fprintln(stdout, "Sequences (--nemesis; aimed steps that wait on the cluster's state, repeated until the time limit):")
+			for _, s := range nemesis.Sequences() {
+				needs := ""
+				if s.NeedsLeader {
+					needs = " [needs a system with a leader]"
+				}
+				fmt.Fprintf(stdout, "  %s — %s%s\n", s.Name, s.Summary, needs)
+			}
+			fmt.Fprintf(stdout, "Wait conditions of schedules (until): %s\n", strings.Join(nemesis.Conditions, ", "))
 			return nil
 		},
 	}

@@ -75,7 +75,12 @@ func (s Scenario) Test(seed uint64, bugs []string, opts ...faultline.Option) fau
 	if s.Nodes > 0 {
 		base = append(base, faultline.Nodes(s.Nodes))
 	}
-	return faultline.New(s.System, append(base, opts...)...)
+	// A system not in this build stays a name: the harness refuses it
+	// with the reason (see Resolve).
+	sys, _ := faultline.Builtin(s.System)
+	t := faultline.New(sys, append(base, opts...)...)
+	t.System = s.System
+	return t
 }
 
 // Resolve says why the harness would refuse the scenario (a misspelled
@@ -86,7 +91,7 @@ func (s Scenario) Test(seed uint64, bugs []string, opts ...faultline.Option) fau
 func (s Scenario) Resolve() error { return resolve(s.Test(1, nil)) }
 
 func resolve(t faultline.Test) error {
-	t.Runtime = faultline.New("").Runtime
+	t.Runtime = faultline.New(nil).Runtime
 	if _, err := runner.Resolve(t); err != nil {
 		return fmt.Errorf("catalog entry %s does not resolve: %w", t.System, err)
 	}

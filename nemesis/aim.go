@@ -1,0 +1,255 @@
+package nemesis
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/systems"
+)
+
+// Aim is what aimed faults remember between steps of one run: the leader
+// an aimed partition cut off with its follower (Old, Buddy), and the node
+// that led after that (New). Faults aimed by cluster state read and write
+// it; the Runner owns one per run.
+type Aim struct {
+	mu    sync.Mutex
+	Old   int // 0: not yet seen
+	Buddy int
+	New   int
+	// Side is the smaller side the last partition with two sides cut off.
+	Side []int
+}
+
+func (a *Aim) get() (old, buddy, nu int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.Old, a.Buddy, a.New
+}
+
+func (a *Aim) set(f func(*Aim)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	f(a)
+}
+
+func (a *Aim) side() []int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.Side
+}
+
+// aimer is a fault that reads or writes the run's Aim.
+type aimer interface{ setAim(*Aim) }
+
+// Conditions are what an until step can wait for, read from every node's
+// status (role, term, commit index):
+//
+//   - leader: some node says it leads;
+//   - new-leader: a node other than the old leader (the one an aimed
+//     partition cut off) leads; it becomes the new leader that
+//     new-leader faults aim at;
+//   - old-side-leads: the old leader or the follower cut off with it leads;
+//   - commit-moves: the leader's commit index passes what it was when the
+//     wait began;
+//   - caught-up: every node that answers has the commit index the leader
+//     had when the wait began.
+var Conditions = []string{"leader", "new-leader", "old-side-leads", "commit-moves", "caught-up"}
+
+func knownCond(c string) bool { return slices.Contains(Conditions, c) }
+
+// condPoll is how often a wait reads the nodes: an aimed step that must
+// land between a leader's election and its first replicated write has
+// milliseconds, not a membership poll's 150.
+const condPoll = 5 * time.Millisecond
+
+// snapshot reads every node's status at once.
+func snapshot(ctx context.Context, c Cluster) map[int]systems.Status {
+	nodes := c.Nodes()
+	out := make(map[int]systems.Status, len(nodes))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		wg.Go(func() {
+			sctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+			st, err := c.Status(sctx, n.ID)
+			cancel()
+			if err == nil {
+				mu.Lock()
+				out[n.ID] = st
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// leaderOf returns the node of sts that leads in the highest term.
+func leaderOf(sts map[int]systems.Status) (int, systems.Status, bool) {
+	best, found := 0, false
+	var bst systems.Status
+	for id, st := range sts {
+		if st.Role == "leader" && (!found || st.Term > bst.Term || (st.Term == bst.Term && id < best)) {
+			best, bst, found = id, st, true
+		}
+	}
+	return best, bst, found
+}
+
+// wait runs an until step: it polls the nodes until the step's condition
+// holds or its timeout passes, and records the outcome as a nemesis info
+// observation (f "wait") so a report shows how long it took.
+func (r *Runner) wait(ctx context.Context, i int, s Step) {
+	begin := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	var baseline uint64
+	if _, st, ok := leaderOf(snapshot(wctx, r.Cluster)); ok {
+		baseline = st.Commit
+	}
+	met, who := false, 0
+	for !met && wctx.Err() == nil {
+		sts := snapshot(wctx, r.Cluster)
+		met, who = r.holds(s.Until, sts, baseline)
+		if !met && !sleep(wctx, condPoll) {
+			break
+		}
+	}
+	v := map[string]any{"until": s.Until, "met": met, StepKey: i, "waited_ms": time.Since(begin).Milliseconds()}
+	label := "until " + s.Until
+	if !met {
+		label += " (timed out)"
+	}
+	e := history.Event{Process: history.ObserverProcess, Type: history.Info, F: history.Wait, Value: v, Label: label}
+	if who > 0 {
+		e.Node = systems.NodeName(who)
+	}
+	r.History.Record(e)
+	r.Logger.Info("nemesis wait", "until", s.Until, "met", met, "waited", time.Since(begin))
+}
+
+// holds reports whether cond holds on sts, and the node it is about.
+func (r *Runner) holds(cond string, sts map[int]systems.Status, baseline uint64) (bool, int) {
+	lead, st, ok := leaderOf(sts)
+	old, buddy, _ := r.aim.get()
+	switch cond {
+	case "leader":
+		return ok, lead
+	case "new-leader":
+		if ok && lead != old {
+			r.aim.set(func(a *Aim) { a.New = lead })
+			return true, lead
+		}
+	case "old-side-leads":
+		return ok && (lead == old || lead == buddy), lead
+	case "commit-moves":
+		return ok && st.Commit > baseline, lead
+	case "caught-up":
+		for _, s := range sts {
+			if s.Commit < baseline {
+				return false, 0
+			}
+		}
+		return len(sts) > 0, 0
+	}
+	return false, 0
+}
+
+// resolveAimed returns the nodes an aimed choice (ch.Kind for partitions,
+// ch.Target for process faults) acts on, how they were found (the
+// leader... constants) and the nodes to record as resolved, and updates
+// the run's Aim:
+//
+//   - leader-plus-one: the leader and one follower; they become the old
+//     leader and its buddy;
+//   - new-leader: the node leading now, unless that is the old leader,
+//     else the new leader a wait saw; it becomes the new leader;
+//   - old-leader: the old leader (else whoever leads now);
+//   - rest: every node but the old leader, its buddy and the new leader;
+//   - cut-side: the side the last two-sided partition cut off.
+//
+// Without a leader (a leaderless system, an election under way) the
+// choice's seeded nodes stand in; a replay uses its pinned nodes.
+func resolveAimed(ctx context.Context, c Cluster, ch Choice, aim *Aim) ([]int, string, []int) {
+	if aim == nil {
+		aim = &Aim{}
+	}
+	kind := ch.Kind
+	if ch.Target != "" {
+		kind = ch.Target
+	}
+	old, buddy, nu := aim.get()
+	nodes, how := ch.Nodes, leaderFallback
+	if ch.Pinned {
+		how = leaderPinned
+	} else {
+		switch kind {
+		case "leader-plus-one":
+			if id, ok := leader(ctx, c); ok {
+				nodes, how = []int{id, buddyOf(id, ch.Nodes, nodeIDs(c))}, leaderFound
+			}
+		case "new-leader":
+			// The leader now, unless it is the old one; else the new
+			// leader a wait saw (it may have stepped down since).
+			id, ok := leader(ctx, c)
+			switch {
+			case ok && id != old:
+				nodes, how = []int{id}, leaderFound
+			case nu > 0:
+				nodes, how = []int{nu}, leaderFound
+			case ok:
+				nodes, how = []int{id}, leaderFound
+			}
+		case "old-leader":
+			if old > 0 {
+				nodes, how = []int{old}, leaderFound
+			} else if id, ok := leader(ctx, c); ok {
+				nodes, how = []int{id}, leaderFound
+			}
+		case "cut-side":
+			if side := aim.side(); len(side) > 0 {
+				nodes, how = side, leaderFound
+			}
+		case "rest":
+			if old > 0 {
+				nodes, how = nil, leaderFound
+				for _, id := range nodeIDs(c) {
+					if id != old && id != buddy && id != nu {
+						nodes = append(nodes, id)
+					}
+				}
+			}
+		}
+	}
+	switch {
+	case how != leaderFound && how != leaderPinned:
+	case kind == "leader-plus-one" && len(nodes) == 2:
+		aim.set(func(a *Aim) { a.Old, a.Buddy, a.New = nodes[0], nodes[1], 0 })
+	case kind == "new-leader" && len(nodes) == 1:
+		aim.set(func(a *Aim) { a.New = nodes[0] })
+	}
+	var resolved []int
+	if how == leaderFound {
+		resolved = nodes
+	}
+	return nodes, how, resolved
+}
+
+// buddyOf picks the follower cut off with leader lead: the first of the
+// seeded nodes that is not the leader, else the leader's next node.
+func buddyOf(lead int, seeded, ids []int) int {
+	for _, id := range seeded {
+		if id != lead {
+			return id
+		}
+	}
+	for _, id := range ids {
+		if id != lead {
+			return id
+		}
+	}
+	return lead
+}

@@ -1,0 +1,107 @@
+package nemesis
+
+import (
+	"fmt"
+	"time"
+)
+
+// Sequence is a named schedule of aimed steps, given on --nemesis like a
+// fault. Its faults join the run's faults; its body runs again and again
+// until the time limit.
+type Sequence struct {
+	Name    string
+	Summary string
+	// NeedsLeader: the sequence is about a leader, so a system without
+	// leaders cannot run it (a usage error, not a silent no-op).
+	NeedsLeader bool
+	// Faults are the faults the body names.
+	Faults []string
+	// Body is one round of the sequence.
+	Body func() Sched
+}
+
+// Sequences are the named sequences faultline ships.
+func Sequences() []Sequence {
+	return []Sequence{
+		{
+			Name: "figure8",
+			Summary: "Raft's Figure 8: cut the leader off with one follower while it holds uncommitted entries, " +
+				"let the majority elect a new leader over slowed links and kill the bystanders before its first " +
+				"entries reach them, then the new leader; heal so the old side is re-elected and re-replicates its " +
+				"old tail, kill that leader as soon as its commit index moves, and bring the new leader back",
+			NeedsLeader: true,
+			Faults:      []string{"partition-leader-plus-one", "slow-majority", "kill-rest", "kill-new-leader", "kill-leader"},
+			Body:        figure8,
+		},
+		{
+			Name: "strand-write",
+			Summary: "strand writes on a minority: cut a minority off while clients write through it, kill it so " +
+				"its coordinators never finish a write's second phase, heal and restart it: the new values sit " +
+				"on the minority only, and reads from different majorities disagree unless reads write back",
+			Faults: []string{"partition-halves", "kill-cut-side"},
+			Body:   strandWrite,
+		},
+	}
+}
+
+// SequenceByName finds a named sequence.
+func SequenceByName(name string) (Sequence, bool) {
+	for _, s := range Sequences() {
+		if s.Name == Canonical(name) {
+			return s, true
+		}
+	}
+	return Sequence{}, false
+}
+
+func figure8() Sched {
+	return Seq(
+		Until("leader", 5*time.Second),
+		StartFault("partition-leader-plus-one", nil),
+		StartFault("slow-majority", nil),
+		Until("new-leader", 5*time.Second),
+		StartFault("kill-rest", nil),
+		SleepFor(100*time.Millisecond),
+		StartFault("kill-new-leader", nil),
+		StopFault("slow-majority"),
+		StopFault("partition-leader-plus-one"),
+		StopFault("kill-rest"),
+		Until("old-side-leads", 3*time.Second),
+		Until("commit-moves", 2*time.Second),
+		StartFault("kill-leader", nil),
+		StopFault("kill-new-leader"),
+		SleepFor(1500*time.Millisecond),
+		StopFault("kill-leader"),
+		SleepFor(1500*time.Millisecond),
+	)
+}
+
+// strandWrite's kill acts on the side its partition cut off (cut-side).
+func strandWrite() Sched {
+	return Seq(
+		StartFault("partition-halves", nil),
+		SleepFor(time.Second),
+		StartFault("kill-cut-side", nil),
+		StopFault("partition-halves"),
+		SleepFor(200*time.Millisecond),
+		StopFault("kill-cut-side"),
+		SleepFor(2*time.Second),
+	)
+}
+
+// SequencePlan is the plan of a run given sequences and plain faults: the
+// sequences' rounds, one at a time, interleaved with episodes of the plain
+// faults (each round picks one at random).
+func SequencePlan(seqs []Sequence, plain []string, interval time.Duration) (Sched, error) {
+	var rounds []Sched
+	for _, s := range seqs {
+		rounds = append(rounds, s.Body())
+	}
+	for _, f := range plain {
+		rounds = append(rounds, Seq(Episode(f, interval), SleepFor(interval/2)))
+	}
+	if len(rounds) == 0 {
+		return Sched{}, fmt.Errorf("no sequence or fault to plan")
+	}
+	return Forever(OneOf(rounds...)), nil
+}

@@ -303,9 +303,9 @@ func grudgeLabel(ids []int, g cluster.Grudge) string {
 // L's new term is on a majority; with commit-previous-term it does, and
 // step 3 loses acknowledged writes. Each wait gives up after figure8Wait.
 type figure8 struct {
-	f     *faulter
-	phase int
-	since time.Duration
+	f            *faulter
+	phase        int
+	since        time.Duration
 	l, buddy, l2 int
 	// led is when the re-elected old side's leader was first seen.
 	led time.Duration

@@ -80,6 +80,18 @@ type Spec struct {
 	NemesisInterval string   `json:"nemesis_interval"`
 	RecoveryTimeout string   `json:"recovery_timeout"`
 	Seed            uint64   `json:"seed"`
+	// Skipped are faults asked for and not injected: they mean nothing
+	// for this system on this runtime.
+	Skipped []SkippedFault `json:"skipped_faults,omitempty"`
+	// LinkMechanism is how partitions and link faults acted on links.
+	LinkMechanism string `json:"link_mechanism,omitempty"`
+}
+
+// SkippedFault is a fault asked for and not injected, and why (a clock
+// fault for a system whose clocks cannot be set): skipped, never faked.
+type SkippedFault struct {
+	Fault  string `json:"fault"`
+	Reason string `json:"reason"`
 }
 
 // Judge sets Verdict and Reason from the checkers' results, the history's

@@ -200,6 +200,12 @@ func meta(m *material, nodes []string, endNS int64) []pair {
 			pair{"bug", dash(strings.Join(t.Bugs, ", "))},
 			pair{"time limit", dash(t.TimeLimit)},
 		)
+		if t.LinkMechanism != "" {
+			out = append(out, pair{"links cut by", t.LinkMechanism})
+		}
+		for _, s := range t.Skipped {
+			out = append(out, pair{"skipped " + s.Fault, s.Reason})
+		}
 	} else {
 		out = append(out, pair{"history", m.in.History}, pair{"nodes", dash(strings.Join(nodes, " "))})
 	}

@@ -24,7 +24,7 @@ import (
 	"strings"
 
 	"github.com/faultline/faultline/checkers"
-	"github.com/faultline/faultline/checkers/settled"
+	"github.com/faultline/faultline/checkers/internal/settled"
 	"github.com/faultline/faultline/history"
 )
 

@@ -20,7 +20,7 @@ import (
 	"slices"
 
 	"github.com/faultline/faultline/checkers"
-	"github.com/faultline/faultline/checkers/settled"
+	"github.com/faultline/faultline/checkers/internal/settled"
 	"github.com/faultline/faultline/history"
 )
 

@@ -46,6 +46,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -103,12 +104,25 @@ type Driver struct {
 	net    *testcontainers.DockerNetwork
 	proxy  *box // the Toxiproxy container
 	reaper *reaper
+	// nodePorts are the host ports of the nodes: client and admin of
+	// node i at [2(i-1)] and [2(i-1)+1].
+	nodePorts []string
+	// sidecars are the Toxiproxy sidecars of an Advertised system's
+	// nodes, and hosts the host entries each node's container gets (by
+	// alias), which send its peers' names to its sidecar.
+	sidecars []*box
+	hosts    map[string][]string
+
+	foreign bool // nodes are a foreign program: run each in its data dir
 
 	mu    sync.Mutex
 	nodes map[int]*box // node containers, made on their first start
 }
 
-var _ cluster.Driver = (*Driver)(nil)
+var (
+	_ cluster.Driver      = (*Driver)(nil)
+	_ cluster.LinkFaulter = (*Driver)(nil)
+)
 
 // New returns a driver for one cluster.
 func New() *Driver { return &Driver{nodes: map[int]*box{}} }
@@ -127,7 +141,14 @@ func (*Driver) Name() string { return "docker" }
 // mesh on it. On error, Close removes whatever was made.
 func (d *Driver) Prepare(ctx context.Context, spec cluster.Spec) (*cluster.Layout, error) {
 	d.logger, d.runDir = spec.Logger, spec.RunDir
-	bin, err := d.connect(ctx, spec.Command)
+	program := []string{nodeBinaryInImage}
+	if d.foreign = spec.Foreign != nil; d.foreign {
+		if why := notStatic(spec.Program); why != "" {
+			return nil, fmt.Errorf("system %s: the docker runtime needs a static Linux node program: %s", spec.System, why)
+		}
+		program = []string{programDir + "/" + filepath.Base(spec.Program)}
+	}
+	bin, err := d.connect(ctx, spec.Command, spec.Program)
 	if err != nil {
 		return nil, err
 	}
@@ -140,35 +161,67 @@ func (d *Driver) Prepare(ctx context.Context, spec cluster.Spec) (*cluster.Layou
 	// Host ports come from below the ephemeral range, as for the process
 	// driver, reserved until Close: a stopped container's host port is
 	// free to bind until it starts again, but no other faultline run
-	// takes it. One for the proxy's API, two per node.
-	if d.ports, err = freeport.Reserve(1 + 2*spec.Nodes); err != nil {
+	// takes it. One for the proxy's API (one per sidecar), two per node.
+	apis := 1
+	if spec.Addressing == systems.Advertised {
+		apis = spec.Nodes
+	}
+	if d.ports, err = freeport.Reserve(apis + 2*spec.Nodes); err != nil {
 		return nil, err
 	}
-	if err := d.startProxy(ctx, d.ports.Addrs[0]); err != nil {
-		return nil, err
-	}
-	m, err := d.connectMesh(ctx, spec.Nodes, d.ports.Addrs[0])
-	if err != nil {
-		return nil, err
+	d.nodePorts = d.ports.Addrs[apis:]
+	l := &cluster.Layout{Program: program}
+	if spec.Addressing == systems.Advertised {
+		if l.Mesh, err = d.startSidecars(ctx, spec.Nodes, d.ports.Addrs[:apis]); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := d.startProxy(ctx, d.ports.Addrs[0]); err != nil {
+			return nil, err
+		}
+		if l.Mesh, err = d.connectMesh(ctx, spec.Nodes, d.ports.Addrs[0]); err != nil {
+			return nil, err
+		}
 	}
 	d.logger.Info("cluster laid out", "image", d.image, "binary", bin, "network", d.net.Name)
-	l := &cluster.Layout{Program: []string{nodeBinaryInImage}, Mesh: m}
 	for i := range spec.Nodes {
 		l.Nodes = append(l.Nodes, cluster.Place{
 			PeerListen:   net.JoinHostPort("0.0.0.0", strconv.Itoa(peerPort)),
 			ClientListen: net.JoinHostPort("0.0.0.0", strconv.Itoa(clientPort)),
 			AdminListen:  net.JoinHostPort("0.0.0.0", strconv.Itoa(adminPort)),
-			Client:       d.ports.Addrs[1+2*i],
-			Admin:        d.ports.Addrs[2+2*i],
+			Client:       d.nodePorts[2*i],
+			Admin:        d.nodePorts[2*i+1],
 			DataDir:      dataDir,
 		})
+		if spec.Addressing == systems.Advertised {
+			l.Nodes[i].PeerListen = net.JoinHostPort("0.0.0.0", strconv.Itoa(advertisedPort(i+1)))
+			l.Nodes[i].Advertise = advertisedAddr(i + 1)
+		}
 	}
 	return l, nil
 }
 
+// peerAddr is node id's peer address on the run's network.
+func peerAddr(id int) string {
+	return net.JoinHostPort(systems.NodeName(id), strconv.Itoa(peerPort))
+}
+
+// LinkMechanism: the Toxiproxy container's mesh for PerLink systems; a
+// Toxiproxy sidecar beside each node for Advertised ones (sidecar.go).
+func (*Driver) LinkMechanism(a systems.Addressing) (string, string) {
+	if a == systems.Advertised {
+		return mesh.SidecarMechanism, ""
+	}
+	return MeshMechanism, ""
+}
+
+// MeshMechanism is how the docker runtime's links are cut and slowed
+// (test.json's link_mechanism).
+const MeshMechanism = "toxiproxy mesh (container), one proxy per ordered pair"
+
 // connect connects to the engine and finds or builds the node image; it
 // returns the node binary the image holds.
-func (d *Driver) connect(ctx context.Context, command []string) (string, error) {
+func (d *Driver) connect(ctx context.Context, command []string, program string) (string, error) {
 	var err error
 	if d.cli, err = engine(ctx); err != nil {
 		return "", err
@@ -181,7 +234,7 @@ func (d *Driver) connect(ctx context.Context, command []string) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	if d.image, err = ensureImage(ctx, d.cli, d.logger, bin); err != nil {
+	if d.image, err = ensureImage(ctx, d.cli, d.logger, bin, program); err != nil {
 		return "", err
 	}
 	return bin, nil
@@ -215,29 +268,38 @@ func (d *Driver) makeNetwork(ctx context.Context) error {
 // startProxy creates and starts the Toxiproxy container, its API published
 // at api, and waits until the API answers.
 func (d *Driver) startProxy(ctx context.Context, api string) error {
-	b := &box{name: d.name + "-" + proxyAlias}
 	var err error
-	b.c, err = d.create(ctx, b.name, proxyAlias, map[string]string{LabelRole: "toxiproxy"},
+	d.proxy, err = d.startToxiproxy(ctx, proxyAlias, "toxiproxy", api)
+	return err
+}
+
+// startToxiproxy creates and starts a container running the Toxiproxy
+// server (alias alias, role label role), its API published at api, and
+// waits until the API answers. The container is returned as soon as it
+// exists, so Close removes it whatever happens next.
+func (d *Driver) startToxiproxy(ctx context.Context, alias, role, api string) (*box, error) {
+	b := &box{name: d.name + "-" + alias}
+	var err error
+	b.c, err = d.create(ctx, b.name, alias, map[string]string{LabelRole: role},
 		[]string{nodeBinaryInImage, "toxiproxy", "--listen", net.JoinHostPort("0.0.0.0", strconv.Itoa(apiPort))},
-		map[int]string{apiPort: api})
+		map[int]string{apiPort: api}, nil, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	d.proxy = b
-	logPath := filepath.Join(d.runDir, "nodes", proxyAlias+".log")
+	logPath := filepath.Join(d.runDir, "nodes", alias+".log")
 	log, err := cluster.OpenLog(logPath, "starting container "+b.name, "")
 	if err != nil {
-		return fmt.Errorf("start %s: %w", b.name, err)
+		return b, fmt.Errorf("start %s: %w", b.name, err)
 	}
 	r, err := d.start(ctx, b, log)
 	if err != nil {
-		return err
+		return b, err
 	}
-	return d.waitProxy(ctx, api, r, logPath)
+	return b, d.waitProxy(ctx, b.name, api, r, logPath)
 }
 
-// waitProxy waits for the Toxiproxy container's API to answer.
-func (d *Driver) waitProxy(ctx context.Context, api string, r *run, logPath string) error {
+// waitProxy waits for the API of the Toxiproxy container name to answer.
+func (d *Driver) waitProxy(ctx context.Context, name, api string, r *run, logPath string) error {
 	ctx, cancel := context.WithTimeout(ctx, proxyTimeout)
 	defer cancel()
 	var last error
@@ -255,9 +317,9 @@ func (d *Driver) waitProxy(ctx context.Context, api string, r *run, logPath stri
 		select {
 		case <-r.Exited():
 			return fmt.Errorf("%s exited (%s); last lines of %s:\n%s",
-				d.proxy.name, r.ExitStatus(), logPath, cluster.LogTail(logPath, cluster.LogTailLines))
+				name, r.ExitStatus(), logPath, cluster.LogTail(logPath, cluster.LogTailLines))
 		case <-ctx.Done():
-			return fmt.Errorf("toxiproxy API at %s not up: %w (last: %v)", api, ctx.Err(), last)
+			return fmt.Errorf("toxiproxy API of %s at %s not up: %w (last: %v)", name, api, ctx.Err(), last)
 		case <-time.After(proxyPoll):
 		}
 	}
@@ -268,7 +330,7 @@ func (d *Driver) waitProxy(ctx context.Context, api string, r *run, logPath stri
 func (d *Driver) connectMesh(ctx context.Context, n int, api string) (*mesh.Mesh, error) {
 	upstreams := make(map[int]string, n)
 	for id := 1; id <= n; id++ {
-		upstreams[id] = net.JoinHostPort(systems.NodeName(id), strconv.Itoa(peerPort))
+		upstreams[id] = peerAddr(id)
 	}
 	ports := make([]int, mesh.ProxyCount(n))
 	for i := range ports {
@@ -291,7 +353,7 @@ func (d *Driver) Spawn(ctx context.Context, l cluster.Launch) (cluster.Handle, e
 		p := l.Config
 		var err error
 		b.c, err = d.create(ctx, b.name, p.Name, map[string]string{LabelRole: "node", LabelNode: p.Name},
-			l.Command, d.published(p.ID))
+			l.Command, d.published(p.ID), l.Env, d.foreign)
 		if err != nil {
 			l.Log.Close()
 			return nil, err
@@ -300,12 +362,22 @@ func (d *Driver) Spawn(ctx context.Context, l cluster.Launch) (cluster.Handle, e
 		d.nodes[p.ID] = b
 		d.mu.Unlock()
 	}
+	for rel, content := range l.Files {
+		if err := cluster.CheckFilePath(rel); err != nil {
+			l.Log.Close()
+			return nil, err
+		}
+		if err := b.c.CopyToContainer(ctx, content, path.Join(l.Config.DataDir, rel), 0o644); err != nil {
+			l.Log.Close()
+			return nil, fmt.Errorf("copy %s into %s: %w", rel, b.name, err)
+		}
+	}
 	return d.start(ctx, b, l.Log)
 }
 
 // published maps node id's client and admin ports to their host ports.
 func (d *Driver) published(id int) map[int]string {
-	return map[int]string{clientPort: d.ports.Addrs[1+2*(id-1)], adminPort: d.ports.Addrs[2+2*(id-1)]}
+	return map[int]string{clientPort: d.nodePorts[2*(id-1)], adminPort: d.nodePorts[2*(id-1)+1]}
 }
 
 // ContainerID returns the Docker ID of a node's container, once made.
@@ -328,10 +400,11 @@ func (d *Driver) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	d.mu.Lock()
-	boxes := make([]*box, 0, len(d.nodes)+1)
+	boxes := make([]*box, 0, len(d.nodes)+1+len(d.sidecars))
 	if d.proxy != nil {
 		boxes = append(boxes, d.proxy)
 	}
+	boxes = append(boxes, d.sidecars...)
 	for _, b := range d.nodes {
 		boxes = append(boxes, b)
 	}

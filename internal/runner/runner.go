@@ -56,6 +56,10 @@ func Run(ctx context.Context, t Test, opts Options) (*outcome.Result, error) {
 	if opts.System != nil && t.System == "" {
 		t.System = opts.System.Name()
 	}
+	if opts.Driver != nil && t.Runtime == opts.Driver.Name() {
+		// A replay of a run over a given driver: test.json named it.
+		t.Runtime = DefaultTest().Runtime
+	}
 	res, err := resolve(t, opts.System)
 	if err != nil {
 		return nil, err

@@ -84,6 +84,9 @@ type Test struct {
 	// ShrunkFrom is the number of steps of the failing schedule this one
 	// was shrunk from (faultline shrink), 0 if it was not.
 	ShrunkFrom int `json:"shrunk_from,omitempty"`
+	// ShrunkSteps are the steps of a shrunk schedule in words (Step.Label),
+	// for the report's "minimal schedule: 3 of 14 steps" line.
+	ShrunkSteps []string `json:"shrunk_steps,omitempty"`
 	// ReplayOf is the run directory this run replays, if any.
 	ReplayOf string `json:"replay_of,omitempty"`
 }

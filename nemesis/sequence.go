@@ -35,6 +35,16 @@ func Sequences() []Sequence {
 			Body:        figure8,
 		},
 		{
+			Name: "stale-leader",
+			Summary: "give a stale node the chance to lead: isolate one node while the others commit writes, " +
+				"then heal and kill the leader at once, so the node that missed the writes stands in the election " +
+				"(a vote without the log check elects it; a follower without the previous-entry check takes " +
+				"appends at the wrong place, and its log looks current)",
+			NeedsLeader: true,
+			Faults:      []string{"partition-one", "kill-leader"},
+			Body:        staleLeader,
+		},
+		{
 			Name: "strand-write",
 			Summary: "strand writes on a minority: cut a minority off while clients write through it, kill it so " +
 				"its coordinators never finish a write's second phase, heal and restart it: the new values sit " +
@@ -76,17 +86,32 @@ func figure8() Sched {
 		StartFault("slow-majority", nil),
 		Until("new-leader", 5*time.Second),
 		StartFault("kill-rest", nil),
-		SleepFor(50*time.Millisecond),
+		// The new leader, still leading until it misses a quorum for an
+		// election timeout, takes writes of its term that nobody else has.
+		SleepFor(150*time.Millisecond),
 		StartFault("partition-new-leader", nil),
 		StopFault("slow-majority"),
 		StopFault("kill-rest"),
 		Until("old-side-commits", 3*time.Second),
 		StartFault("partition-old-side", nil),
-		SleepFor(2*time.Second),
+		SleepFor(1500*time.Millisecond),
 		StopFault("partition-old-side"),
 		StopFault("partition-new-leader"),
 		StopFault("partition-leader-plus-one"),
+		SleepFor(time.Second),
+	)
+}
+
+func staleLeader() Sched {
+	return Seq(
+		Until("leader", 5*time.Second),
+		StartFault("partition-one", nil),
 		SleepFor(1500*time.Millisecond),
+		StopFault("partition-one"),
+		StartFault("kill-leader", nil),
+		SleepFor(time.Second),
+		StopFault("kill-leader"),
+		SleepFor(time.Second),
 	)
 }
 

@@ -67,6 +67,7 @@ func Run(ctx context.Context, t Test, opts Options) (*outcome.Result, error) {
 	if len(opts.NodeCommand) == 0 && opts.Driver == nil {
 		return nil, &exitcode.ConfigError{Err: errors.New("no node command: the harness needs a program to run nodes with")}
 	}
+	t.Nemesis = res.Test.Nemesis // "default" expanded
 	if t, err = withPlan(t, res.Faults); err != nil {
 		return nil, &exitcode.ConfigError{Err: err}
 	}

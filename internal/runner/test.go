@@ -91,12 +91,33 @@ type Test struct {
 	ReplayOf string `json:"replay_of,omitempty"`
 }
 
+// DefaultMix is the nemesis name of a system's default fault mix:
+// partitions and kills, plus the sequences aimed at the system's weak
+// spots (systems.Aimed), each round chosen at random. A run's test.json
+// records what it expanded to.
+const DefaultMix = "default"
+
+// withDefaultMix replaces DefaultMix in t.Nemesis with the faults it
+// stands for on sys.
+func withDefaultMix(t Test, sys systems.System) Test {
+	i := slices.Index(t.Nemesis, DefaultMix)
+	if i < 0 {
+		return t
+	}
+	mix := []string{"partition", "kill"}
+	if a, ok := sys.(systems.Aimed); ok {
+		mix = append(mix, a.AimedSequences()...)
+	}
+	t.Nemesis = slices.Concat(t.Nemesis[:i], mix, t.Nemesis[i+1:])
+	return t
+}
+
 // DefaultTest returns a test with every default filled in.
 func DefaultTest() Test {
 	return Test{
 		System:          "quorum",
 		Workload:        "register",
-		Nemesis:         []string{"partition", "kill"},
+		Nemesis:         []string{DefaultMix},
 		Nodes:           5,
 		Runtime:         "process",
 		TimeLimit:       Duration(30 * time.Second),
@@ -137,6 +158,7 @@ func resolve(t Test, sys systems.System) (*Resolved, error) {
 	} else if t.System != sys.Name() {
 		return bad("the test names system %q, but the system given is %q", t.System, sys.Name())
 	}
+	t = withDefaultMix(t, sys)
 	w, err := workloads.Default().Get(t.Workload)
 	if err != nil {
 		return nil, &exitcode.ConfigError{Err: err}

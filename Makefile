@@ -17,7 +17,16 @@ SUITES  := ./suites/quorum ./suites/raft ./suites/gossip
 SUITE_ENV = FAULTLINE_RUNTIME=$(RUNTIME) FAULTLINE_RESULTS=$(abspath $(RESULTS))
 labels   = $(1)$(if $(FILTER), && ($(FILTER)))
 
-.PHONY: build test vet chaos chaos-quorum chaos-quorum-bug chaos-raft chaos-raft-bugs chaos-gossip chaos-bugs chaos-long ci-gate bench bench-bugs clean
+# Real systems nobody here wrote (examples/external): their servers are
+# built from the pinned Go modules in examples/external/build/<name> (a
+# module each, so no server dependency reaches faultline's go.mod) into
+# static CGO_ENABLED=0 binaries, cached under $(EXT_CACHE) by version and
+# copied to bin/. A second build of the same version is a copy.
+ETCD_VERSION := v3.6.16
+NATS_VERSION := v2.15.2
+EXT_CACHE    ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/faultline/bin
+
+.PHONY: etcd nats-server build test vet chaos chaos-quorum chaos-quorum-bug chaos-raft chaos-raft-bugs chaos-gossip chaos-bugs chaos-long ci-gate bench bench-bugs clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/faultline
@@ -80,6 +89,20 @@ bench-bugs:
 # Benchmarks: figures, not pass/fail gates.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# bin/etcd and bin/nats-server: built once per version into $(EXT_CACHE).
+etcd: bin/etcd
+nats-server: bin/nats-server
+bin/etcd: examples/external/build/etcd/go.mod examples/external/build/etcd/main.go
+	@mkdir -p bin $(EXT_CACHE)
+	@test -x $(EXT_CACHE)/etcd-$(ETCD_VERSION) || { echo "building etcd $(ETCD_VERSION) (static; once, cached in $(EXT_CACHE))"; \
+		cd examples/external/build/etcd && CGO_ENABLED=0 $(GO) build -trimpath -o $(EXT_CACHE)/etcd-$(ETCD_VERSION).tmp . && mv $(EXT_CACHE)/etcd-$(ETCD_VERSION).tmp $(EXT_CACHE)/etcd-$(ETCD_VERSION); }
+	cp $(EXT_CACHE)/etcd-$(ETCD_VERSION) $@
+bin/nats-server: examples/external/build/nats-server/go.mod examples/external/build/nats-server/main.go
+	@mkdir -p bin $(EXT_CACHE)
+	@test -x $(EXT_CACHE)/nats-server-$(NATS_VERSION) || { echo "building nats-server $(NATS_VERSION) (static; once, cached in $(EXT_CACHE))"; \
+		cd examples/external/build/nats-server && CGO_ENABLED=0 $(GO) build -trimpath -o $(EXT_CACHE)/nats-server-$(NATS_VERSION).tmp . && mv $(EXT_CACHE)/nats-server-$(NATS_VERSION).tmp $(EXT_CACHE)/nats-server-$(NATS_VERSION); }
+	cp $(EXT_CACHE)/nats-server-$(NATS_VERSION) $@
 
 clean:
 	rm -rf bin

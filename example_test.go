@@ -12,7 +12,11 @@ import (
 // needs a node program: a binary whose main or TestMain calls
 // faultline.RunNodeIfChild first.
 func ExampleRun() {
-	t := faultline.New("quorum",
+	quorum, err := faultline.Builtin("quorum") // or quorum.New(), or a system of your own
+	if err != nil {
+		panic(err)
+	}
+	t := faultline.New(quorum,
 		faultline.Workload("register"),
 		faultline.Nemesis("slow"),
 		faultline.TimeLimit(30*time.Second),
@@ -30,7 +34,8 @@ func ExampleRun() {
 }
 
 func ExampleNew() {
-	t := faultline.New("raft", faultline.Nemesis("partition", "kill"), faultline.Nodes(3), faultline.Seed(7))
+	raft, _ := faultline.Builtin("raft")
+	t := faultline.New(raft, faultline.Nemesis("partition", "kill"), faultline.Nodes(3), faultline.Seed(7))
 	fmt.Println(t.System, t.Workload, t.Nemesis, t.Nodes, t.Seed, t.TimeLimit.D())
 	// Output: raft register [partition kill] 3 7 30s
 }

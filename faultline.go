@@ -2,14 +2,19 @@
 // system, its workload, faults, time limit, seed and bugs; Run it; read the
 // Result — verdict, anomalies, run dir and HTML report. The faultline CLI
 // and the Ginkgo suites under suites/ use this API; so can a suite in any
-// other repository (see README, "faultline in your own Ginkgo suite").
+// other repository (see README, "Test your own system").
+//
+// A system is a value satisfying System (package systems): faultline's own
+// (Builtin("raft"), or raft.New()) or yours, whose nodes are Go code run
+// in-process (systems.InProcess) or programs of their own
+// (systems.Foreign).
 //
 //	func TestMain(m *testing.M) {
-//		faultline.RunNodeIfChild() // this binary also serves as a cluster node
+//		faultline.RunNodeIfChild(mystore.New()) // this binary also serves as a node of these systems
 //		os.Exit(m.Run())
 //	}
 //
-//	res, err := faultline.Run(ctx, faultline.New("raft",
+//	res, err := faultline.Run(ctx, faultline.New(mystore.New(),
 //		faultline.Nemesis("partition", "kill"), faultline.TimeLimit(20*time.Second), faultline.Seed(1)))
 package faultline
 
@@ -26,6 +31,8 @@ import (
 	"github.com/faultline/faultline/internal/store"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/outcome"
+	"github.com/faultline/faultline/systems"
+	"github.com/faultline/faultline/systems/registry"
 )
 
 // Test is a test as data (the run's test.json). Build one with New.
@@ -44,20 +51,36 @@ const (
 // ReportFile is the HTML report's name inside a run dir.
 const ReportFile = store.ReportFile
 
+// System is a system under test: see package systems for the contract
+// (System, then exactly one of InProcess and Foreign, then any of Prober,
+// ClockSetter, LazyStorage and FaultLimits).
+type System = systems.System
+
 // Option sets one field of a Test.
 type Option func(*Test)
 
-// New returns a test of system with every default filled in (the CLI's
+// New returns a test of sys with every default filled in (the CLI's
 // defaults: register workload, partition and kill faults, 5 nodes, 30 s, the
-// process runtime) and opts applied in order. Nothing is checked until Run.
-func New(system string, opts ...Option) Test {
+// process runtime) and opts applied in order. Nothing is checked until Run
+// (a nil sys is refused there).
+func New(sys System, opts ...Option) Test {
 	t := runner.DefaultTest()
-	t.System = system
+	t.System, t.Impl = "", sys
+	if sys != nil {
+		t.System = sys.Name()
+	}
 	for _, o := range opts {
 		o(&t)
 	}
 	return t
 }
+
+// Builtin returns the included system of that name (raft, quorum,
+// gossip), or an error listing them.
+func Builtin(name string) (System, error) { return registry.Default().Get(name) }
+
+// Builtins lists the included systems' names.
+func Builtins() []string { return registry.Default().Names() }
 
 // Workload sets what clients do (register, set, counter, …).
 func Workload(name string) Option { return func(t *Test) { t.Workload = name } }
@@ -86,8 +109,20 @@ func Grudge(g map[int][]int) Option { return func(t *Test) { t.Grudge = g } }
 // Replay returns the test stored in run dir dir, to Run again with the same
 // configuration, seed and fault schedule (leader targets pinned as the
 // original history recorded them). Result.Test shows what ran; this is
-// the whole of it.
-func Replay(dir string) (Test, error) { return runner.LoadReplay(dir) }
+// the whole of it. A test of a system of your own needs that system among
+// sys (test.json holds only its name); a built-in is found by name.
+func Replay(dir string, sys ...System) (Test, error) {
+	t, err := runner.LoadReplay(dir)
+	if err != nil {
+		return t, err
+	}
+	for _, s := range sys {
+		if s != nil && s.Name() == t.System {
+			t.Impl = s
+		}
+	}
+	return t, nil
+}
 
 // NemesisInterval sets the time between fault starts and stops.
 func NemesisInterval(d time.Duration) Option {
@@ -122,6 +157,13 @@ func ResultsDir(dir string) Option { return func(t *Test) { t.ResultsDir = dir }
 
 // OpTimeout sets the per-operation timeout.
 func OpTimeout(d time.Duration) Option { return func(t *Test) { t.OpTimeout = runner.Duration(d) } }
+
+// StartTimeout sets how long each node has to become ready when it starts
+// (default 60 s); past it the run ends with exit code 3, naming the node
+// and its log.
+func StartTimeout(d time.Duration) Option {
+	return func(t *Test) { t.StartTimeout = runner.Duration(d) }
+}
 
 // RecoveryTimeout sets how long the cluster has to be healthy after the faults.
 func RecoveryTimeout(d time.Duration) Option {
@@ -211,8 +253,9 @@ func run(ctx context.Context, t Test, opts []RunOption) (*Result, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if len(o.NodeCommand) == 0 {
-		cmd, err := defaultNodeCommand()
+	_, foreign := t.Impl.(systems.Foreign)
+	if len(o.NodeCommand) == 0 && !foreign {
+		cmd, err := defaultNodeCommand(t)
 		if err != nil {
 			return nil, &exitcode.ConfigError{Err: err}
 		}

@@ -3,6 +3,7 @@ package faultline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,15 +17,35 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == foreignArg {
+		if err := runForeignNode(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "primary store node:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	RunNodeIfChild()
 	os.Exit(m.Run())
 }
 
+// builtin returns the included system of that name.
+func builtin(t testing.TB, name string) System {
+	t.Helper()
+	s, err := Builtin(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func TestRunNeedsANodeProgram(t *testing.T) {
-	nodeHook.Store(false)
-	defer nodeHook.Store(true)
+	nodeSystems.Lock()
+	saved := nodeSystems.reg
+	nodeSystems.reg = nil
+	nodeSystems.Unlock()
+	defer func() { nodeSystems.Lock(); nodeSystems.reg = saved; nodeSystems.Unlock() }()
 	t.Setenv(BinEnv, "")
-	_, err := Run(context.Background(), New("quorum", ResultsDir(t.TempDir())))
+	_, err := Run(context.Background(), New(builtin(t, "quorum"), ResultsDir(t.TempDir())))
 	var ce *exitcode.ConfigError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "RunNodeIfChild") || !strings.Contains(err.Error(), BinEnv) {
 		t.Fatalf("err = %v, want a config error naming RunNodeIfChild and %s", err, BinEnv)
@@ -32,7 +53,9 @@ func TestRunNeedsANodeProgram(t *testing.T) {
 }
 
 func TestRunRejectsABadTest(t *testing.T) {
-	_, err := Run(context.Background(), New("paxos", ResultsDir(t.TempDir())))
+	test := New(nil, ResultsDir(t.TempDir()))
+	test.System = "paxos" // a name alone is looked up among the built-ins
+	_, err := Run(context.Background(), test)
 	var ce *exitcode.ConfigError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), `unknown system "paxos"`) {
 		t.Fatalf("err = %v, want a config error naming the system", err)
@@ -43,7 +66,7 @@ func TestRunRejectsABadTest(t *testing.T) {
 // return only when every node is gone, and the run still gets a verdict.
 func TestStopEndsTheRunAndItsNodes(t *testing.T) {
 	results := t.TempDir()
-	r := Start(context.Background(), New("quorum", Nodes(3), TimeLimit(time.Minute), Seed(1), ResultsDir(results)))
+	r := Start(context.Background(), New(builtin(t, "quorum"), Nodes(3), TimeLimit(time.Minute), Seed(1), ResultsDir(results)))
 	var pids []int
 	deadline := time.Now().Add(30 * time.Second)
 	for len(pids) < 3 && time.Now().Before(deadline) {

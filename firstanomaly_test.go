@@ -25,7 +25,7 @@ func writeHistory(t *testing.T, lines ...string) *Result {
 	if err := os.WriteFile(filepath.Join(dir, "history.jsonl"), []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.WriteJSON(dir, store.TestFile, New("quorum")); err != nil {
+	if err := store.WriteJSON(dir, store.TestFile, New(builtin(t, "quorum"))); err != nil {
 		t.Fatal(err)
 	}
 	return &Result{RunDir: dir}

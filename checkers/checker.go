@@ -91,6 +91,11 @@ func Merge(vs ...Verdict) Verdict {
 // counter.FinalOutOfBounds, …); matchers and reports match on them.
 type Kind string
 
+// MaxExamples bounds the anomalies (and notes) a checker lists per kind,
+// so a badly broken run keeps a readable report; the checker's Details
+// hold the full counts.
+const MaxExamples = 10
+
 // Anomaly is one thing a checker found, pointing at the events involved.
 type Anomaly struct {
 	// Checker is the checker that found it (filled in by Run).

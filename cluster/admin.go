@@ -2,39 +2,78 @@ package cluster
 
 import (
 	"context"
-	"net/http"
+	"errors"
+	"fmt"
+	"net"
 	"time"
 
 	"github.com/faultline/faultline/systems"
 	"github.com/faultline/faultline/systems/nodekit/admin"
 )
 
-// statusTimeout bounds one admin request when the caller's context does
-// not (a paused node never answers).
-const statusTimeout = 5 * time.Second
-
 // HTTPAdmin speaks the admin endpoint every included node serves
 // (systems/nodekit/admin): GET /status and POST /clock on the node's
-// admin address.
-type HTTPAdmin struct{ http *http.Client }
+// admin address. It is the core's default Admin.
+type HTTPAdmin struct{ admin.Endpoint }
 
 var _ Admin = (*HTTPAdmin)(nil)
 
 // NewHTTPAdmin returns an HTTPAdmin whose requests last 5s at most.
-func NewHTTPAdmin() *HTTPAdmin {
-	return &HTTPAdmin{http: &http.Client{
-		Timeout: statusTimeout,
-		// A killed node leaves dead keep-alive connections behind.
-		Transport: &http.Transport{DisableKeepAlives: true},
-	}}
+func NewHTTPAdmin() *HTTPAdmin { return &HTTPAdmin{} }
+
+// ErrNoClock is wrapped by SetClock errors of a system that cannot set its
+// nodes' clocks (no systems.ClockSetter).
+var ErrNoClock = errors.New("this system's nodes have no clock the harness can set")
+
+// AdminOf is how the core asks sys's nodes about themselves: its own
+// systems.Prober, else TCPProbe; its systems.ClockSetter, else an error
+// wrapping ErrNoClock.
+func AdminOf(sys systems.System) Admin {
+	a := probeAdmin{name: sys.Name(), probe: TCPProbe{}}
+	if p, ok := sys.(systems.Prober); ok {
+		a.probe = p
+	}
+	a.clock, _ = sys.(systems.ClockSetter)
+	return a
 }
 
-// Status asks GET /status.
-func (a *HTTPAdmin) Status(ctx context.Context, node systems.Endpoint) (systems.Status, error) {
-	return admin.GetStatus(ctx, a.http, node.Admin)
+type probeAdmin struct {
+	name  string
+	probe systems.Prober
+	clock systems.ClockSetter // nil: none
 }
 
-// SetClock asks POST /clock.
-func (a *HTTPAdmin) SetClock(ctx context.Context, node systems.Endpoint, offset time.Duration) error {
-	return admin.SetClock(ctx, a.http, node.Admin, offset)
+func (a probeAdmin) Status(ctx context.Context, node systems.Endpoint) (systems.Status, error) {
+	return a.probe.Status(ctx, node)
 }
+
+func (a probeAdmin) SetClock(ctx context.Context, node systems.Endpoint, offset time.Duration) error {
+	if a.clock == nil {
+		return fmt.Errorf("system %s: %w", a.name, ErrNoClock)
+	}
+	return a.clock.SetClock(ctx, node, offset)
+}
+
+// TCPProbe is the probe of a system without one of its own: a node is
+// ready once its client address accepts a TCP connection; it reports no
+// role, leader or term.
+type TCPProbe struct{}
+
+// Status dials node's client address once.
+func (TCPProbe) Status(ctx context.Context, node systems.Endpoint) (systems.Status, error) {
+	st := systems.Status{Node: node.Name}
+	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", node.Client)
+	if err != nil {
+		return st, fmt.Errorf("client address %s: %w", node.Client, err)
+	}
+	conn.Close()
+	st.Ready = true
+	return st, nil
+}
+
+// statusTimeout bounds one probe when the caller's context does not (a
+// paused node never answers).
+const statusTimeout = 5 * time.Second

@@ -10,6 +10,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -42,9 +43,24 @@ type Spec struct {
 	// binary beside Command[0].
 	Command []string
 	// Admin asks nodes for their status and sets their clocks; nil means
-	// the included nodes' admin endpoint (HTTPAdmin).
-	Admin  Admin
-	Logger *slog.Logger
+	// the included nodes' admin endpoint (HTTPAdmin). AdminOf makes one
+	// from a system's probes.
+	Admin Admin
+	// Foreign, when set, makes every node a program of its own: the
+	// driver runs Program (Foreign.Executable, filled in by Start) with
+	// the node's Foreign.Command instead of Command and the node flags.
+	Foreign systems.Foreign
+	// Program is the foreign node program on this machine; Start fills
+	// it in from Foreign.Executable, checked to exist.
+	Program string
+	// Addressing is how nodes reach their peers; empty means PerLink.
+	// For Advertised, the driver lays out one advertised peer address per
+	// node (Place.Advertise) and hands those to every node as its Peers.
+	Addressing systems.Addressing
+	// ReadyTimeout bounds the wait for a starting node to become ready;
+	// 0 means a minute.
+	ReadyTimeout time.Duration
+	Logger       *slog.Logger
 }
 
 // Grudge says, for each node, the nodes it must not hear from.
@@ -88,6 +104,8 @@ var ErrNotRunning = errors.New("not running")
 // Methods are safe for concurrent use.
 type Cluster struct {
 	driver Driver
+	// ready bounds the wait for a node to become ready (Spec.ReadyTimeout).
+	ready  time.Duration
 	mesh   Mesh
 	admin  Admin
 	logger *slog.Logger
@@ -105,6 +123,8 @@ type node struct {
 	cfg     systems.NodeConfig
 	ep      systems.Endpoint
 	command []string
+	env     []string          // on top of the runtime's (foreign nodes)
+	files   map[string][]byte // written into the data dir before each start
 	logPath string
 
 	// mu serialises starting, signalling and reaping this node.
@@ -168,6 +188,16 @@ func prepare(ctx context.Context, spec Spec, d Driver) (*Cluster, error) {
 		spec.Logger = slog.New(slog.DiscardHandler)
 	}
 	spec.Logger = spec.Logger.With("runtime", d.Name())
+	if spec.Addressing == "" {
+		spec.Addressing = systems.PerLink
+	}
+	if spec.Foreign != nil {
+		prog, err := foreignProgram(spec)
+		if err != nil {
+			return nil, fmt.Errorf("%s runtime: %w", d.Name(), err)
+		}
+		spec.Program = prog
+	}
 	if err := os.MkdirAll(filepath.Join(spec.RunDir, "nodes"), 0o755); err != nil {
 		return nil, fmt.Errorf("%s runtime: %w", d.Name(), err)
 	}
@@ -187,6 +217,7 @@ func prepare(ctx context.Context, spec Spec, d Driver) (*Cluster, error) {
 	}
 	c := &Cluster{
 		driver: d,
+		ready:  cmp.Or(spec.ReadyTimeout, readyTimeout),
 		mesh:   layout.Mesh,
 		admin:  spec.Admin,
 		logger: spec.Logger,
@@ -207,19 +238,47 @@ func prepare(ctx context.Context, spec Spec, d Driver) (*Cluster, error) {
 			ClientListen: p.ClientListen,
 			AdminListen:  p.AdminListen,
 			Peers:        layout.Mesh.PeersOf(id),
+			Advertise:    p.Advertise,
 			DataDir:      p.DataDir,
 			Bugs:         slices.Clone(spec.Bugs),
 			Storage:      spec.Storage,
 		}
-		c.ids = append(c.ids, id)
-		c.nodes[id] = &node{
+		n := &node{
 			cfg:     cfg,
 			ep:      systems.Endpoint{ID: id, Name: name, Client: p.Client, Admin: p.Admin},
 			command: NodeCommand(layout.Program, cfg),
 			logPath: filepath.Join(spec.RunDir, "nodes", name+".log"),
 		}
+		if spec.Foreign != nil {
+			fc, err := spec.Foreign.Command(cfg)
+			if err != nil {
+				err = fmt.Errorf("%s runtime: system %s: command of node %s: %w", d.Name(), spec.System, name, err)
+				return nil, errors.Join(err, layout.Mesh.Close(), d.Close())
+			}
+			n.command = append(slices.Clone(layout.Program), fc.Args...)
+			n.env, n.files = fc.Env, fc.Files
+		}
+		c.ids = append(c.ids, id)
+		c.nodes[id] = n
 	}
 	return c, nil
+}
+
+// foreignProgram asks spec's foreign system for its node program and
+// checks that it is there to run.
+func foreignProgram(spec Spec) (string, error) {
+	prog, err := spec.Foreign.Executable()
+	if err != nil {
+		return "", fmt.Errorf("system %s: node program: %w", spec.System, err)
+	}
+	fi, err := os.Stat(prog)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("system %s: node program: %w", spec.System, err)
+	case fi.IsDir() || fi.Mode()&0o111 == 0:
+		return "", fmt.Errorf("system %s: node program %s is not an executable file (mode %s)", spec.System, prog, fi.Mode())
+	}
+	return prog, nil
 }
 
 // Nodes returns every node's endpoints, as the harness reaches them, by ID.

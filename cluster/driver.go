@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/faultline/faultline/systems"
@@ -41,7 +43,8 @@ type Driver interface {
 type Layout struct {
 	// Program is the program and leading arguments that run a node
 	// under this driver (the host's `faultline node`, a container
-	// image's entrypoint); the core appends each node's flags.
+	// image's entrypoint, a foreign node program as the driver runs
+	// it); the core appends each node's flags or foreign arguments.
 	Program []string
 	// Nodes holds one Place per node: Nodes[i] is node i+1.
 	Nodes []Place
@@ -59,14 +62,24 @@ type Place struct {
 	Client, Admin string
 	// DataDir is the node's data directory as the node sees it.
 	DataDir string
+	// Advertise is the address every peer dials to reach this node, for
+	// a spec with Advertised addressing (NodeConfig.Advertise); the
+	// layout's mesh hands it out as the node's address in PeersOf.
+	Advertise string
 }
 
 // Launch is one start of one node.
 type Launch struct {
 	Config systems.NodeConfig
 	// Command is the node's command line: Layout.Program followed by
-	// the node's flags (NodeCommand).
+	// the node's flags (NodeCommand), or for a foreign node by its
+	// Foreign.Command arguments.
 	Command []string
+	// Env is added to the node's environment (foreign nodes).
+	Env []string
+	// Files are written, relative to the node's data dir, before the
+	// node starts (foreign nodes).
+	Files map[string][]byte
 	// Log is the node's log file (RunDir/nodes/<name>.log), open for
 	// appending, its "--- faultline:" start line written. The node's
 	// output goes there.
@@ -152,4 +165,54 @@ type Mesh interface {
 type Admin interface {
 	Status(ctx context.Context, node systems.Endpoint) (systems.Status, error)
 	SetClock(ctx context.Context, node systems.Endpoint, offset time.Duration) error
+}
+
+// LinkFaulter is a driver that says how it cuts and slows the links
+// between nodes, by how the system's nodes reach their peers. Optional:
+// a driver without it has a mesh link per ordered pair for PerLink
+// systems and none for Advertised ones.
+type LinkFaulter interface {
+	// LinkMechanism names the mechanism test.json records ("toxiproxy
+	// mesh, one proxy per ordered pair"), or returns "" and why the
+	// driver cannot cut single links of such a system.
+	LinkMechanism(a systems.Addressing) (mechanism, whyNot string)
+}
+
+// LinkMechanismOf is d's LinkMechanism for a, or the default above.
+func LinkMechanismOf(d Driver, a systems.Addressing) (mechanism, whyNot string) {
+	if lf, ok := d.(LinkFaulter); ok {
+		return lf.LinkMechanism(a)
+	}
+	if a == systems.Advertised {
+		return "", fmt.Sprintf("the %s runtime cannot cut single links of a system whose peers dial one advertised address per node", d.Name())
+	}
+	return d.Name() + " mesh, one link per ordered pair", ""
+}
+
+// WriteFiles writes a foreign node's files (Launch.Files) under dir, the
+// node's data dir on this machine. A path that is absolute or leaves dir
+// is an error.
+func WriteFiles(dir string, files map[string][]byte) error {
+	for rel, b := range files {
+		if err := CheckFilePath(rel); err != nil {
+			return err
+		}
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("node file %s: %w", rel, err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return fmt.Errorf("node file %s: %w", rel, err)
+		}
+	}
+	return nil
+}
+
+// CheckFilePath checks that rel, a path of Launch.Files, stays inside the
+// data dir.
+func CheckFilePath(rel string) error {
+	if !filepath.IsLocal(rel) {
+		return fmt.Errorf("node file %q: want a path inside the data dir (relative, no ..)", rel)
+	}
+	return nil
 }

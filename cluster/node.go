@@ -89,16 +89,16 @@ func (c *Cluster) spawn(ctx context.Context, n *node) (Handle, error) {
 		return nil, fmt.Errorf("start %s: %w", n.cfg.Name, err)
 	}
 	// The driver logs the start, with what it knows (a PID, a container).
-	h, err := c.driver.Spawn(ctx, Launch{Config: n.cfg, Command: n.command, Log: log})
+	h, err := c.driver.Spawn(ctx, Launch{Config: n.cfg, Command: n.command, Env: n.env, Files: n.files, Log: log})
 	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", n.cfg.Name, err)
+		return nil, fmt.Errorf("start %s (log %s): %w", n.cfg.Name, n.logPath, err)
 	}
 	return h, nil
 }
 
 // waitReady polls n's status until it is ready, h exits, or the wait ends.
 func (c *Cluster) waitReady(ctx context.Context, n *node, h Handle) error {
-	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.ready)
 	defer cancel()
 	tick := time.NewTicker(readyPoll)
 	defer tick.Stop()

@@ -17,6 +17,20 @@ const (
 	OpRemove Func = "remove" // set: value the element
 )
 
+// Lock operations (the lock workload). Key is the lock's name; the lock
+// guards a resource of the same name. Values are JSON objects: invoke
+// {"owner", "ttl_ms"} for acquire, {"owner", "token", "ttl_ms"} for renew,
+// {"owner", "token"} for release, {"owner", "token", "value"} for a fenced
+// write. An ok acquire's completion adds "token", the fencing token of the
+// grant; a failed acquire was refused (the lock is held), a failed fenced
+// write was rejected by the resource (a stale token).
+const (
+	OpAcquire     Func = "acquire"
+	OpRenew       Func = "renew"
+	OpRelease     Func = "release"
+	OpFencedWrite Func = "fenced-write"
+)
+
 // Nemesis steps (process -1). Each fault is a start step and a stop step;
 // every step is an invoke followed by one info event whose Value holds the
 // details, Node the nodes acted on (comma-separated) and, on a start, Label

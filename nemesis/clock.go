@@ -40,21 +40,13 @@ type Clock struct {
 	done    chan struct{}
 }
 
-func (k *Clock) Name() string {
-	if k.name == "" {
-		return "clock"
-	}
-	return k.name
-}
+func (k *Clock) Name() string       { return nameOr(k.name, "clock") }
 func (*Clock) Lane() string         { return LaneClock }
 func (*Clock) StartF() history.Func { return history.StartClock }
 func (*Clock) StopF() history.Func  { return history.StopClock }
 
 func (k *Clock) Choose(rng *rand.Rand, ids []int) Choice {
-	kinds := k.Kinds
-	if len(kinds) == 0 {
-		kinds = ClockKinds
-	}
+	kinds := orDefault(k.Kinds, ClockKinds)
 	ch := Choice{Kind: kinds[rng.IntN(len(kinds))], Offsets: map[int]int64{}}
 	offset := func(maxMS int64) int64 {
 		// At least 100ms either way: smaller jumps hide in network noise.

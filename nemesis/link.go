@@ -63,21 +63,13 @@ func (l *Link) setAim(a *Aim) { l.aim = a }
 // elects.
 const SlowMajorityLatency = 30 * time.Millisecond
 
-func (l *Link) Name() string {
-	if l.name == "" {
-		return "link"
-	}
-	return l.name
-}
+func (l *Link) Name() string       { return nameOr(l.name, "link") }
 func (*Link) Lane() string         { return LaneLink }
 func (*Link) StartF() history.Func { return history.StartLink }
 func (*Link) StopF() history.Func  { return history.StopLink }
 
 func (l *Link) Choose(rng *rand.Rand, ids []int) Choice {
-	kinds := l.Kinds
-	if len(kinds) == 0 {
-		kinds = LinkKinds
-	}
+	kinds := orDefault(l.Kinds, LinkKinds)
 	ch := Choice{Kind: kinds[rng.IntN(len(kinds))], Params: map[string]int64{}}
 	if ch.Kind == "slow-majority" {
 		ch.Params["latency_ms"], ch.Params["jitter_ms"] = SlowMajorityLatency.Milliseconds(), 0

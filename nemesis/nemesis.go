@@ -158,6 +158,23 @@ func nodeIDs(c Cluster) []int {
 	return ids
 }
 
+// nameOr is a fault's name: the one it was registered under, else its
+// family's.
+func nameOr(name, family string) string {
+	if name == "" {
+		return family
+	}
+	return name
+}
+
+// orDefault is a fault's configured kinds, or its family's when none are.
+func orDefault(kinds, family []string) []string {
+	if len(kinds) == 0 {
+		return family
+	}
+	return kinds
+}
+
 // pickN returns n of ids chosen at random, sorted.
 func pickN(rng *rand.Rand, ids []int, n int) []int {
 	out := make([]int, 0, n)

@@ -54,12 +54,7 @@ func (p *Partition) setAim(a *Aim) { p.aim = a }
 // DefaultOnset is the spread of a partition's cut over its links.
 const DefaultOnset = 200 * time.Millisecond
 
-func (p *Partition) Name() string {
-	if p.name == "" {
-		return "partition"
-	}
-	return p.name
-}
+func (p *Partition) Name() string       { return nameOr(p.name, "partition") }
 func (*Partition) Lane() string         { return LanePartition }
 func (*Partition) StartF() history.Func { return history.StartPartition }
 func (*Partition) StopF() history.Func  { return history.StopPartition }
@@ -67,10 +62,7 @@ func (*Partition) StopF() history.Func  { return history.StopPartition }
 // Choose picks a shape and its grudge. A leader partition's grudge is
 // settled at start; the node it names here is the fallback.
 func (p *Partition) Choose(rng *rand.Rand, ids []int) Choice {
-	kinds := p.Kinds
-	if len(kinds) == 0 {
-		kinds = PartitionShapes
-	}
+	kinds := orDefault(p.Kinds, PartitionShapes)
 	ch := Choice{Kind: kinds[rng.IntN(len(kinds))], Seed: rng.Uint64()}
 	switch ch.Kind {
 	case "halves":

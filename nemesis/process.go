@@ -15,6 +15,16 @@ import (
 // Targets are how process faults pick their nodes.
 var Targets = []string{"one", "minority", "majority", "leader", "all", "leader-plus-one", "new-leader", "old-leader", "rest", "cut-side"}
 
+// defaultTargets are what a family name alone mixes. Kill and pause keep
+// a majority up, so a correct system stays available while its dead or
+// frozen nodes' work is cut short; losing power to every node at once is
+// what loses data that was never fsynced anywhere.
+var defaultTargets = map[string][]string{
+	"kill":       {"one", "minority", "leader"},
+	"pause":      {"one", "minority", "leader"},
+	"power-loss": {"one", "minority", "all"},
+}
+
 var targetSummary = map[string]string{
 	"one":             "one random node",
 	"minority":        "a random minority (1 up to just under half)",
@@ -26,16 +36,6 @@ var targetSummary = map[string]string{
 	"old-leader":      "the old leader (the one a leader-plus-one fault cut off), else the current leader",
 	"rest":            "every node but the old leader, its buddy and the new leader (the bystanders of figure8)",
 	"cut-side":        "the nodes the last two-sided partition cut off (a random minority if none did)",
-}
-
-// defaultTargets are what a family name alone mixes. Kill and pause keep
-// a majority up, so a correct system stays available while its dead or
-// frozen nodes' work is cut short; losing power to every node at once is
-// what loses data that was never fsynced anywhere.
-var defaultTargets = map[string][]string{
-	"kill":       {"one", "minority", "leader"},
-	"pause":      {"one", "minority", "leader"},
-	"power-loss": {"one", "minority", "all"},
 }
 
 // Process is a fault on node processes. Action says which:
@@ -57,13 +57,8 @@ type Process struct {
 
 func (p *Process) setAim(a *Aim) { p.aim = a }
 
-func (p *Process) Name() string {
-	if p.name == "" {
-		return p.Action
-	}
-	return p.name
-}
-func (*Process) Lane() string { return LaneProcess }
+func (p *Process) Name() string { return nameOr(p.name, p.Action) }
+func (*Process) Lane() string   { return LaneProcess }
 
 func (p *Process) StartF() history.Func {
 	switch p.Action {
@@ -88,10 +83,7 @@ func (p *Process) StopF() history.Func {
 // Choose picks a target and its nodes; for leader, the nodes are the
 // fallback.
 func (p *Process) Choose(rng *rand.Rand, ids []int) Choice {
-	targets := p.Targets
-	if len(targets) == 0 {
-		targets = defaultTargets[p.Action]
-	}
+	targets := orDefault(p.Targets, defaultTargets[p.Action])
 	ch := Choice{Target: targets[rng.IntN(len(targets))]}
 	n := len(ids)
 	switch ch.Target {

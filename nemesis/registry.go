@@ -123,6 +123,10 @@ func (r *Registry) Names() []string {
 	return out
 }
 
+// Family returns the family of a registry name (as Expand returns them),
+// or "" for a name it does not hold.
+func (r *Registry) Family(name string) string { return r.byName[name].Family }
+
 // Canonical maps a name as a user may write it to the registry's name:
 // "family:member" is "family-member". It does not check that it exists.
 func Canonical(name string) string {

@@ -85,6 +85,18 @@ type Spec struct {
 	// steps kept, in words.
 	ShrunkFrom  int      `json:"shrunk_from,omitempty"`
 	ShrunkSteps []string `json:"shrunk_steps,omitempty"`
+	// Skipped are faults asked for and not injected: they mean nothing
+	// for this system on this runtime.
+	Skipped []SkippedFault `json:"skipped_faults,omitempty"`
+	// LinkMechanism is how partitions and link faults acted on links.
+	LinkMechanism string `json:"link_mechanism,omitempty"`
+}
+
+// SkippedFault is a fault asked for and not injected, and why (a clock
+// fault for a system whose clocks cannot be set): skipped, never faked.
+type SkippedFault struct {
+	Fault  string `json:"fault"`
+	Reason string `json:"reason"`
 }
 
 // MinimalLine is "minimal schedule: 3 of 14 steps: +kill-one, sleep 2s, …"

@@ -203,6 +203,12 @@ func meta(m *material, nodes []string, endNS int64) []pair {
 		if t.ShrunkFrom > 0 {
 			out = append(out, pair{"shrunk", t.MinimalLine()})
 		}
+		if t.LinkMechanism != "" {
+			out = append(out, pair{"links cut by", t.LinkMechanism})
+		}
+		for _, s := range t.Skipped {
+			out = append(out, pair{"skipped " + s.Fault, s.Reason})
+		}
 	} else {
 		out = append(out, pair{"history", m.in.History}, pair{"nodes", dash(strings.Join(nodes, " "))})
 	}

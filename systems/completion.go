@@ -99,3 +99,12 @@ func CallFailed(op Op, node Endpoint, sent bool, err error) Completion {
 	}
 	return Unsure(op, fmt.Sprintf("%s: %v", node.Name, err))
 }
+
+// BoundContext bounds ctx by d unless the caller already gave it a
+// deadline, so a client call never waits forever on a frozen node.
+func BoundContext(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
+}

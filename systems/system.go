@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/systems/nodekit/clock"
@@ -35,9 +36,12 @@ type NodeConfig struct {
 	AdminListen  string // admin API: health, role, ... (never through the mesh)
 	// Peers maps every other node's ID to the address this node dials to
 	// reach it: the mesh proxy for the ordered pair (this node -> peer).
-	Peers   map[int]string
-	DataDir string
-	Bugs    []string
+	Peers map[int]string
+	// Advertise is the address every peer dials to reach this node, for
+	// a system with Advertised addressing; empty otherwise.
+	Advertise string
+	DataDir   string
+	Bugs      []string
 	// Storage is how the node's storage treats writes it has not fsynced:
 	// StorageDurable (hand them to the OS at once, as a normal process
 	// does) or StorageLazy (keep them in process memory until fsync, so a
@@ -95,7 +99,25 @@ type Client interface {
 	Invoke(ctx context.Context, node Endpoint, op Op) Completion
 }
 
-// System is one system under test.
+// ClientConfig is what a system's client for one run is made from.
+type ClientConfig struct {
+	Workload string
+	// Nodes are the endpoints of every node, as the harness reaches them.
+	Nodes []Endpoint
+	// Bugs are the run's named bugs; a system whose bug lives in its
+	// client (a read mode that may be stale) switches it on here.
+	Bugs []string
+}
+
+// HasBug reports whether the run switched the named bug on.
+func (c ClientConfig) HasBug(name string) bool { return slices.Contains(c.Bugs, name) }
+
+// System is one system under test: what the harness needs of it, whoever
+// wrote it. A system is a value; nothing in faultline has to know it by
+// name. Besides these methods it implements exactly one of InProcess (its
+// nodes are Go code run by faultline's node command) and Foreign (its
+// nodes are programs of their own), and any of the optional interfaces
+// below: Prober, ClockSetter, LazyStorage, FaultLimits.
 type System interface {
 	Name() string
 	Summary() string
@@ -104,11 +126,97 @@ type System interface {
 	// operation names (f) its client supports.
 	Workloads() map[string][]history.Func
 	MinNodes() int
+	// NewClient returns a client for one run.
+	NewClient(c ClientConfig) (Client, error)
+}
+
+// InProcess is a system whose node is a Go function: faultline's node
+// command (or a binary that called faultline.RunNodeIfChild with the
+// system) runs it, one process per node.
+type InProcess interface {
 	// RunNode runs one node in this process until ctx ends or it fails.
 	RunNode(ctx context.Context, cfg NodeConfig) error
-	// NewClient returns a client for the named workload, reaching nodes at
-	// the given endpoints.
-	NewClient(workload string, nodes []Endpoint) (Client, error)
+}
+
+// Foreign is a system whose nodes are programs of their own (etcd, NATS,
+// a service of yours): the runtime starts node i with a command line built
+// from its NodeConfig.
+type Foreign interface {
+	// Executable is the node program on this machine. The process runtime
+	// runs it as is; the docker runtime copies it into the node image
+	// (FROM scratch), so there it must be a static Linux binary. An error
+	// says how to get it ("run make etcd").
+	Executable() (string, error)
+	// Command is node cfg's command line after the program, its
+	// environment and the files it needs. It is asked once per node, when
+	// the cluster is laid out; every restart of the node runs the same.
+	Command(cfg NodeConfig) (Command, error)
+	// Addressing is how the nodes find their peers (PerLink or Advertised).
+	Addressing() Addressing
+}
+
+// Command is how one node of a Foreign system runs.
+type Command struct {
+	Args []string // after the program
+	Env  []string // "KEY=VALUE", on top of the runtime's
+	// Files maps paths relative to the node's data dir to their
+	// contents; they are written before every start.
+	Files map[string][]byte
+}
+
+// Addressing is how a system's nodes reach their peers.
+type Addressing string
+
+const (
+	// PerLink: a node takes one address per peer (NodeConfig.Peers), and
+	// the harness gives each ordered pair its own proxy, so every link can
+	// be cut or slowed alone. Every InProcess system is PerLink.
+	PerLink Addressing = "per-link"
+	// Advertised: every node has one advertised peer address that all
+	// others dial (etcd's and NATS's peer URLs). NodeConfig.Advertise is
+	// the node's own; NodeConfig.Peers maps each peer to its advertised
+	// address, the same for every node. Cutting single links then needs
+	// help from the runtime (cluster.LinkFaulter).
+	Advertised Addressing = "advertised"
+)
+
+// AddressingOf is s's addressing: a Foreign system's own, else PerLink.
+func AddressingOf(s System) Addressing {
+	if f, ok := s.(Foreign); ok && f.Addressing() != "" {
+		return f.Addressing()
+	}
+	return PerLink
+}
+
+// Prober tells how a node is doing — ready, role, leader, term, commit —
+// with the system's own API (etcd: its maintenance status; NATS: its
+// monitoring endpoint). Optional: without it a node is ready once its
+// client address accepts a TCP connection, and it has no role. Faults
+// aimed at the leader, and the readiness wait of every start, ask it.
+type Prober interface {
+	Status(ctx context.Context, node Endpoint) (Status, error)
+}
+
+// ClockSetter sets the offset of a node's clock. Optional: a system
+// without it does not take the clock faults (skipped, with the reason).
+type ClockSetter interface {
+	SetClock(ctx context.Context, node Endpoint, offset time.Duration) error
+}
+
+// LazyStorage is a system whose nodes honour NodeConfig.Storage: with
+// StorageLazy they keep un-fsynced writes in process memory, so a SIGKILL
+// loses them as a power cut would. Only such a system takes the
+// power-loss fault; for any other it would be a plain kill.
+type LazyStorage interface {
+	LazyStorage() bool
+}
+
+// FaultLimits names faults that mean nothing for a system. Optional.
+type FaultLimits interface {
+	// UnsupportedFaults maps fault families ("clock") or fault names
+	// ("kill-leader") to why they mean nothing here. The harness skips
+	// them and records the reason in test.json and the report.
+	UnsupportedFaults() map[string]string
 }
 
 // Elector is an optional probe a System implements when its nodes elect a

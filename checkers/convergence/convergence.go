@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/checkers"
-	"github.com/faultline/faultline/checkers/settled"
+	"github.com/faultline/faultline/checkers/internal/settled"
 	"github.com/faultline/faultline/history"
 )
 

@@ -24,13 +24,9 @@ import (
 	"strings"
 
 	"github.com/faultline/faultline/checkers"
-	"github.com/faultline/faultline/checkers/settled"
+	"github.com/faultline/faultline/checkers/internal/settled"
 	"github.com/faultline/faultline/history"
 )
-
-// MaxExamples bounds the reads out of bounds listed; Details holds the
-// count.
-const MaxExamples = 10
 
 // Kinds of anomaly this checker finds.
 const (
@@ -166,7 +162,7 @@ func (Checker) Check(ctx context.Context, events []history.Event) checkers.Resul
 		"final_reads_wrong":   fj.wrong,
 		"final":               fj.perKey,
 	}}
-	res.Anomalies = append(outside[:min(len(outside), MaxExamples)], fj.anomalies...)
+	res.Anomalies = append(outside[:min(len(outside), checkers.MaxExamples)], fj.anomalies...)
 	if len(res.Anomalies) > 0 {
 		res.Verdict = checkers.Invalid
 	}

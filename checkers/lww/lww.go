@@ -20,12 +20,9 @@ import (
 	"slices"
 
 	"github.com/faultline/faultline/checkers"
-	"github.com/faultline/faultline/checkers/settled"
+	"github.com/faultline/faultline/checkers/internal/settled"
 	"github.com/faultline/faultline/history"
 )
-
-// MaxExamples bounds the anomalies listed; Details holds the count.
-const MaxExamples = 10
 
 // LostWrite is the kind of anomaly this checker finds: a register settled
 // on a value an acknowledged write had causally superseded. Its events:
@@ -176,7 +173,7 @@ func (Checker) Check(ctx context.Context, events []history.Event) checkers.Resul
 			}
 			reported[v] = true
 			lost++
-			if len(anomalies) < MaxExamples {
+			if len(anomalies) < checkers.MaxExamples {
 				anomalies = append(anomalies, checkers.Anomaly{Kind: LostWrite, Key: k, Events: []int{r.Index, by[0].event, by[0].seen},
 					Text: fmt.Sprintf("%s: settled on %s (%s's final read, event %d), which the acknowledged write %s had causally superseded",
 						k, v, n, r.Index, by[0])})

@@ -23,13 +23,17 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/checkers"
-	"github.com/faultline/faultline/checkers/settled"
+	"github.com/faultline/faultline/checkers/internal/settled"
 	"github.com/faultline/faultline/history"
 )
 
-// MaxExamples bounds the anomalies (and notes) listed per kind; Details
-// holds the counts.
-const MaxExamples = 10
+// Checker is the set checker.
+type Checker struct{}
+
+// New returns the set checker.
+func New() Checker { return Checker{} }
+
+func (Checker) Name() string { return "set" }
 
 // Kinds of what this checker finds.
 const (
@@ -44,14 +48,6 @@ const (
 	// lacked the element. Its events: the add and the last such read.
 	Stale checkers.Kind = "stale"
 )
-
-// Checker is the set checker.
-type Checker struct{}
-
-// New returns the set checker.
-func New() Checker { return Checker{} }
-
-func (Checker) Name() string { return "set" }
 
 type element struct {
 	key, value string
@@ -151,11 +147,11 @@ func (Checker) Check(ctx context.Context, events []history.Event) checkers.Resul
 	f.details["reads"] = reads
 	f.details["final_reads"] = finalReads
 	res := checkers.Result{Verdict: checkers.Valid, Details: f.details}
-	for _, e := range f.lost[:min(len(f.lost), MaxExamples)] {
+	for _, e := range f.lost[:min(len(f.lost), checkers.MaxExamples)] {
 		res.Anomalies = append(res.Anomalies, lostAnomaly(e))
 	}
-	res.Anomalies = append(res.Anomalies, unexpected[:min(len(unexpected), MaxExamples)]...)
-	for _, e := range f.stale[:min(len(f.stale), MaxExamples)] {
+	res.Anomalies = append(res.Anomalies, unexpected[:min(len(unexpected), checkers.MaxExamples)]...)
+	for _, e := range f.stale[:min(len(f.stale), checkers.MaxExamples)] {
 		res.Notes = append(res.Notes, staleNote(e))
 	}
 	if len(f.lost)+len(unexpected) > 0 {

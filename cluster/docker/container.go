@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,7 +75,9 @@ func (r *run) Signal(ctx context.Context, sig cluster.Signal) error {
 // create makes (without starting) a container of the node image on the
 // run's network, running command (its first element the entrypoint).
 // publish maps container ports to "127.0.0.1:port" on the host.
-func (d *Driver) create(ctx context.Context, name, alias string, labels map[string]string, command []string, publish map[int]string) (testcontainers.Container, error) {
+// env ("KEY=VALUE") is the container's environment; inData runs it in
+// the data dir.
+func (d *Driver) create(ctx context.Context, name, alias string, labels map[string]string, command []string, publish map[int]string, env []string, inData bool) (testcontainers.Container, error) {
 	all := make(map[string]string, len(d.labels)+len(labels))
 	for k, v := range d.labels {
 		all[k] = v
@@ -93,16 +96,27 @@ func (d *Driver) create(ctx context.Context, name, alias string, labels map[stri
 		bindings[p] = []nat.PortBinding{{HostIP: host, HostPort: hport}}
 		exposed = append(exposed, string(p))
 	}
+	envMap := make(map[string]string, len(env))
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		envMap[k] = v
+	}
 	req := testcontainers.GenericContainerRequest{
 		ContainerRequest: testcontainers.ContainerRequest{
 			Image:          d.image,
 			Name:           name,
 			Entrypoint:     command[:1],
 			Cmd:            command[1:],
+			Env:            envMap,
 			Labels:         all,
 			ExposedPorts:   exposed,
 			Networks:       []string{d.net.Name},
 			NetworkAliases: map[string][]string{d.net.Name: {alias}},
+			ConfigModifier: func(c *container.Config) {
+				if inData {
+					c.WorkingDir = dataDir
+				}
+			},
 			HostConfigModifier: func(hc *container.HostConfig) {
 				hc.PortBindings = bindings
 			},

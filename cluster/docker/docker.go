@@ -46,6 +46,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -104,11 +105,16 @@ type Driver struct {
 	proxy  *box // the Toxiproxy container
 	reaper *reaper
 
+	foreign bool // nodes are a foreign program: run each in its data dir
+
 	mu    sync.Mutex
 	nodes map[int]*box // node containers, made on their first start
 }
 
-var _ cluster.Driver = (*Driver)(nil)
+var (
+	_ cluster.Driver      = (*Driver)(nil)
+	_ cluster.LinkFaulter = (*Driver)(nil)
+)
 
 // New returns a driver for one cluster.
 func New() *Driver { return &Driver{nodes: map[int]*box{}} }
@@ -127,7 +133,14 @@ func (*Driver) Name() string { return "docker" }
 // mesh on it. On error, Close removes whatever was made.
 func (d *Driver) Prepare(ctx context.Context, spec cluster.Spec) (*cluster.Layout, error) {
 	d.logger, d.runDir = spec.Logger, spec.RunDir
-	bin, err := d.connect(ctx, spec.Command)
+	program := []string{nodeBinaryInImage}
+	if d.foreign = spec.Foreign != nil; d.foreign {
+		if why := notStatic(spec.Program); why != "" {
+			return nil, fmt.Errorf("system %s: the docker runtime needs a static Linux node program: %s", spec.System, why)
+		}
+		program = []string{programDir + "/" + filepath.Base(spec.Program)}
+	}
+	bin, err := d.connect(ctx, spec.Command, spec.Program)
 	if err != nil {
 		return nil, err
 	}
@@ -144,15 +157,23 @@ func (d *Driver) Prepare(ctx context.Context, spec cluster.Spec) (*cluster.Layou
 	if d.ports, err = freeport.Reserve(1 + 2*spec.Nodes); err != nil {
 		return nil, err
 	}
-	if err := d.startProxy(ctx, d.ports.Addrs[0]); err != nil {
-		return nil, err
-	}
-	m, err := d.connectMesh(ctx, spec.Nodes, d.ports.Addrs[0])
-	if err != nil {
-		return nil, err
+	l := &cluster.Layout{Program: program}
+	if spec.Addressing == systems.Advertised {
+		// Nodes dial each other's n<id> alias on the network directly.
+		adv := make(map[int]string, spec.Nodes)
+		for id := 1; id <= spec.Nodes; id++ {
+			adv[id] = peerAddr(id)
+		}
+		l.Mesh = mesh.NewDirect(adv)
+	} else {
+		if err := d.startProxy(ctx, d.ports.Addrs[0]); err != nil {
+			return nil, err
+		}
+		if l.Mesh, err = d.connectMesh(ctx, spec.Nodes, d.ports.Addrs[0]); err != nil {
+			return nil, err
+		}
 	}
 	d.logger.Info("cluster laid out", "image", d.image, "binary", bin, "network", d.net.Name)
-	l := &cluster.Layout{Program: []string{nodeBinaryInImage}, Mesh: m}
 	for i := range spec.Nodes {
 		l.Nodes = append(l.Nodes, cluster.Place{
 			PeerListen:   net.JoinHostPort("0.0.0.0", strconv.Itoa(peerPort)),
@@ -162,13 +183,34 @@ func (d *Driver) Prepare(ctx context.Context, spec cluster.Spec) (*cluster.Layou
 			Admin:        d.ports.Addrs[2+2*i],
 			DataDir:      dataDir,
 		})
+		if spec.Addressing == systems.Advertised {
+			l.Nodes[i].Advertise = peerAddr(i + 1)
+		}
 	}
 	return l, nil
 }
 
+// peerAddr is node id's peer address on the run's network.
+func peerAddr(id int) string {
+	return net.JoinHostPort(systems.NodeName(id), strconv.Itoa(peerPort))
+}
+
+// LinkMechanism: the Toxiproxy container's mesh for PerLink systems;
+// none yet for Advertised ones, whose nodes dial each other's n<id> alias.
+func (*Driver) LinkMechanism(a systems.Addressing) (string, string) {
+	if a == systems.Advertised {
+		return "", "the docker runtime does not (yet) put a proxy on single links of a system whose peers dial one advertised address per node"
+	}
+	return MeshMechanism, ""
+}
+
+// MeshMechanism is how the docker runtime's links are cut and slowed
+// (test.json's link_mechanism).
+const MeshMechanism = "toxiproxy mesh (container), one proxy per ordered pair"
+
 // connect connects to the engine and finds or builds the node image; it
 // returns the node binary the image holds.
-func (d *Driver) connect(ctx context.Context, command []string) (string, error) {
+func (d *Driver) connect(ctx context.Context, command []string, program string) (string, error) {
 	var err error
 	if d.cli, err = engine(ctx); err != nil {
 		return "", err
@@ -181,7 +223,7 @@ func (d *Driver) connect(ctx context.Context, command []string) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	if d.image, err = ensureImage(ctx, d.cli, d.logger, bin); err != nil {
+	if d.image, err = ensureImage(ctx, d.cli, d.logger, bin, program); err != nil {
 		return "", err
 	}
 	return bin, nil
@@ -219,7 +261,7 @@ func (d *Driver) startProxy(ctx context.Context, api string) error {
 	var err error
 	b.c, err = d.create(ctx, b.name, proxyAlias, map[string]string{LabelRole: "toxiproxy"},
 		[]string{nodeBinaryInImage, "toxiproxy", "--listen", net.JoinHostPort("0.0.0.0", strconv.Itoa(apiPort))},
-		map[int]string{apiPort: api})
+		map[int]string{apiPort: api}, nil, false)
 	if err != nil {
 		return err
 	}
@@ -268,7 +310,7 @@ func (d *Driver) waitProxy(ctx context.Context, api string, r *run, logPath stri
 func (d *Driver) connectMesh(ctx context.Context, n int, api string) (*mesh.Mesh, error) {
 	upstreams := make(map[int]string, n)
 	for id := 1; id <= n; id++ {
-		upstreams[id] = net.JoinHostPort(systems.NodeName(id), strconv.Itoa(peerPort))
+		upstreams[id] = peerAddr(id)
 	}
 	ports := make([]int, mesh.ProxyCount(n))
 	for i := range ports {
@@ -291,7 +333,7 @@ func (d *Driver) Spawn(ctx context.Context, l cluster.Launch) (cluster.Handle, e
 		p := l.Config
 		var err error
 		b.c, err = d.create(ctx, b.name, p.Name, map[string]string{LabelRole: "node", LabelNode: p.Name},
-			l.Command, d.published(p.ID))
+			l.Command, d.published(p.ID), l.Env, d.foreign)
 		if err != nil {
 			l.Log.Close()
 			return nil, err
@@ -299,6 +341,16 @@ func (d *Driver) Spawn(ctx context.Context, l cluster.Launch) (cluster.Handle, e
 		d.mu.Lock()
 		d.nodes[p.ID] = b
 		d.mu.Unlock()
+	}
+	for rel, content := range l.Files {
+		if err := cluster.CheckFilePath(rel); err != nil {
+			l.Log.Close()
+			return nil, err
+		}
+		if err := b.c.CopyToContainer(ctx, content, path.Join(l.Config.DataDir, rel), 0o644); err != nil {
+			l.Log.Close()
+			return nil, fmt.Errorf("copy %s into %s: %w", rel, b.name, err)
+		}
 	}
 	return d.start(ctx, b, l.Log)
 }

@@ -44,7 +44,7 @@ func quorumClient(t *testing.T, c *cluster.Cluster) systems.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := sys.NewClient("register", c.Nodes())
+	cl, err := sys.NewClient(systems.ClientConfig{Workload: "register", Nodes: c.Nodes()})
 	if err != nil {
 		t.Fatal(err)
 	}

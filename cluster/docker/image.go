@@ -32,13 +32,19 @@ const (
 	nodeBinaryInImage = "/" + nodeBinaryName
 )
 
-// dockerfile makes the image: the static binary and nothing else, so no
-// base image has to come from a registry.
-const dockerfile = `FROM scratch
-LABEL ` + LabelManaged + `=true
-COPY ` + nodeBinaryName + ` ` + nodeBinaryInImage + `
-ENTRYPOINT ["` + nodeBinaryInImage + `"]
-`
+// programDir is where a foreign node program sits in the image.
+const programDir = "/program"
+
+// dockerfile makes the image: the static faultline-node binary and, for a
+// foreign system, its static node program (foreign, a file name; "" for
+// none), and nothing else, so no base image has to come from a registry.
+func dockerfile(foreign string) string {
+	s := "FROM scratch\nLABEL " + LabelManaged + "=true\nCOPY " + nodeBinaryName + " " + nodeBinaryInImage + "\n"
+	if foreign != "" {
+		s += "COPY " + foreign + " " + programDir + "/" + foreign + "\n"
+	}
+	return s + `ENTRYPOINT ["` + nodeBinaryInImage + `"]` + "\n"
+}
 
 // nodeBinary returns a static (CGO_ENABLED=0) faultline-node binary for
 // the containers: candidate itself when it is one, else the one beside it
@@ -113,6 +119,11 @@ func notStaticNode(path string) string {
 	if info.Path != nodePackage {
 		return fmt.Sprintf("%s is %s, not %s", path, info.Path, nodePackage)
 	}
+	return notStatic(path)
+}
+
+// notStatic says why path is not a static Linux executable, or "".
+func notStatic(path string) string {
 	f, err := elf.Open(path)
 	if err != nil {
 		return fmt.Sprintf("%s: not a Linux binary: %v", path, err)
@@ -120,7 +131,7 @@ func notStaticNode(path string) string {
 	defer f.Close()
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
-			return path + " is dynamically linked (built with cgo)"
+			return path + " is dynamically linked (a Go program built with cgo, or a C program): the image is FROM scratch and has no libc"
 		}
 	}
 	return ""
@@ -169,12 +180,23 @@ func fileHash(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// ensureImage returns the tag of the image holding bin, building it from a
-// Dockerfile context unless an image of the same binary exists.
-func ensureImage(ctx context.Context, cli *testcontainers.DockerClient, logger *slog.Logger, bin string) (string, error) {
+// ensureImage returns the tag of the image holding bin (faultline-node)
+// and, unless empty, the foreign node program prog, building it from a
+// Dockerfile context unless an image of the same binaries exists.
+func ensureImage(ctx context.Context, cli *testcontainers.DockerClient, logger *slog.Logger, bin, prog string) (string, error) {
 	sum, err := fileHash(bin)
 	if err != nil {
 		return "", fmt.Errorf("hash %s: %w", bin, err)
+	}
+	foreign := ""
+	if prog != "" {
+		foreign = filepath.Base(prog)
+		psum, err := fileHash(prog)
+		if err != nil {
+			return "", fmt.Errorf("hash %s: %w", prog, err)
+		}
+		h := sha256.Sum256([]byte(sum + psum + foreign))
+		sum = hex.EncodeToString(h[:])
 	}
 	tag := sum[:20]
 	ref := imageRepo + ":" + tag
@@ -192,7 +214,12 @@ func ensureImage(ctx context.Context, cli *testcontainers.DockerClient, logger *
 	if err := copyFile(bin, filepath.Join(dir, nodeBinaryName)); err != nil {
 		return "", fmt.Errorf("image context: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
+	if foreign != "" {
+		if err := copyFile(prog, filepath.Join(dir, foreign)); err != nil {
+			return "", fmt.Errorf("image context: %w", err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile(foreign)), 0o644); err != nil {
 		return "", fmt.Errorf("image context: %w", err)
 	}
 	provider, err := testcontainers.NewDockerProvider()
@@ -207,7 +234,7 @@ func ensureImage(ctx context.Context, cli *testcontainers.DockerClient, logger *
 			BuildLogWriter: &buildLog,
 		},
 	}
-	logger.Info("building node image", "image", ref, "binary", bin)
+	logger.Info("building node image", "image", ref, "binary", bin, "program", prog)
 	if _, err := provider.BuildImage(ctx, req); err != nil {
 		return "", fmt.Errorf("build image %s: %w; build log: %s", ref, err, lastLines(buildLog.String(), 10))
 	}

@@ -73,16 +73,12 @@ type fixture struct {
 // loopback, in a container under the docker runtime): both must behave
 // the same.
 func forEachBackend(t *testing.T, n int, test func(*testing.T, *fixture)) {
-	for _, remote := range []bool{false, true} {
-		name := "embedded"
-		if remote {
-			name = "remote"
-		}
-		t.Run(name, func(t *testing.T) { test(t, newFixture(t, n, remote)) })
+	for _, backend := range []string{"embedded", "remote", "sidecars"} {
+		t.Run(backend, func(t *testing.T) { test(t, newFixture(t, n, backend)) })
 	}
 }
 
-func newFixture(t *testing.T, n int, remote bool) *fixture {
+func newFixture(t *testing.T, n int, backend string) *fixture {
 	t.Helper()
 	f := &fixture{nodes: make(map[int]*node)}
 	upstreams := make(map[int]string)
@@ -92,7 +88,10 @@ func newFixture(t *testing.T, n int, remote bool) *fixture {
 	}
 	var m *Mesh
 	var err error
-	if remote {
+	switch backend {
+	case "sidecars":
+		m, err = sidecarMesh(t, upstreams)
+	case "remote":
 		m, err = Connect(context.Background(), nil, RemoteConfig{
 			API:        startServer(t),
 			Upstreams:  upstreams,
@@ -100,7 +99,7 @@ func newFixture(t *testing.T, n int, remote bool) *fixture {
 			DialHost:   "127.0.0.1",
 			Ports:      ports(t, ProxyCount(n)),
 		})
-	} else {
+	default:
 		m, err = New(context.Background(), nil, upstreams)
 	}
 	if err != nil {
@@ -109,6 +108,23 @@ func newFixture(t *testing.T, n int, remote bool) *fixture {
 	t.Cleanup(func() { m.Close() })
 	f.m = m
 	return f
+}
+
+// sidecarMesh is a sidecar mesh on loopback: one server per node; node
+// i's proxies listen on 127.0.0.<10+i> (its own "sidecar address"), each
+// at the port of the node it leads to, as in a container where every
+// peer's advertised port is distinct.
+func sidecarMesh(t *testing.T, upstreams map[int]string) (*Mesh, error) {
+	t.Helper()
+	apis := map[int]string{}
+	port := map[int]int{}
+	ps := ports(t, len(upstreams))
+	for id := range upstreams {
+		apis[id] = startServer(t)
+		port[id] = ps[id-1]
+	}
+	addr := func(i, j int) string { return net.JoinHostPort(fmt.Sprintf("127.0.0.%d", 10+i), strconv.Itoa(port[j])) }
+	return ConnectSidecars(context.Background(), nil, SidecarConfig{APIs: apis, Upstreams: upstreams, Listen: addr, Dial: addr})
 }
 
 // startServer runs Serve on a loopback port until the test ends and
@@ -242,7 +258,7 @@ func testAddrsAndPeers(t *testing.T, f *fixture) {
 			t.Fatalf("PeersOf(%d) = %v, want the two other nodes", from, peers)
 		}
 		for to, addr := range peers {
-			if addr != f.m.Addr(from, to) || !strings.HasPrefix(addr, "127.0.0.1:") || strings.HasSuffix(addr, ":0") {
+			if addr != f.m.Addr(from, to) || !strings.HasPrefix(addr, "127.0.0.") || strings.HasSuffix(addr, ":0") {
 				t.Fatalf("PeersOf(%d)[%d] = %q, Addr = %q", from, to, addr, f.m.Addr(from, to))
 			}
 			if seen[addr] {

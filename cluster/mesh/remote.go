@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,38 +50,22 @@ func Connect(ctx context.Context, logger *slog.Logger, cfg RemoteConfig) (*Mesh,
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	b := &remote{
-		client: toxiclient.NewClient(cfg.API),
-		api:    "http://" + strings.TrimPrefix(cfg.API, "http://"),
-		http:   &http.Client{Timeout: apiTimeout},
-	}
+	b := newRemote(cfg.API)
 	ids := sortedIDs(cfg.Upstreams)
 	if len(cfg.Ports) != ProxyCount(len(ids)) {
 		return nil, fmt.Errorf("mesh: %d nodes need %d proxy ports, got %d", len(ids), ProxyCount(len(ids)), len(cfg.Ports))
 	}
 	addrs := make(map[pair]string)
-	for i, p := range pairs(ids) {
-		if err := ctxErr(ctx); err != nil {
-			return nil, errors.Join(err, b.close())
-		}
-		port := strconv.Itoa(cfg.Ports[i])
-		proxy := b.client.NewProxy()
-		proxy.Name = p.proxyName()
-		proxy.Listen = net.JoinHostPort(cfg.ListenHost, port)
-		proxy.Upstream = cfg.Upstreams[p.to]
-		if err := proxy.Save(); err != nil {
-			return nil, errors.Join(fmt.Errorf("mesh: create proxy %s: %w", proxy.Name, err), b.close())
-		}
-		b.created = append(b.created, proxy)
-		for _, stream := range []string{upstream, downstream} {
-			if _, err := proxy.AddToxic(partitionName(stream), gateType, stream, 1, toxiclient.Attributes{}); err != nil {
-				return nil, errors.Join(fmt.Errorf("mesh: proxy %s: add gate on %s: %w", proxy.Name, stream, err), b.close())
-			}
-		}
-		if err := proxy.Enable(); err != nil {
-			return nil, errors.Join(fmt.Errorf("mesh: enable proxy %s on %s: %w", proxy.Name, proxy.Listen, err), b.close())
-		}
-		addrs[p] = net.JoinHostPort(cfg.DialHost, port)
+	ps := pairs(ids)
+	port := func(p pair) string { return strconv.Itoa(cfg.Ports[slices.Index(ps, p)]) }
+	err := b.createProxies(ctx, ps,
+		func(p pair) string { return net.JoinHostPort(cfg.ListenHost, port(p)) },
+		func(p pair) string { return cfg.Upstreams[p.to] })
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range ps {
+		addrs[p] = net.JoinHostPort(cfg.DialHost, port(p))
 	}
 	// The first gates call makes the server find (and cache) every gate, and
 	// proves each proxy has them.
@@ -89,6 +74,43 @@ func Connect(ctx context.Context, logger *slog.Logger, cfg RemoteConfig) (*Mesh,
 	}
 	logger.Debug("mesh connected", "api", cfg.API, "nodes", len(ids), "proxies", len(addrs))
 	return newMesh(logger, ids, addrs, b), nil
+}
+
+// newRemote returns a backend driving the server whose API is at api.
+func newRemote(api string) *remote {
+	return &remote{
+		client: toxiclient.NewClient(api),
+		api:    "http://" + strings.TrimPrefix(api, "http://"),
+		http:   &http.Client{Timeout: apiTimeout},
+	}
+}
+
+// createProxies creates the proxy of each pair in ps, listening at
+// listen(p) and dialling dial(p): created disabled, given its two
+// gates, then enabled. On error it deletes what it created.
+func (b *remote) createProxies(ctx context.Context, ps []pair, listen, dial func(pair) string) error {
+	for _, p := range ps {
+		if err := ctxErr(ctx); err != nil {
+			return errors.Join(err, b.close())
+		}
+		proxy := b.client.NewProxy()
+		proxy.Name = p.proxyName()
+		proxy.Listen = listen(p)
+		proxy.Upstream = dial(p)
+		if err := proxy.Save(); err != nil {
+			return errors.Join(fmt.Errorf("mesh: create proxy %s: %w", proxy.Name, err), b.close())
+		}
+		b.created = append(b.created, proxy)
+		for _, stream := range []string{upstream, downstream} {
+			if _, err := proxy.AddToxic(partitionName(stream), gateType, stream, 1, toxiclient.Attributes{}); err != nil {
+				return errors.Join(fmt.Errorf("mesh: proxy %s: add gate on %s: %w", proxy.Name, stream, err), b.close())
+			}
+		}
+		if err := proxy.Enable(); err != nil {
+			return errors.Join(fmt.Errorf("mesh: enable proxy %s on %s: %w", proxy.Name, proxy.Listen, err), b.close())
+		}
+	}
+	return nil
 }
 
 // remote drives a Toxiproxy server started by Serve over HTTP.

@@ -18,6 +18,16 @@
 //   - It serves GET /status on its admin address; a start returns once that
 //     says ready:true.
 //
+// A foreign node (Spec.Foreign: a program of its own, such as etcd) is run
+// as Spec.Program with the arguments and environment of its
+// Foreign.Command, its files written into its data dir, and that data dir
+// as its working directory. It needs neither the flags, the stdin rule nor
+// /status: the core asks the system's own probe whether it is ready.
+// Pdeathsig still ends it with the harness. For a system with Advertised
+// addressing nothing stands between the nodes (mesh.Direct): each dials
+// its peers' own peer ports, so partitions and link faults are not
+// available (LinkMechanism says why) — kills and pauses are.
+//
 // Ports come from internal/freeport, below the ephemeral range, and stay
 // reserved until Close, so no other faultline run takes a killed node's
 // port before it restarts. They are not bound meanwhile: a killed node
@@ -49,17 +59,22 @@ import (
 	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/cluster/mesh"
 	"github.com/faultline/faultline/internal/freeport"
+	"github.com/faultline/faultline/systems"
 )
 
 // Driver runs a cluster's nodes as local child processes. It implements
-// cluster.Driver; use it for one cluster.
+// cluster.Driver and cluster.LinkFaulter; use it for one cluster.
 type Driver struct {
+	foreign bool // nodes are a foreign program: run each in its data dir
 	logger  *slog.Logger
 	spawner *spawner
 	ports   *freeport.Ports
 }
 
-var _ cluster.Driver = (*Driver)(nil)
+var (
+	_ cluster.Driver      = (*Driver)(nil)
+	_ cluster.LinkFaulter = (*Driver)(nil)
+)
 
 // New returns a driver for one cluster.
 func New() *Driver { return &Driver{} }
@@ -77,10 +92,13 @@ func (*Driver) Name() string { return "process" }
 // starts the embedded mesh in front of the peer ports and the spawner
 // thread.
 func (d *Driver) Prepare(ctx context.Context, spec cluster.Spec) (*cluster.Layout, error) {
-	if len(spec.Command) == 0 || spec.Command[0] == "" {
+	l := &cluster.Layout{Program: spec.Command}
+	if spec.Foreign != nil {
+		l.Program = []string{spec.Program}
+	} else if len(spec.Command) == 0 || spec.Command[0] == "" {
 		return nil, errors.New("no node command")
 	}
-	d.logger = spec.Logger
+	d.logger, d.foreign = spec.Logger, spec.Foreign != nil
 	if err := os.MkdirAll(filepath.Join(spec.RunDir, "data"), 0o755); err != nil {
 		return nil, err
 	}
@@ -88,7 +106,6 @@ func (d *Driver) Prepare(ctx context.Context, spec cluster.Spec) (*cluster.Layou
 	if d.ports, err = freeport.Reserve(3 * spec.Nodes); err != nil {
 		return nil, err
 	}
-	l := &cluster.Layout{Program: spec.Command}
 	upstreams := make(map[int]string, spec.Nodes)
 	for i := range spec.Nodes {
 		ports := d.ports.Addrs[3*i : 3*i+3]
@@ -99,7 +116,13 @@ func (d *Driver) Prepare(ctx context.Context, spec cluster.Spec) (*cluster.Layou
 		})
 		upstreams[i+1] = ports[0]
 	}
-	if l.Mesh, err = mesh.New(ctx, spec.Logger, upstreams); err != nil {
+	if spec.Addressing == systems.Advertised {
+		// Every node dials a peer's own peer port: nothing stands between.
+		for i := range l.Nodes {
+			l.Nodes[i].Advertise = upstreams[i+1]
+		}
+		l.Mesh = mesh.NewDirect(upstreams)
+	} else if l.Mesh, err = mesh.New(ctx, spec.Logger, upstreams); err != nil {
 		return nil, err
 	}
 	d.spawner = newSpawner()
@@ -114,8 +137,17 @@ func (d *Driver) Spawn(_ context.Context, l cluster.Launch) (cluster.Handle, err
 	if err := os.MkdirAll(l.Config.DataDir, 0o755); err != nil {
 		return nil, err
 	}
+	if err := cluster.WriteFiles(l.Config.DataDir, l.Files); err != nil {
+		return nil, err
+	}
 	cmd := exec.Command(l.Command[0], l.Command[1:]...)
 	cmd.Stdout, cmd.Stderr = l.Log, l.Log
+	if len(l.Env) > 0 {
+		cmd.Env = append(os.Environ(), l.Env...)
+	}
+	if d.foreign {
+		cmd.Dir = l.Config.DataDir // a foreign program's relative paths land in its data dir
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	// Held open, never written: EOF tells the node the harness is gone.
 	// Wait closes it once the child has exited.
@@ -133,6 +165,20 @@ func (d *Driver) Spawn(_ context.Context, l cluster.Launch) (cluster.Handle, err
 	d.logger.Info("node started", "node", l.Config.Name, "pid", p.PID())
 	return p, nil
 }
+
+// LinkMechanism: the embedded Toxiproxy mesh for PerLink systems; none
+// for Advertised ones, whose peers all dial a node's one address on the
+// shared loopback, so no proxy can stand on a single link.
+func (*Driver) LinkMechanism(a systems.Addressing) (string, string) {
+	if a == systems.Advertised {
+		return "", "on the process runtime a node's one advertised peer address is the same for every node that dials it, so no proxy can stand on a single link; partitions and link faults need the docker runtime"
+	}
+	return MeshMechanism, ""
+}
+
+// MeshMechanism is how the process runtime's links are cut and slowed
+// (test.json's link_mechanism).
+const MeshMechanism = "toxiproxy mesh (embedded), one proxy per ordered pair"
 
 // Close ends the spawner thread and releases the ports. The core has
 // killed and reaped every node by then.

@@ -22,6 +22,7 @@ import (
 	"github.com/faultline/faultline/cluster/mesh"
 	"github.com/faultline/faultline/internal/exitcode"
 	"github.com/faultline/faultline/internal/nodecmd"
+	"github.com/faultline/faultline/systems/registry"
 )
 
 func main() {
@@ -36,7 +37,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "toxiproxy" {
 		return toxiproxy(ctx, args[1:], stderr)
 	}
-	return nodecmd.Main(ctx, args, stderr)
+	return nodecmd.Main(ctx, registry.Default(), args, stderr)
 }
 
 // toxiproxy runs the mesh's Toxiproxy server until ctx ends.

@@ -48,7 +48,7 @@ func startReal(t *testing.T, system, storage string, bugs ...string) *realCluste
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := sys.NewClient("register", c.Nodes())
+	client, err := sys.NewClient(systems.ClientConfig{Workload: "register", Nodes: c.Nodes()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func TestRaftSurvivesFiftyLeaderKills(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	client, err := raft.New().NewClient("register", c.Nodes())
+	client, err := raft.New().NewClient(systems.ClientConfig{Workload: "register", Nodes: c.Nodes()})
 	if err != nil {
 		t.Fatal(err)
 	}

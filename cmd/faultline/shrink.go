@@ -48,7 +48,7 @@ run that is not invalid or bad flags, 3 when no candidate could be judged.`,
 				level = slog.LevelInfo
 			}
 			log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-			opts := func() runner.Options {
+			opts := func(*runner.Test) runner.Options {
 				return runner.Options{NodeCommand: []string{exe, "node", "--parent-watch"}, Logger: log}
 			}
 			s, err := runner.Shrink(cmd.Context(), args[0], o, opts)

@@ -20,9 +20,9 @@ import (
 	"github.com/faultline/faultline/systems/registry"
 )
 
-// Command returns the node command. Bad flags are *exitcode.ConfigError
+// Command returns the node command, which runs the systems of reg. Bad flags are *exitcode.ConfigError
 // (exit 2); a node that fails while running is *exitcode.ClusterError (exit 3).
-func Command(stderr io.Writer) *cobra.Command {
+func Command(reg *registry.Registry, stderr io.Writer) *cobra.Command {
 	var (
 		cfg         systems.NodeConfig
 		peers       []string
@@ -33,9 +33,13 @@ func Command(stderr io.Writer) *cobra.Command {
 		Short: "Run one node of a system (what the runtime starts; rarely run by hand)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			sys, err := registry.Default().Get(cfg.System)
+			sys, err := reg.Get(cfg.System)
 			if err != nil {
 				return usageErr(err)
+			}
+			inproc, ok := sys.(systems.InProcess)
+			if !ok {
+				return usageErr(fmt.Errorf("system %s runs nodes as a program of its own, not through the node command", cfg.System))
 			}
 			if err := systems.CheckBugs(sys, cfg.Bugs); err != nil {
 				return usageErr(err)
@@ -80,7 +84,7 @@ func Command(stderr io.Writer) *cobra.Command {
 				}()
 			}
 			cfg.Logger.Info("node starting", "system", cfg.System, "bugs", cfg.Bugs, "peers", cfg.Peers)
-			if err := sys.RunNode(ctx, cfg); err != nil && ctx.Err() == nil {
+			if err := inproc.RunNode(ctx, cfg); err != nil && ctx.Err() == nil {
 				return &exitcode.ClusterError{Err: fmt.Errorf("node %s: %w", cfg.Name, err)}
 			}
 			return nil
@@ -102,11 +106,11 @@ func Command(stderr io.Writer) *cobra.Command {
 
 func usageErr(err error) error { return &exitcode.ConfigError{Err: err} }
 
-// Main runs the node command with args (the flags, without "node") and
+// Main runs the node command of reg's systems with args (the flags, without "node") and
 // returns the process exit code: 0 when the node stopped because ctx
 // ended or its parent went away, 2 for bad flags, 3 when the node failed.
-func Main(ctx context.Context, args []string, stderr io.Writer) int {
-	cmd := Command(stderr)
+func Main(ctx context.Context, reg *registry.Registry, args []string, stderr io.Writer) int {
+	cmd := Command(reg, stderr)
 	cmd.SetArgs(args)
 	cmd.SetErr(stderr)
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true

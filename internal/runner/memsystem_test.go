@@ -117,7 +117,8 @@ func (s *memSystem) SetClock(ctx context.Context, ep systems.Endpoint, offset ti
 	return nil
 }
 
-func (s *memSystem) NewClient(workload string, _ []systems.Endpoint) (systems.Client, error) {
+func (s *memSystem) NewClient(c systems.ClientConfig) (systems.Client, error) {
+	workload := c.Workload
 	if workload != "register" {
 		return nil, fmt.Errorf("mem serves register only, not %q", workload)
 	}

@@ -33,11 +33,6 @@ type Options struct {
 	// Logger receives the harness's log (the CLI's stderr); the run's
 	// harness.log gets everything regardless.
 	Logger *slog.Logger
-	// System is the system under test as a value, for one the registry
-	// does not hold; Test.System then names it (or is empty). Its nodes
-	// must be ones the cluster's driver can run. When the system also
-	// implements cluster.Admin, the cluster asks nodes through it.
-	System systems.System
 	// Driver runs the cluster instead of a driver of Test.Runtime, and
 	// test.json records its name (tests run over cluster/inmem).
 	Driver cluster.Driver
@@ -53,29 +48,40 @@ type Healed = outcome.Healed
 // and nemesis stop, the cluster is torn down, and what was recorded is
 // still checked.
 func Run(ctx context.Context, t Test, opts Options) (*outcome.Result, error) {
-	if opts.System != nil && t.System == "" {
-		t.System = opts.System.Name()
+	if t.Impl != nil && t.System == "" {
+		t.System = t.Impl.Name()
 	}
 	if opts.Driver != nil && t.Runtime == opts.Driver.Name() {
 		// A replay of a run over a given driver: test.json named it.
 		t.Runtime = DefaultTest().Runtime
 	}
-	res, err := resolve(t, opts.System)
+	// The test first, so a bad one is refused (exit 2) before anything
+	// is asked of the runtime.
+	if _, err := Resolve(t); err != nil {
+		return nil, err
+	}
+	// test.json records the runtime that actually runs, and which faults
+	// it skipped for that runtime.
+	d := opts.Driver
+	if d != nil {
+		t.Runtime = d.Name()
+	} else {
+		var err error
+		if t.Runtime, err = resolveRuntime(ctx, t.Runtime); err != nil {
+			return nil, err
+		}
+		d, _ = newDriver(t.Runtime)
+	}
+	res, err := resolveOn(t, d)
 	if err != nil {
 		return nil, err
 	}
-	if len(opts.NodeCommand) == 0 && opts.Driver == nil {
+	if _, foreign := res.System.(systems.Foreign); !foreign && len(opts.NodeCommand) == 0 && opts.Driver == nil {
 		return nil, &exitcode.ConfigError{Err: errors.New("no node command: the harness needs a program to run nodes with")}
 	}
-	t.Nemesis = res.Test.Nemesis // "default" expanded
-	if t, err = withPlan(t, res.Faults); err != nil {
+	t, err = withPlan(res.Test, res.Faults)
+	if err != nil {
 		return nil, &exitcode.ConfigError{Err: err}
-	}
-	// test.json records the runtime that actually runs.
-	if opts.Driver != nil {
-		t.Runtime = opts.Driver.Name()
-	} else if t.Runtime, err = resolveRuntime(ctx, t.Runtime); err != nil {
-		return nil, err
 	}
 	res.Test = t
 	r, err := newRun(res, opts)
@@ -83,7 +89,7 @@ func Run(ctx context.Context, t Test, opts Options) (*outcome.Result, error) {
 		return nil, err
 	}
 	defer r.logFile.Close()
-	return r.run(ctx)
+	return r.run(ctx, d)
 }
 
 // withPlan fills in what the faults decide: the plan and its steps,
@@ -184,8 +190,8 @@ type run struct {
 
 // run is the path of one run: start the cluster, set up clients and the
 // history, exercise the cluster under faults, close it, judge the history.
-func (r *run) run(ctx context.Context) (*outcome.Result, error) {
-	if err := r.startCluster(ctx); err != nil {
+func (r *run) run(ctx context.Context, d cluster.Driver) (*outcome.Result, error) {
+	if err := r.startCluster(ctx, d); err != nil {
 		return nil, err
 	}
 	defer r.closeCluster()
@@ -212,27 +218,21 @@ func (r *run) abort(err error) error {
 	return err
 }
 
-// startCluster starts the cluster on the run's driver; a failure is a
+// startCluster starts the cluster on driver d; a failure is a
 // *exitcode.ClusterError.
-func (r *run) startCluster(ctx context.Context) error {
+func (r *run) startCluster(ctx context.Context, d cluster.Driver) error {
 	t := r.t
 	r.log.Info("starting cluster", "system", t.System, "nodes", t.Nodes, "bugs", t.Bugs, "seed", t.Seed)
 	spec := cluster.Spec{
 		System: t.System, Nodes: t.Nodes, Bugs: t.Bugs, Storage: t.Storage, RunDir: r.dir,
 		Command: r.opts.NodeCommand, Logger: r.log,
+		Admin:        cluster.AdminOf(r.res.System),
+		Addressing:   systems.AddressingOf(r.res.System),
+		ReadyTimeout: t.StartTimeout.D(),
 	}
-	// A system with an API of its own answers for its nodes.
-	if a, ok := r.res.System.(cluster.Admin); ok {
-		spec.Admin = a
-	}
-	d := r.opts.Driver
+	spec.Foreign, _ = r.res.System.(systems.Foreign)
 	var err error
-	if d == nil {
-		d, err = newDriver(t.Runtime)
-	}
-	if err == nil {
-		r.cluster, err = cluster.Start(ctx, spec, d)
-	}
+	r.cluster, err = cluster.Start(ctx, spec, d)
 	if err != nil {
 		return r.abort(&exitcode.ClusterError{Err: fmt.Errorf("cluster did not come up: %w", err)})
 	}
@@ -255,9 +255,11 @@ func (r *run) setUp() error {
 		CheckTimeout: t.CheckTimeout.D(),
 	}
 	var err error
-	r.client, err = r.res.System.NewClient(t.Workload, r.nodes)
+	r.client, err = r.res.System.NewClient(systems.ClientConfig{Workload: t.Workload, Nodes: r.nodes, Bugs: t.Bugs})
 	if err != nil {
-		return r.abort(&exitcode.ConfigError{Err: fmt.Errorf("client for %s/%s: %w", t.System, t.Workload, err)})
+		// The test was checked; a client that cannot be made for a running
+		// cluster is the system adapter failing (exit 3).
+		return r.abort(&exitcode.ClusterError{Err: fmt.Errorf("system %s: client for workload %s: %w", t.System, t.Workload, err)})
 	}
 	r.gen = r.res.Workload.NewGenerator(r.wopts)
 	r.history, err = os.OpenFile(filepath.Join(r.dir, store.HistoryFile), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)

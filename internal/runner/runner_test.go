@@ -40,7 +40,8 @@ func runMem(ctx context.Context, t *testing.T, tt Test, setup func(*memSystem)) 
 	if setup != nil {
 		setup(sys)
 	}
-	out, err := Run(ctx, tt, Options{System: sys, Driver: d})
+	tt.Impl = sys
+	out, err := Run(ctx, tt, Options{Driver: d})
 	if !d.Closed() {
 		t.Errorf("the run returned without closing its driver")
 	}
@@ -127,7 +128,8 @@ func TestRunAppliesAPartitionToTheMeshAndHealsIt(t *testing.T) {
 			time.Sleep(2 * time.Millisecond)
 		}
 	}()
-	out, err := Run(context.Background(), tt, Options{System: sys, Driver: d})
+	tt.Impl = sys
+	out, err := Run(context.Background(), tt, Options{Driver: d})
 	stop()
 	<-watched
 	if err != nil {

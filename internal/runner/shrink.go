@@ -71,8 +71,9 @@ type shrinkTry struct {
 // dir still fails (nemesis.Shrink), replaying each candidate up to
 // o.Replays times with the run's configuration, seed and pinned targets.
 // A run that is not invalid cannot be shrunk: a *exitcode.ConfigError.
-// opts gives the Options of each run (tests need a fresh driver per run).
-func Shrink(ctx context.Context, dir string, o ShrinkOptions, opts func() Options) (*Shrunk, error) {
+// prepare gives the Options of each run and may set what test.json does
+// not hold (the test's Impl); tests need a fresh driver per run.
+func Shrink(ctx context.Context, dir string, o ShrinkOptions, prepare func(*Test) Options) (*Shrunk, error) {
 	var res outcome.Result
 	if err := store.ReadJSON(dir, store.ResultsFile, &res); err != nil {
 		return nil, &exitcode.ConfigError{Err: fmt.Errorf("shrink %s: %w", dir, err)}
@@ -115,7 +116,8 @@ func Shrink(ctx context.Context, dir string, o ShrinkOptions, opts func() Option
 		try := shrinkTry{Try: s.Tries, Steps: len(steps), Of: len(t.Schedule), Labels: c.ShrunkSteps}
 		for range o.Replays {
 			// Runs use ctx, not the budget: a run begun finishes.
-			r, err := Run(ctx, c, opts())
+			rc := c
+			r, err := Run(ctx, rc, prepare(&rc))
 			if ctx.Err() != nil {
 				return false, ctx.Err()
 			}

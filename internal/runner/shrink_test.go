@@ -31,7 +31,7 @@ func TestShrinkOfABugThatNeedsNoFaults(t *testing.T) {
 	if len(orig.Schedule) < 3 {
 		t.Fatalf("the run to shrink has %d steps; want a few", len(orig.Schedule))
 	}
-	fresh := func() Options { sys, d := newMemSystem(); return Options{System: sys, Driver: d} }
+	fresh := func(t *Test) Options { sys, d := newMemSystem(); t.Impl = sys; return Options{Driver: d} }
 	s, err := Shrink(context.Background(), out.RunDir, ShrinkOptions{Replays: 2}, fresh)
 	if err != nil {
 		t.Fatal(err)

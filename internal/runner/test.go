@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/faultline/faultline/cluster"
 	"github.com/faultline/faultline/internal/exitcode"
 	"github.com/faultline/faultline/nemesis"
+	"github.com/faultline/faultline/outcome"
 	"github.com/faultline/faultline/systems"
 	"github.com/faultline/faultline/systems/registry"
 	"github.com/faultline/faultline/workloads"
@@ -44,12 +46,15 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // Test is a test as data: what to run, against what, for how long. It is
 // stored, with every default resolved, as the run's test.json.
 type Test struct {
-	System   string   `json:"system"`
-	Workload string   `json:"workload"`
-	Nemesis  []string `json:"nemesis"` // fault names; empty or ["none"] for none
-	Bugs     []string `json:"bugs,omitempty"`
-	Nodes    int      `json:"nodes"`
-	Runtime  string   `json:"runtime"`
+	System string `json:"system"`
+	// Impl is the system under test as a value (faultline.New sets it);
+	// when nil, System names one of the built-in systems.
+	Impl     systems.System `json:"-"`
+	Workload string         `json:"workload"`
+	Nemesis  []string       `json:"nemesis"` // fault names; empty or ["none"] for none
+	Bugs     []string       `json:"bugs,omitempty"`
+	Nodes    int            `json:"nodes"`
+	Runtime  string         `json:"runtime"`
 
 	TimeLimit       Duration `json:"time_limit"`       // how long clients run
 	Concurrency     int      `json:"concurrency"`      // client workers
@@ -57,6 +62,7 @@ type Test struct {
 	OpTimeout       Duration `json:"op_timeout"`       // past it an op is recorded info
 	NemesisInterval Duration `json:"nemesis_interval"` // between fault starts and stops
 	RecoveryTimeout Duration `json:"recovery_timeout"` // for the cluster to be healthy again after the run
+	StartTimeout    Duration `json:"start_timeout"`    // for each node to become ready when it starts
 	CheckTimeout    Duration `json:"check_timeout"`    // past it checkers say unknown
 	FinalReads      bool     `json:"final_reads"`      // read every key after recovery (see workloads.Settler)
 
@@ -89,6 +95,14 @@ type Test struct {
 	ShrunkSteps []string `json:"shrunk_steps,omitempty"`
 	// ReplayOf is the run directory this run replays, if any.
 	ReplayOf string `json:"replay_of,omitempty"`
+
+	// Skipped are the faults asked for that mean nothing for this system
+	// on this runtime, with why; the run goes on without them. Resolve
+	// fills it.
+	Skipped []outcome.SkippedFault `json:"skipped_faults,omitempty"`
+	// LinkMechanism is how partitions and link faults act on this run's
+	// links; empty when the run has none. Resolve fills it.
+	LinkMechanism string `json:"link_mechanism,omitempty"`
 }
 
 // DefaultMix is the nemesis name of a system's default fault mix:
@@ -126,6 +140,7 @@ func DefaultTest() Test {
 		OpTimeout:       Duration(2 * time.Second),
 		NemesisInterval: Duration(5 * time.Second),
 		RecoveryTimeout: Duration(30 * time.Second),
+		StartTimeout:    Duration(60 * time.Second),
 		CheckTimeout:    Duration(2 * time.Minute),
 		FinalReads:      true,
 		ResultsDir:      "results",
@@ -140,35 +155,52 @@ type Resolved struct {
 	Faults   []nemesis.Fault
 }
 
-// Resolve checks t and looks up its system, workload and faults. Every
-// problem is a *exitcode.ConfigError naming what was wrong and what is allowed.
-func Resolve(t Test) (*Resolved, error) { return resolve(t, nil) }
+// Resolve checks t and looks up its system (t.Impl, else the built-in
+// t.System names), workload and faults, and skips the faults that mean
+// nothing for the system on t's runtime (Test.Skipped says why). Every
+// problem is a *exitcode.ConfigError naming what was wrong and what is
+// allowed.
+func Resolve(t Test) (*Resolved, error) {
+	name := t.Runtime
+	if name == "auto" {
+		name = "process" // what it falls back to; Run resolves it first
+	}
+	d, _ := newDriver(name) // an unknown runtime is reported below
+	return resolveOn(t, d)
+}
 
-// resolve is Resolve with the system given as a value (sys), or looked up
-// by name in the registry (nil).
-func resolve(t Test, sys systems.System) (*Resolved, error) {
+// resolveOn is Resolve for a run on driver d (nil: an unknown runtime).
+func resolveOn(t Test, d cluster.Driver) (*Resolved, error) {
 	bad := func(format string, args ...any) (*Resolved, error) {
 		return nil, &exitcode.ConfigError{Err: fmt.Errorf(format, args...)}
 	}
-	if sys == nil {
+	sys := t.Impl
+	switch {
+	case sys == nil && t.System == "":
+		return bad("no system to test: pass one to faultline.New (valid built-ins: %s)", strings.Join(registry.Default().Names(), ", "))
+	case sys == nil:
 		var err error
 		if sys, err = registry.Default().Get(t.System); err != nil {
 			return nil, &exitcode.ConfigError{Err: err}
 		}
-	} else if t.System != sys.Name() {
+	case t.System != sys.Name():
 		return bad("the test names system %q, but the system given is %q", t.System, sys.Name())
 	}
 	t = withDefaultMix(t, sys)
+	if err := checkNodes(sys, t.Runtime); err != nil {
+		return nil, &exitcode.ConfigError{Err: err}
+	}
 	w, err := workloads.Default().Get(t.Workload)
 	if err != nil {
 		return nil, &exitcode.ConfigError{Err: err}
 	}
-	fs, ok := sys.Workloads()[t.Workload]
-	if !ok {
+	if _, ok := sys.Workloads()[t.Workload]; !ok {
 		return bad("system %s does not serve workload %q (it serves: %s)", sys.Name(), t.Workload, strings.Join(sortedKeys(sys.Workloads()), ", "))
 	}
-	_ = fs
-	faults, err := nemesis.Default().Get(t.Nemesis, nemesis.Options{Grudge: t.Grudge})
+	if d == nil {
+		return bad("unknown runtime %q (valid: %s)", t.Runtime, strings.Join(runtimes, ", "))
+	}
+	faults, err := meaningfulFaults(&t, sys, d)
 	if err != nil {
 		return nil, &exitcode.ConfigError{Err: err}
 	}
@@ -180,9 +212,6 @@ func resolve(t Test, sys systems.System) (*Resolved, error) {
 	}
 	if err := systems.CheckBugs(sys, t.Bugs); err != nil {
 		return nil, &exitcode.ConfigError{Err: err}
-	}
-	if !slices.Contains(runtimes, t.Runtime) {
-		return bad("unknown runtime %q (valid: %s)", t.Runtime, strings.Join(runtimes, ", "))
 	}
 	switch {
 	case t.Nodes < sys.MinNodes():
@@ -201,10 +230,30 @@ func resolve(t Test, sys systems.System) (*Resolved, error) {
 		return bad("--nemesis-interval must be positive, got %s", t.NemesisInterval.D())
 	case t.RecoveryTimeout <= 0 || t.CheckTimeout <= 0:
 		return bad("recovery and check timeouts must be positive")
+	case t.StartTimeout < 0:
+		return bad("start timeout must be positive (0: the default, 60s), got %s", t.StartTimeout.D())
 	case t.ResultsDir == "":
 		return bad("--results must name a directory")
 	}
+	t.Impl = sys
 	return &Resolved{Test: t, System: sys, Workload: w, Faults: faults}, nil
+}
+
+// checkNodes checks that sys says how its nodes run, and that the
+// runtime can run them: the docker runtime's image holds faultline-node,
+// which knows only the built-in systems, besides a foreign program.
+func checkNodes(sys systems.System, runtime string) error {
+	_, inproc := sys.(systems.InProcess)
+	_, foreign := sys.(systems.Foreign)
+	switch {
+	case inproc == foreign:
+		return fmt.Errorf("system %s (%T) must say how its nodes run: implement exactly one of systems.InProcess (RunNode) and systems.Foreign (Executable, Command, Addressing)", sys.Name(), sys)
+	case inproc && runtime == "docker":
+		if b, err := registry.Default().Get(sys.Name()); err != nil || reflect.TypeOf(b) != reflect.TypeOf(sys) {
+			return fmt.Errorf("system %s runs its nodes in-process, in this binary; the docker runtime's image runs faultline-node, which holds only the built-in systems (%s): use the process runtime, or make the system Foreign with a static binary", sys.Name(), strings.Join(registry.Default().Names(), ", "))
+		}
+	}
+	return nil
 }
 
 // checkNemesis checks what the faults need from the rest of the test.
@@ -273,4 +322,79 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// meaningfulFaults returns the faults of t.Nemesis that mean something for
+// sys on driver d; it records the others, with why, in t.Skipped, and how
+// link faults act in t.LinkMechanism. Faults are skipped, never faked:
+// a clock fault on a system whose clocks cannot be set would only log
+// that it happened. When every fault asked for is skipped the test is
+// refused, since it would run without faults and pass for nothing.
+func meaningfulFaults(t *Test, sys systems.System, d cluster.Driver) ([]nemesis.Fault, error) {
+	reg := nemesis.Default()
+	names, err := reg.Expand(t.Nemesis)
+	if err != nil {
+		return nil, err
+	}
+	mechanism, whyNot := cluster.LinkMechanismOf(d, systems.AddressingOf(sys))
+	var limits map[string]string
+	if fl, ok := sys.(systems.FaultLimits); ok {
+		limits = fl.UnsupportedFaults()
+	}
+	t.Skipped, t.LinkMechanism = nil, ""
+	var keep []string
+	for _, n := range names {
+		fam := reg.Family(n)
+		why := limits[n]
+		if why == "" {
+			why = limits[fam]
+		}
+		if why == "" {
+			why = unsupportedBy(sys, fam, whyNot)
+		}
+		if why != "" {
+			t.Skipped = append(t.Skipped, outcome.SkippedFault{Fault: n, Reason: why})
+			continue
+		}
+		keep = append(keep, n)
+		if fam == "partition" || fam == "link" {
+			t.LinkMechanism = mechanism
+		}
+	}
+	// A sequence is one schedule: it cannot run with a fault cut out.
+	seqs, _ := nemesis.SplitSequences(t.Nemesis)
+	for _, seq := range seqs {
+		for _, sk := range t.Skipped {
+			if slices.Contains(seq.Faults, sk.Fault) {
+				return nil, fmt.Errorf("nemesis %s needs %s, which means nothing for system %s here: %s", seq.Name, sk.Fault, sys.Name(), sk.Reason)
+			}
+		}
+	}
+	if len(names) > 0 && len(keep) == 0 {
+		var why []string
+		for _, s := range t.Skipped {
+			why = append(why, s.Fault+": "+s.Reason)
+		}
+		return nil, fmt.Errorf("no fault asked for means anything for system %s on the %s runtime (%s); ask for others, or none", sys.Name(), d.Name(), strings.Join(why, "; "))
+	}
+	return reg.Get(keep, nemesis.Options{Grudge: t.Grudge})
+}
+
+// unsupportedBy says why a fault of family fam means nothing for sys, from
+// what sys implements and what the runtime can do to its links (whyNot),
+// or "".
+func unsupportedBy(sys systems.System, fam, whyNot string) string {
+	switch fam {
+	case "clock":
+		if _, ok := sys.(systems.ClockSetter); !ok {
+			return fmt.Sprintf("system %s cannot have its nodes' clocks set (no systems.ClockSetter; a foreign program keeps the host's clock)", sys.Name())
+		}
+	case "power-loss":
+		if l, ok := sys.(systems.LazyStorage); !ok || !l.LazyStorage() {
+			return fmt.Sprintf("system %s's nodes cannot hold un-fsynced writes in memory (no systems.LazyStorage), so a power loss would be a plain kill", sys.Name())
+		}
+	case "partition", "link":
+		return whyNot
+	}
+	return ""
 }

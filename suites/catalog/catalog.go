@@ -75,7 +75,12 @@ func (s Scenario) Test(seed uint64, bugs []string, opts ...faultline.Option) fau
 	if s.Nodes > 0 {
 		base = append(base, faultline.Nodes(s.Nodes))
 	}
-	return faultline.New(s.System, append(base, opts...)...)
+	// A system not in this build stays a name: the harness refuses it
+	// with the reason (see Available).
+	sys, _ := faultline.Builtin(s.System)
+	t := faultline.New(sys, append(base, opts...)...)
+	t.System = s.System
+	return t
 }
 
 // Available says why the scenario cannot run in this build (its system,
@@ -85,7 +90,7 @@ func (s Scenario) Test(seed uint64, bugs []string, opts ...faultline.Option) fau
 func (s Scenario) Available() error { return available(s.Test(1, nil)) }
 
 func available(t faultline.Test) error {
-	t.Runtime = faultline.New("").Runtime
+	t.Runtime = faultline.New(nil).Runtime
 	if _, err := runner.Resolve(t); err != nil {
 		return fmt.Errorf("not in this build: %w", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/faultline/faultline/systems/gossip/crdt"
 )
@@ -46,13 +45,6 @@ func (n *node) clientHandler() http.Handler {
 	return mux
 }
 
-// object returns a copy of the replica's object at key.
-func (n *node) object(key string) crdt.Object {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.objs[key]
-}
-
 func (n *node) counterAdd(w http.ResponseWriter, r *http.Request) {
 	var req clientRequest
 	if !decode(w, r, &req) {
@@ -62,23 +54,18 @@ func (n *node) counterAdd(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, clientResponse{Error: `counter add needs {"delta": N}`})
 		return
 	}
-	id := fmt.Sprintf("%s.%d", n.cfg.Name, n.inc)
-	n.update(w, r.PathValue("key"), func(cur crdt.Object) crdt.Object {
-		var c crdt.PNCounter
-		if cur.Counter != nil {
-			c = *cur.Counter
-		}
-		d := c.Add(id, *req.Delta)
-		return crdt.Object{Counter: &d}
-	})
+	n.update(w, r.PathValue("key"), n.replica.counterAdd(*req.Delta))
 }
 
 func (n *node) counterRead(w http.ResponseWriter, r *http.Request) {
-	var v int64
-	if o := n.object(r.PathValue("key")); o.Counter != nil {
-		v = o.Counter.Value()
-	}
-	writeJSON(w, http.StatusOK, clientResponse{Value: json.RawMessage(fmt.Sprint(v))})
+	writeJSON(w, http.StatusOK, clientResponse{Value: n.readValue("counter", r.PathValue("key"))})
+}
+
+// readValue is key's value as the client API answers it.
+func (n *node) readValue(kind, key string) json.RawMessage {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return json.RawMessage(n.read(kind, key))
 }
 
 func (n *node) setUpdate(w http.ResponseWriter, r *http.Request) {
@@ -93,31 +80,16 @@ func (n *node) setUpdate(w http.ResponseWriter, r *http.Request) {
 	}
 	switch op := r.PathValue("op"); op {
 	case "add":
-		n.update(w, r.PathValue("key"), func(crdt.Object) crdt.Object {
-			n.tagSeq++
-			d := crdt.ORSet{}.Add(elem, fmt.Sprintf("%s.%d.%d", n.cfg.Name, n.inc, n.tagSeq))
-			return crdt.Object{Set: &d}
-		})
+		n.update(w, r.PathValue("key"), n.setAdd(elem))
 	case "remove":
-		n.update(w, r.PathValue("key"), func(cur crdt.Object) crdt.Object {
-			var s crdt.ORSet
-			if cur.Set != nil {
-				s = *cur.Set
-			}
-			d := s.Remove(elem)
-			return crdt.Object{Set: &d}
-		})
+		n.update(w, r.PathValue("key"), n.setRemove(elem))
 	default:
 		writeJSON(w, http.StatusNotFound, clientResponse{Error: fmt.Sprintf("no set operation %q (add, remove)", op)})
 	}
 }
 
 func (n *node) setRead(w http.ResponseWriter, r *http.Request) {
-	var elems []string
-	if o := n.object(r.PathValue("key")); o.Set != nil {
-		elems = o.Set.Elements()
-	}
-	writeJSON(w, http.StatusOK, clientResponse{Value: json.RawMessage("[" + strings.Join(elems, ",") + "]")})
+	writeJSON(w, http.StatusOK, clientResponse{Value: n.readValue("set", r.PathValue("key"))})
 }
 
 func (n *node) registerWrite(w http.ResponseWriter, r *http.Request) {
@@ -130,24 +102,11 @@ func (n *node) registerWrite(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, clientResponse{Error: `register write needs {"value": V}: ` + err.Error()})
 		return
 	}
-	n.update(w, r.PathValue("key"), func(crdt.Object) crdt.Object {
-		now := n.cfg.Clock.Now().UnixNano()
-		ts := n.hlc.Now(now)
-		if n.wallClock {
-			// The seed's LWWRegister.write: the wall clock alone.
-			ts = crdt.Timestamp{Wall: now, Node: n.cfg.Name}
-		}
-		d := crdt.LWWRegister{}.Set(v, ts)
-		return crdt.Object{Register: &d}
-	})
+	n.update(w, r.PathValue("key"), n.replica.registerWrite(v, n.cfg.Clock.Now().UnixNano()))
 }
 
 func (n *node) registerRead(w http.ResponseWriter, r *http.Request) {
-	v := json.RawMessage("null")
-	if o := n.object(r.PathValue("key")); o.Register != nil && o.Register.Value != "" {
-		v = json.RawMessage(o.Register.Value)
-	}
-	writeJSON(w, http.StatusOK, clientResponse{Value: v})
+	writeJSON(w, http.StatusOK, clientResponse{Value: n.readValue("register", r.PathValue("key"))})
 }
 
 // update applies a local update: mk computes the delta from the key's
@@ -160,10 +119,7 @@ func (n *node) registerRead(w http.ResponseWriter, r *http.Request) {
 // reissues a name an undurable update used.
 func (n *node) update(w http.ResponseWriter, key string, mk func(cur crdt.Object) crdt.Object) {
 	n.mu.Lock()
-	cur := n.objs[key]
-	d := mk(cur)
-	n.set(key, cur.Merge(d))
-	n.enqueue(key, d)
+	d := n.replica.update(key, mk)
 	n.mu.Unlock()
 	if err := n.dlog.append(loggedDelta{Key: key, Obj: d}); err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, clientResponse{Error: "update applied but not durable, outcome unknown: " + err.Error()})

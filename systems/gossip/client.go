@@ -37,11 +37,8 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 	if err != nil {
 		return systems.Failed("%v", err)
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, defaultClientTimeout)
-		defer cancel()
-	}
+	ctx, cancel := systems.BoundContext(ctx, defaultClientTimeout)
+	defer cancel()
 	var cr clientResponse
 	reply, sent, err := systems.CallJSON(ctx, c.hc, method, node, path, body, maxBodyBytes, &cr)
 	if err != nil {

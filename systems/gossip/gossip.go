@@ -16,6 +16,7 @@ import (
 
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/systems"
+	"github.com/faultline/faultline/systems/nodekit/admin"
 )
 
 // Named bugs.
@@ -26,7 +27,13 @@ const (
 	BugLWWWallClock         = "lww-wall-clock"
 )
 
-type system struct{}
+// system is the harness's view of the store. Its nodes serve faultline's
+// admin endpoint (readiness, role, clock: admin.Endpoint) and honour lazy
+// storage.
+type system struct{ admin.Endpoint }
+
+// LazyStorage is true: every node's storage honours NodeConfig.Storage.
+func (system) LazyStorage() bool { return true }
 
 // New returns the gossip system.
 func New() systems.System { return system{} }
@@ -69,12 +76,12 @@ func (system) RunNode(ctx context.Context, cfg systems.NodeConfig) error {
 	return runNode(ctx, cfg, DefaultOptions())
 }
 
-func (system) NewClient(workload string, nodes []systems.Endpoint) (systems.Client, error) {
-	switch workload {
+func (system) NewClient(c systems.ClientConfig) (systems.Client, error) {
+	switch c.Workload {
 	case "set", "counter":
-		return newClient(workload), nil
+		return newClient(c.Workload), nil
 	case "lww":
 		return newClient("register"), nil
 	}
-	return nil, fmt.Errorf("gossip: no client for workload %q (serves: counter, lww, set)", workload)
+	return nil, fmt.Errorf("gossip: no client for workload %q (serves: counter, lww, set)", c.Workload)
 }

@@ -97,11 +97,6 @@ type gossipMsg struct {
 	Objects map[string]crdt.Object `json:"objects,omitempty"`
 }
 
-type pending struct {
-	obj  crdt.Object
-	sent int
-}
-
 type outMsg struct {
 	path string
 	body []byte
@@ -113,9 +108,6 @@ type node struct {
 	log  *slog.Logger
 	ctx  context.Context
 
-	overwrite, once, aeOverwrite, wallClock bool
-
-	inc      uint64 // this life's incarnation: names counter entries and set tags
 	dlog     *deltaLog
 	hc       *http.Client
 	peerAddr map[string]string
@@ -124,14 +116,8 @@ type node struct {
 	ready    atomic.Bool
 	aeBusy   atomic.Bool
 
-	mu      sync.Mutex // guards everything below
-	objs    map[string]crdt.Object
-	hashes  map[string]digest.Hash // cache of objs' digests
-	members *swim.Machine
-	hlc     crdt.HLC
-	pending map[string]*pending // updates being pushed, by key
-	rng     *rand.Rand
-	tagSeq  uint64
+	mu sync.Mutex // guards the replica
+	*replica
 }
 
 func runNode(ctx context.Context, cfg systems.NodeConfig, opts Options) error {
@@ -191,17 +177,8 @@ func openDurable(cfg systems.NodeConfig) (uint64, *deltaLog, []loggedDelta, erro
 // nothing runs yet.
 func newNode(ctx context.Context, cfg systems.NodeConfig, opts Options, lg *slog.Logger, inc uint64, dlog *deltaLog) (*node, error) {
 	n := &node{
-		cfg: cfg, opts: opts, log: lg, ctx: ctx,
-		overwrite:   cfg.HasBug(BugMergeOverwrite),
-		once:        cfg.HasBug(BugGossipOnce),
-		aeOverwrite: cfg.HasBug(BugAntiEntropyOverwrite),
-		wallClock:   cfg.HasBug(BugLWWWallClock),
-		inc:         inc, dlog: dlog,
+		cfg: cfg, opts: opts, log: lg, ctx: ctx, dlog: dlog,
 		peerAddr: map[string]string{}, outbox: map[string]chan outMsg{},
-		objs: map[string]crdt.Object{}, hashes: map[string]digest.Hash{},
-		hlc:     crdt.HLC{Node: cfg.Name},
-		pending: map[string]*pending{},
-		rng:     rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), inc<<8|uint64(cfg.ID))),
 		hc: &http.Client{Transport: &http.Transport{
 			Proxy:               nil, // peers are reached through the mesh only
 			DialContext:         (&net.Dialer{Timeout: opts.PeerTimeout, KeepAlive: 15 * time.Second}).DialContext,
@@ -217,23 +194,13 @@ func newNode(ctx context.Context, cfg systems.NodeConfig, opts Options, lg *slog
 		n.peerAddr[name] = addr
 		n.outbox[name] = make(chan outMsg, outboxSize)
 	}
-	slices.Sort(peers)
 	var err error
-	n.members, err = swim.New(swim.DefaultConfig(cfg.Name, peers), 0, rand.New(rand.NewPCG(inc, uint64(cfg.ID))))
+	n.replica, err = newReplica(cfg.Name, peers, cfg.HasBug, opts, inc,
+		rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), inc<<8|uint64(cfg.ID))), rand.New(rand.NewPCG(inc, uint64(cfg.ID))))
 	if err != nil {
 		return nil, err
 	}
 	return n, nil
-}
-
-// replay merges the deltas of earlier lives into the replica.
-func (n *node) replay(recovered []loggedDelta) {
-	for _, d := range recovered {
-		n.objs[d.Key] = n.objs[d.Key].Merge(d.Obj)
-		if r := d.Obj.Register; r != nil {
-			n.hlc.Observe(r.TS)
-		}
-	}
 }
 
 // serve binds the node's ports, starts its senders and protocol loop, and
@@ -295,20 +262,15 @@ func (n *node) loop() {
 		case <-t.C:
 		}
 		n.mu.Lock()
-		msgs := n.members.Tick()
-		var rounds map[string]gossipMsg
-		if tick%n.opts.GossipEvery == 0 {
-			rounds = n.gossipRound()
-		}
+		msgs, rounds, ae := n.tick(tick)
 		n.mu.Unlock()
 		for _, m := range msgs {
 			n.send(m.To, pathSWIM, m)
 		}
-		for to, m := range rounds {
-			n.send(to, pathGossip, m)
+		for _, r := range rounds {
+			n.send(r.to, pathGossip, r.msg)
 		}
-		// gossip-once has no anti-entropy at all.
-		if !n.once && tick%n.opts.AntiEntropyEvery == 0 && n.aeBusy.CompareAndSwap(false, true) {
+		if ae && n.aeBusy.CompareAndSwap(false, true) {
 			n.bg.Go(func() {
 				defer n.aeBusy.Store(false)
 				if err := n.antiEntropy(); err != nil {
@@ -319,155 +281,27 @@ func (n *node) loop() {
 	}
 }
 
-// gossipRound picks Fanout random live peers and builds, for each, a
-// message with the pending updates. Each pending update counts one round;
-// after Retransmit rounds (one under gossip-once) it is forgotten.
-// Called with mu held.
-func (n *node) gossipRound() map[string]gossipMsg {
-	if len(n.pending) == 0 {
-		return nil
-	}
-	live := n.members.Live()
-	n.rng.Shuffle(len(live), func(i, j int) { live[i], live[j] = live[j], live[i] })
-	targets := live[:min(len(live), n.opts.Fanout)]
-	limit := n.opts.Retransmit
-	if n.once {
-		limit = 1
-	}
-	var deltas []loggedDelta
-	for _, k := range slices.Sorted(maps.Keys(n.pending)) {
-		if len(deltas) == n.opts.MaxDeltas {
-			break
-		}
-		p := n.pending[k]
-		deltas = append(deltas, loggedDelta{Key: k, Obj: p.obj})
-		if p.sent++; p.sent >= limit || len(targets) == 0 && n.once {
-			delete(n.pending, k)
-		}
-	}
-	out := map[string]gossipMsg{}
-	for _, t := range targets {
-		out[t] = gossipMsg{From: n.cfg.Name, Inc: n.members.Incarnation(), Updates: n.members.Piggyback(t), Deltas: deltas}
-	}
-	return out
-}
-
-// enqueue adds an update to the ones being pushed, folding it into any
-// pending update of the same key. Called with mu held.
-func (n *node) enqueue(key string, d crdt.Object) {
-	if p, ok := n.pending[key]; ok {
-		p.obj, p.sent = p.obj.Merge(d), 0
-		return
-	}
-	n.pending[key] = &pending{obj: d}
-}
-
-// set replaces key's state. Called with mu held.
-func (n *node) set(key string, o crdt.Object) {
-	n.objs[key] = o
-	delete(n.hashes, key)
-	if r := o.Register; r != nil && !n.wallClock {
-		n.hlc.Observe(r.TS)
-	}
-}
-
-// mergeRemote folds a copy of key received from a peer into the replica
-// and reports whether that changed it. Under merge-overwrite the copy
-// replaces the replica's state instead. Called with mu held.
-func (n *node) mergeRemote(key string, in crdt.Object) bool {
-	cur := n.objs[key]
-	next := cur.Merge(in)
-	if n.overwrite {
-		next = in
-	}
-	if next.Digest() == n.hash(key) {
-		return false
-	}
-	n.set(key, next)
-	return true
-}
-
-// hash returns key's state digest, cached. Called with mu held.
-func (n *node) hash(key string) digest.Hash {
-	h, ok := n.hashes[key]
-	if !ok {
-		h = n.objs[key].Digest()
-		n.hashes[key] = h
-	}
-	return h
-}
-
-// tree builds the replica's Merkle digest. Called with mu held.
-func (n *node) tree() digest.Tree {
-	states := make(map[string]digest.Hash, len(n.objs))
-	for k := range n.objs {
-		states[k] = n.hash(k)
-	}
-	return digest.Build(states)
-}
-
-// inBuckets returns the replica's keys in the given buckets. The objects
-// are immutable values (every merge makes new ones), so they may be encoded
-// after mu is released. Called with mu held.
-func (n *node) inBuckets(buckets []int) map[string]crdt.Object {
-	want := map[int]bool{}
-	for _, b := range buckets {
-		want[b] = true
-	}
-	out := map[string]crdt.Object{}
-	for k, o := range n.objs {
-		if want[digest.Bucket(k)] {
-			out[k] = o
-		}
-	}
-	return out
-}
-
 // antiEntropy runs one push-pull exchange with a random live peer: send
 // our digest; the peer answers with its state of every key in the buckets
 // where the digests differ; merge that, then push ours for those buckets.
 func (n *node) antiEntropy() error {
 	n.mu.Lock()
-	live := n.members.Live()
-	if len(live) == 0 {
-		n.mu.Unlock()
+	peer, req, ok := n.aeStart()
+	n.mu.Unlock()
+	if !ok {
 		return nil
 	}
-	peer := live[n.rng.IntN(len(live))]
-	tree := n.tree()
-	req := gossipMsg{From: n.cfg.Name, Inc: n.members.Incarnation(), Updates: n.members.Piggyback(peer), Tree: &tree}
-	n.mu.Unlock()
-
 	var reply gossipMsg
 	if err := n.call(peer, pathAEDigest, req, &reply, n.opts.AntiEntropyTimeout); err != nil {
 		return err
 	}
-	if len(reply.Buckets) == 0 {
+	n.mu.Lock()
+	push, ok := n.onAEReply(peer, reply)
+	n.mu.Unlock()
+	if !ok {
 		return nil
 	}
-	n.mu.Lock()
-	n.observe(reply)
-	for k, o := range reply.Objects {
-		if n.aeOverwrite {
-			// The seed's sync_nodes: the initiator's copy wins every key
-			// it has; it takes only keys it lacks.
-			if _, have := n.objs[k]; !have {
-				n.set(k, o)
-			}
-			continue
-		}
-		n.mergeRemote(k, o)
-	}
-	push := gossipMsg{From: n.cfg.Name, Inc: n.members.Incarnation(), Updates: n.members.Piggyback(peer), Objects: n.inBuckets(reply.Buckets)}
-	n.mu.Unlock()
 	return n.call(peer, pathAEPush, push, nil, n.opts.AntiEntropyTimeout)
-}
-
-// observe takes a peer message's membership content. Called with mu held.
-func (n *node) observe(m gossipMsg) {
-	if _, known := n.peerAddr[m.From]; known {
-		n.members.Observe(m.From, m.Inc, m.Updates)
-	}
 }
 
 func (n *node) peerHandler() http.Handler {
@@ -478,7 +312,7 @@ func (n *node) peerHandler() http.Handler {
 			return
 		}
 		n.mu.Lock()
-		out := n.members.Step(m)
+		out := n.onSWIM(m)
 		n.mu.Unlock()
 		for _, o := range out {
 			n.send(o.To, pathSWIM, o)
@@ -491,13 +325,7 @@ func (n *node) peerHandler() http.Handler {
 			return
 		}
 		n.mu.Lock()
-		n.observe(m)
-		for _, d := range m.Deltas {
-			// Rumor mongering: what is new here is pushed on.
-			if n.mergeRemote(d.Key, d.Obj) {
-				n.enqueue(d.Key, d.Obj)
-			}
-		}
+		n.onGossip(m)
 		n.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	})
@@ -511,11 +339,7 @@ func (n *node) peerHandler() http.Handler {
 			return
 		}
 		n.mu.Lock()
-		n.observe(m)
-		mine := n.tree()
-		reply := gossipMsg{From: n.cfg.Name, Inc: n.members.Incarnation(), Updates: n.members.Piggyback(m.From)}
-		reply.Buckets = digest.Diff(*m.Tree, mine)
-		reply.Objects = n.inBuckets(reply.Buckets)
+		reply := n.onAEDigest(m)
 		n.mu.Unlock()
 		writeJSON(w, http.StatusOK, reply)
 	})
@@ -525,14 +349,7 @@ func (n *node) peerHandler() http.Handler {
 			return
 		}
 		n.mu.Lock()
-		n.observe(m)
-		for k, o := range m.Objects {
-			if n.aeOverwrite {
-				n.set(k, o) // copied over, versions never compared
-				continue
-			}
-			n.mergeRemote(k, o)
-		}
+		n.onAEPush(m)
 		n.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 	})

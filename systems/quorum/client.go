@@ -39,18 +39,18 @@ func newClient(timeout time.Duration) *client {
 //   - Info: the outcome is unknown: a timeout, a connection lost after
 //     sending, or a node reporting its store phase incomplete.
 func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.Op) systems.Completion {
-	req := clientRequest{Key: op.Key}
+	// The wire's clientRequest, with the value still to encode.
+	var req struct {
+		Key   string `json:"key"`
+		Value any    `json:"value,omitempty"`
+	}
+	req.Key = op.Key
 	var path string
 	switch op.F {
 	case history.OpRead:
 		path = pathRead
 	case history.OpWrite:
-		path = pathWrite
-		raw, err := json.Marshal(op.Value)
-		if err != nil {
-			return systems.Failed("encode value: %v", err)
-		}
-		req.Value = raw
+		path, req.Value = pathWrite, op.Value
 	default:
 		return systems.Failed("quorum: unsupported operation %q (supports read, write)", op.F)
 	}
@@ -58,32 +58,34 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 	if err != nil {
 		return systems.Failed("encode request: %v", err)
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-	}
+	ctx, cancel := systems.BoundContext(ctx, c.timeout)
+	defer cancel()
 	var cr clientResponse
 	reply, sent, err := systems.CallJSON(ctx, c.hc, http.MethodPost, node, path, body, maxBodyBytes, &cr)
 	if err != nil {
 		return systems.CallFailed(op, node, sent, err)
 	}
+	if cr.Outcome != outcomeOK && cr.Outcome != outcomeFail && cr.Outcome != outcomeUnknown {
+		return systems.Unsure(op, fmt.Sprintf("%s: %s, unknown outcome %q: %s", node.Name, reply.Status, cr.Outcome, cr.Error))
+	}
+	return completionOf(op, &cr, node.Name)
+}
+
+// completionOf maps node at's answer to op to the op's completion.
+func completionOf(op systems.Op, cr *clientResponse, at string) systems.Completion {
 	switch cr.Outcome {
 	case outcomeOK:
 		c := systems.Completion{Type: history.OK}
 		if op.F == history.OpRead {
 			v, err := systems.DecodeValue(cr.Value)
 			if err != nil {
-				return systems.Failed("%s: bad value %s: %v", node.Name, cr.Value, err)
+				return systems.Failed("%s: bad value %s: %v", at, cr.Value, err)
 			}
 			c.Value = v
 		}
 		return c
 	case outcomeFail:
 		return systems.Completion{Type: history.Fail, Error: cr.Error}
-	case outcomeUnknown:
-		return systems.Unsure(op, cr.Error)
-	default:
-		return systems.Unsure(op, fmt.Sprintf("%s: %s, unknown outcome %q: %s", node.Name, reply.Status, cr.Outcome, cr.Error))
 	}
+	return systems.Unsure(op, cr.Error)
 }

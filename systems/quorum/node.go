@@ -154,42 +154,26 @@ func (n *node) status() systems.Status {
 // answer back until the round ends. Every request answers exactly once,
 // within PeerTimeout, so execute returns within two PeerTimeouts.
 func (n *node) execute(r *Round) Result {
-	type answer struct {
-		from  int
-		store bool
-		v     Versioned
-		err   error
-	}
 	// Room for one answer per replica per phase: senders never block, even
 	// after the round is over.
-	answers := make(chan answer, 2*len(n.round.Replicas))
+	answers := make(chan Answer, 2*len(n.round.Replicas))
 	key := r.Key()
 	for _, id := range n.round.Replicas {
 		n.goCall(func() {
 			v, err := n.query(id, key)
-			answers <- answer{from: id, v: v, err: err}
+			answers <- Answer{From: id, V: v, Err: err}
 		})
 	}
 	for {
 		if res, done := r.Done(); done {
 			return res
 		}
-		a := <-answers
-		switch {
-		case a.store && a.err != nil:
-			r.StoreFailed(a.from, a.err)
-		case a.store:
-			r.StoreAck(a.from)
-		case a.err != nil:
-			r.QueryFailed(a.from, a.err)
-		default:
-			if req := r.QueryReply(a.from, a.v); req != nil {
-				for _, id := range req.To {
-					n.goCall(func() {
-						err := n.storeAt(id, key, req.Versioned)
-						answers <- answer{from: id, store: true, err: err}
-					})
-				}
+		if req := r.Feed(<-answers); req != nil {
+			for _, id := range req.To {
+				n.goCall(func() {
+					err := n.storeAt(id, key, req.Versioned)
+					answers <- Answer{From: id, Store: true, Err: err}
+				})
 			}
 		}
 	}
@@ -312,18 +296,14 @@ func (n *node) clientHandler() http.Handler {
 			return
 		}
 		res := n.execute(NewRead(n.round, req.Key))
+		code, resp := readResponse(res)
 		if res.Err != nil {
 			n.failures.Add(1)
 			n.log.Info("read failed", "key", req.Key, "err", res.Err)
-			n.reply(w, http.StatusServiceUnavailable, clientResponse{Outcome: outcomeFail, Error: res.Err.Error()})
-			return
+		} else {
+			n.log.Debug("read", "key", req.Key, "tag", res.Tag, "wrote_back", res.WroteBack)
 		}
-		value := res.Value
-		if value == nil {
-			value = json.RawMessage("null")
-		}
-		n.log.Debug("read", "key", req.Key, "tag", res.Tag, "wrote_back", res.WroteBack)
-		n.reply(w, http.StatusOK, clientResponse{Outcome: outcomeOK, Value: value, Tag: &res.Tag})
+		n.reply(w, code, resp)
 	})
 	mux.HandleFunc("POST "+pathWrite, func(w http.ResponseWriter, r *http.Request) {
 		var req clientRequest
@@ -335,20 +315,41 @@ func (n *node) clientHandler() http.Handler {
 			return
 		}
 		res := n.execute(NewWrite(n.round, n.issuer, req.Key, req.Value))
+		code, resp := writeResponse(res)
 		if res.Err != nil {
 			n.failures.Add(1)
-			outcome, msg := outcomeFail, res.Err.Error()+": nothing was stored"
-			if res.MaybeApplied {
-				outcome, msg = outcomeUnknown, res.Err.Error()+": some replicas may hold the value"
-			}
-			n.log.Info("write failed", "key", req.Key, "outcome", outcome, "err", res.Err)
-			n.reply(w, http.StatusServiceUnavailable, clientResponse{Outcome: outcome, Error: msg})
-			return
+			n.log.Info("write failed", "key", req.Key, "outcome", resp.Outcome, "err", res.Err)
+		} else {
+			n.log.Debug("write", "key", req.Key, "tag", res.Tag)
 		}
-		n.log.Debug("write", "key", req.Key, "tag", res.Tag)
-		n.reply(w, http.StatusOK, clientResponse{Outcome: outcomeOK, Tag: &res.Tag})
+		n.reply(w, code, resp)
 	})
 	return mux
+}
+
+// readResponse is the client API's answer to a finished read round.
+func readResponse(res Result) (int, clientResponse) {
+	if res.Err != nil {
+		return http.StatusServiceUnavailable, clientResponse{Outcome: outcomeFail, Error: res.Err.Error()}
+	}
+	value := res.Value
+	if value == nil {
+		value = json.RawMessage("null")
+	}
+	return http.StatusOK, clientResponse{Outcome: outcomeOK, Value: value, Tag: &res.Tag}
+}
+
+// writeResponse is the client API's answer to a finished write round: a
+// failed one is unknown once its store phase began.
+func writeResponse(res Result) (int, clientResponse) {
+	if res.Err != nil {
+		outcome, msg := outcomeFail, res.Err.Error()+": nothing was stored"
+		if res.MaybeApplied {
+			outcome, msg = outcomeUnknown, res.Err.Error()+": some replicas may hold the value"
+		}
+		return http.StatusServiceUnavailable, clientResponse{Outcome: outcome, Error: msg}
+	}
+	return http.StatusOK, clientResponse{Outcome: outcomeOK, Tag: &res.Tag}
 }
 
 func (n *node) reply(w http.ResponseWriter, code int, resp clientResponse) {

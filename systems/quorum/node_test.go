@@ -165,7 +165,7 @@ func peerQuery(t *testing.T, peerAddr, key string) Versioned {
 
 func newTestClient(t *testing.T) systems.Client {
 	t.Helper()
-	cl, err := New().NewClient("register", nil)
+	cl, err := New().NewClient(systems.ClientConfig{Workload: "register"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestSystemDescription(t *testing.T) {
 	if err := systems.CheckBugs(s, []string{"stale-read"}); err == nil {
 		t.Error("CheckBugs accepted an unknown bug")
 	}
-	if _, err := s.NewClient("bank", nil); err == nil {
+	if _, err := s.NewClient(systems.ClientConfig{Workload: "bank"}); err == nil {
 		t.Error("NewClient accepted an unknown workload")
 	}
 }

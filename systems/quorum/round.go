@@ -282,4 +282,29 @@ func (r *Round) fail(maybeApplied bool) {
 	}
 }
 
+// Answer is one replica's answer to a request of a round: a query reply
+// (V), a store acknowledgement (Store), or a failure of either (Err).
+type Answer struct {
+	From  int
+	Store bool
+	V     Versioned
+	Err   error
+}
+
+// Feed records an answer and returns the store request to send when it
+// ends the query phase with one.
+func (r *Round) Feed(a Answer) *StoreRequest {
+	switch {
+	case a.Store && a.Err != nil:
+		r.StoreFailed(a.From, a.Err)
+	case a.Store:
+		r.StoreAck(a.From)
+	case a.Err != nil:
+		r.QueryFailed(a.From, a.Err)
+	default:
+		return r.QueryReply(a.From, a.V)
+	}
+	return nil
+}
+
 func (r *Round) known(id int) bool { return slices.Contains(r.cfg.Replicas, id) }

@@ -69,11 +69,8 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 	if err != nil {
 		return systems.Failed("encode request: %v", err)
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-	}
+	ctx, cancel := systems.BoundContext(ctx, c.timeout)
+	defer cancel()
 	target := node
 	lastErr := "no attempt"
 	for range maxAttempts {
@@ -85,43 +82,50 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 		if target.Name != node.Name {
 			served = target.Name
 		}
-		switch res.Outcome {
-		case outcomeOK:
-			comp := systems.Completion{Type: history.OK, Node: served}
-			if op.F == history.OpRead {
-				v, err := systems.DecodeValue(res.Value)
-				if err != nil {
-					return systems.Failed("%s: bad value %s: %v", target.Name, res.Value, err)
-				}
-				comp.Value = v
-			}
-			return comp
-		case outcomeFail:
-			return systems.Completion{Type: history.Fail, Error: res.Error, Node: served}
-		case outcomeInfo:
-			comp := systems.Unsure(op, fmt.Sprintf("%s: %s", target.Name, res.Error))
+		if comp, redirected := completionOf(op, &res, target.Name); !redirected {
 			comp.Node = served
 			return comp
-		case outcomeRedirect:
-			lastErr = fmt.Sprintf("%s: not leader (leader %q)", target.Name, res.Leader)
-			if next, ok := c.byName[res.Leader]; ok && res.Leader != target.Name {
-				target = next
-				continue
-			}
-			// No leader known: an election is on. Wait, then ask the
-			// node first chosen again.
-			target = node
-			t := time.NewTimer(noLeaderBackoff)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return systems.Failed("no leader before the deadline: %s", lastErr)
-			case <-t.C:
-			}
-		default:
-			return systems.Unsure(op, fmt.Sprintf("%s: unknown outcome %q: %s", target.Name, res.Outcome, res.Error))
+		}
+		lastErr = fmt.Sprintf("%s: not leader (leader %q)", target.Name, res.Leader)
+		if next, ok := c.byName[res.Leader]; ok && res.Leader != target.Name {
+			target = next
+			continue
+		}
+		// No leader known: an election is on. Wait, then ask the
+		// node first chosen again.
+		target = node
+		t := time.NewTimer(noLeaderBackoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return systems.Failed("no leader before the deadline: %s", lastErr)
+		case <-t.C:
 		}
 	}
 	// Every attempt was redirected: nothing was proposed.
 	return systems.Failed("no leader after %d attempts: %s", maxAttempts, lastErr)
+}
+
+// completionOf maps node at's answer to op to the op's completion, or
+// says it was redirected (the node does not lead; nothing was proposed).
+func completionOf(op systems.Op, res *result, at string) (systems.Completion, bool) {
+	switch res.Outcome {
+	case outcomeOK:
+		comp := systems.Completion{Type: history.OK}
+		if op.F == history.OpRead {
+			v, err := systems.DecodeValue(res.Value)
+			if err != nil {
+				return systems.Failed("%s: bad value %s: %v", at, res.Value, err), false
+			}
+			comp.Value = v
+		}
+		return comp, false
+	case outcomeFail:
+		return systems.Completion{Type: history.Fail, Error: res.Error}, false
+	case outcomeInfo:
+		return systems.Unsure(op, fmt.Sprintf("%s: %s", at, res.Error)), false
+	case outcomeRedirect:
+		return systems.Completion{}, true
+	}
+	return systems.Unsure(op, fmt.Sprintf("%s: unknown outcome %q: %s", at, res.Outcome, res.Error)), false
 }

@@ -372,7 +372,7 @@ func TestSystemContract(t *testing.T) {
 	if len(names) != 5 {
 		t.Fatalf("bugs %v, want 5", names)
 	}
-	if _, err := s.NewClient("bank", nil); err == nil {
+	if _, err := s.NewClient(systems.ClientConfig{Workload: "bank"}); err == nil {
 		t.Fatalf("NewClient accepted an unknown workload")
 	}
 }

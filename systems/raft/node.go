@@ -81,9 +81,12 @@ type node struct {
 	names  map[uint64]string
 
 	r  *core.Raft
-	st *storage
+	st logStore
 	tr *transport
 	sm *kvStore
+	// out sends a message to a peer: the transport, or the simulator's
+	// network.
+	out func(core.Message)
 
 	staleLocalRead bool
 	ackBeforeFsync bool
@@ -139,6 +142,17 @@ func members(cfg systems.NodeConfig) ([]uint64, map[uint64]string, error) {
 	return ids, names, nil
 }
 
+// logStore is where a node keeps its log and hard state: the WAL on disk
+// (storage), or the simulator's disk model (simStorage).
+type logStore interface {
+	append(hs *core.HardState, ents []core.Entry) error
+	saveSnapshot(snap *core.Snapshot) error
+	rewriteWAL(hs core.HardState, snap *core.Snapshot, keep bool) error
+	// setSync(false) skips the fsync of appends (ack-before-fsync).
+	setSync(sync bool)
+	close() error
+}
+
 // restore opens the node's storage and rebuilds its state machine and
 // Raft core from what was durable.
 func restore(cfg systems.NodeConfig, opts nodeOptions, logger *slog.Logger, ids []uint64, names map[uint64]string) (*node, error) {
@@ -150,14 +164,26 @@ func restore(cfg systems.NodeConfig, opts nodeOptions, logger *slog.Logger, ids 
 	if err != nil {
 		return nil, fmt.Errorf("open storage in %s: %w", cfg.DataDir, err)
 	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(cfg.ID)))
+	n, err := newNode(cfg, opts, logger, ids, names, st, rec, rng)
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// newNode rebuilds the state machine and the Raft core from what st
+// recovered. It starts nothing: the caller sets n.out and drives it.
+func newNode(cfg systems.NodeConfig, opts nodeOptions, logger *slog.Logger, ids []uint64, names map[uint64]string,
+	st logStore, rec recovered, rng *rand.Rand) (*node, error) {
 	sm := newKV()
 	if rec.snap != nil {
 		if err := sm.restore(rec.snap.Data); err != nil {
-			st.close()
 			return nil, err
 		}
 	}
-	rc := core.DefaultConfig(uint64(cfg.ID), ids, rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(cfg.ID))))
+	rc := core.DefaultConfig(uint64(cfg.ID), ids, rng)
 	rc.ElectionTick, rc.HeartbeatTick = opts.electionTick, opts.heartbeatTick
 	rc.Bugs = core.Bugs{
 		VoteWithoutLogCheck: cfg.HasBug(BugVoteWithoutLogCheck),
@@ -167,7 +193,6 @@ func restore(cfg systems.NodeConfig, opts nodeOptions, logger *slog.Logger, ids 
 	rc.HardState, rc.Snapshot, rc.Entries = rec.hs, rec.snap, rec.entries
 	r, err := core.New(rc)
 	if err != nil {
-		st.close()
 		return nil, fmt.Errorf("restore core: %w", err)
 	}
 	n := &node{
@@ -181,7 +206,7 @@ func restore(cfg systems.NodeConfig, opts nodeOptions, logger *slog.Logger, ids 
 		pending:        map[uint64]*proposal{},
 		readBatches:    map[uint64]readBatch{},
 	}
-	st.sync = !n.ackBeforeFsync
+	st.setSync(!n.ackBeforeFsync)
 	if rec.snap != nil {
 		n.applied = rec.snap.Index
 	}
@@ -210,6 +235,7 @@ func (n *node) run(ctx context.Context) error {
 		return fmt.Errorf("raft node %s: %w", cfg.Name, err)
 	}
 	n.tr = newTransport(uint64(cfg.ID), cfg.Peers, n.logger)
+	n.out = n.tr.send
 	n.tr.start(ctx, peerLn)
 
 	loopErr := n.loop(ctx)
@@ -408,7 +434,7 @@ func (n *node) persist(rd *core.Ready) error {
 
 func (n *node) send(msgs []core.Message) {
 	for _, m := range msgs {
-		n.tr.send(m)
+		n.out(m)
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/systems"
+	"github.com/faultline/faultline/systems/nodekit/admin"
 )
 
 // Named bugs.
@@ -32,7 +33,13 @@ const (
 	BugAckBeforeFsync      = "ack-before-fsync"
 )
 
-type system struct{}
+// system is the harness's view of the store. Its nodes serve faultline's
+// admin endpoint (readiness, role, clock: admin.Endpoint) and honour lazy
+// storage.
+type system struct{ admin.Endpoint }
+
+// LazyStorage is true: every node's storage honours NodeConfig.Storage.
+func (system) LazyStorage() bool { return true }
 
 // New returns the Raft system.
 func New() systems.System { return system{} }
@@ -109,9 +116,9 @@ func (system) RunNode(ctx context.Context, cfg systems.NodeConfig) error {
 	return runNode(ctx, cfg, defaultNodeOptions())
 }
 
-func (system) NewClient(workload string, nodes []systems.Endpoint) (systems.Client, error) {
-	if workload != "register" {
-		return nil, fmt.Errorf("raft: no client for workload %q (serves: register)", workload)
+func (system) NewClient(c systems.ClientConfig) (systems.Client, error) {
+	if c.Workload != "register" {
+		return nil, fmt.Errorf("raft: no client for workload %q (serves: register)", c.Workload)
 	}
-	return newClient(nodes, defaultClientTimeout), nil
+	return newClient(c.Nodes, defaultClientTimeout), nil
 }

@@ -109,6 +109,8 @@ func openStorage(dir string, logger *slog.Logger, mode disk.Mode) (*storage, rec
 
 func (s *storage) close() error { return s.wal.Close() }
 
+func (s *storage) setSync(sync bool) { s.sync = sync }
+
 // append writes hs (when non-nil) and ents as one batch with one fsync:
 // group commit.
 func (s *storage) append(hs *core.HardState, ents []core.Entry) error {
@@ -213,15 +215,7 @@ func replayWAL(path string, snap *core.Snapshot) (core.HardState, []core.Entry, 
 		return hs, nil, 0, fmt.Errorf("open wal: %w", err)
 	}
 	defer f.Close()
-	var first uint64 = 1
-	if snap != nil {
-		first = snap.Index + 1
-	}
-	// atSnap is the term of the WAL's entry at the snapshot index, if the
-	// WAL still has one: entries after a snapshot that does not agree with
-	// it belong to an older log (a crash while installing a leader's
-	// snapshot) and are dropped.
-	var atSnap uint64
+	rp := newReplayer(snap)
 	r := bufio.NewReaderSize(f, 1<<20)
 	var good int64
 	var hdr [8]byte
@@ -247,36 +241,74 @@ func replayWAL(path string, snap *core.Snapshot) (core.HardState, []core.Entry, 
 			if k <= 0 || k2 <= 0 {
 				return hs, nil, 0, fmt.Errorf("wal at %d: hard state: %w", good, errCorrupt)
 			}
-			hs = core.HardState{Term: t, Vote: v}
+			rp.hardState(core.HardState{Term: t, Vote: v})
 		case recEntry:
 			e, err := decodeEntry(payload)
 			if err != nil {
 				return hs, nil, 0, fmt.Errorf("wal at %d: %w", good, err)
 			}
-			switch {
-			case e.Index < first:
-				// Covered by the snapshot; like any entry it replaces
-				// everything after it.
-				ents = ents[:0]
-				if e.Index == first-1 {
-					atSnap = e.Term
-				} else if e.Index < first-1 {
-					atSnap = 0
-				}
-			case e.Index > first+uint64(len(ents)):
-				return hs, nil, 0, fmt.Errorf("wal at %d: entry %d leaves a gap after %d: %w", good, e.Index, first+uint64(len(ents))-1, errCorrupt)
-			default:
-				ents = append(ents[:e.Index-first], e)
+			if err := rp.entry(e); err != nil {
+				return hs, nil, 0, fmt.Errorf("wal at %d: %w", good, err)
 			}
 		default:
 			return hs, nil, 0, fmt.Errorf("wal at %d: record type %d: %w", good, payload[0], errCorrupt)
 		}
 		good += 8 + int64(n)
 	}
-	if snap != nil && atSnap != 0 && atSnap != snap.Term {
-		ents = nil
-	}
+	hs, ents = rp.result()
 	return hs, ents, good, nil
+}
+
+// replayer rebuilds the log from WAL records in order, for the real WAL
+// and the simulator's alike: an entry at index i replaces any entry at i or
+// later; entries at or below the snapshot are skipped.
+type replayer struct {
+	snap  *core.Snapshot
+	first uint64
+	// atSnap is the term of the WAL's entry at the snapshot index, if the
+	// WAL still has one: entries after a snapshot that does not agree with
+	// it belong to an older log (a crash while installing a leader's
+	// snapshot) and are dropped.
+	atSnap uint64
+	hs     core.HardState
+	ents   []core.Entry
+}
+
+func newReplayer(snap *core.Snapshot) *replayer {
+	rp := &replayer{snap: snap, first: 1}
+	if snap != nil {
+		rp.first = snap.Index + 1
+	}
+	return rp
+}
+
+func (rp *replayer) hardState(hs core.HardState) { rp.hs = hs }
+
+func (rp *replayer) entry(e core.Entry) error {
+	first := rp.first
+	switch {
+	case e.Index < first:
+		// Covered by the snapshot; like any entry it replaces
+		// everything after it.
+		rp.ents = rp.ents[:0]
+		if e.Index == first-1 {
+			rp.atSnap = e.Term
+		} else if e.Index < first-1 {
+			rp.atSnap = 0
+		}
+	case e.Index > first+uint64(len(rp.ents)):
+		return fmt.Errorf("entry %d leaves a gap after %d: %w", e.Index, first+uint64(len(rp.ents))-1, errCorrupt)
+	default:
+		rp.ents = append(rp.ents[:e.Index-first], e)
+	}
+	return nil
+}
+
+func (rp *replayer) result() (core.HardState, []core.Entry) {
+	if rp.snap != nil && rp.atSnap != 0 && rp.atSnap != rp.snap.Term {
+		return rp.hs, nil
+	}
+	return rp.hs, rp.ents
 }
 
 func decodeEntry(p []byte) (core.Entry, error) {

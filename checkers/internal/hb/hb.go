@@ -39,3 +39,10 @@ func (b *B) Nemesis(f history.Func, ms int, nodes string, value any) {
 func (b *B) View(viewer string, ms int, view map[string]string) {
 	b.add(history.Event{Time: at(ms), Process: history.ObserverProcess, Type: history.Info, F: history.Membership, Node: viewer, Value: view})
 }
+
+// OpOut is Op for an operation whose completion carries a value of its
+// own (an acquire's token): out is the completion's value.
+func (b *B) OpOut(p int, node string, f history.Func, key string, value any, inv, done int, typ history.Type, out any) {
+	b.add(history.Event{Time: at(inv), Process: p, Type: history.Invoke, F: f, Key: key, Value: value, Node: node})
+	b.add(history.Event{Time: at(done), Process: p, Type: typ, F: f, Key: key, Value: out, Node: node})
+}

@@ -13,6 +13,7 @@ package swim
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -210,8 +211,11 @@ func (m *Machine) Live() []string {
 func (m *Machine) Tick() []Message {
 	m.now++
 	var out []Message
-	for n, mb := range m.members {
-		if mb.state == Suspect && m.now-mb.suspectAt >= m.cfg.SuspicionTimeout {
+	// In name order: each declaration queues an update to piggyback, so
+	// map order would make the messages differ from run to run (and the
+	// simulator's runs unrepeatable).
+	for _, n := range slices.Sorted(maps.Keys(m.members)) {
+		if mb := m.members[n]; mb.state == Suspect && m.now-mb.suspectAt >= m.cfg.SuspicionTimeout {
 			m.apply(Update{Node: n, State: Dead, Inc: mb.inc})
 		}
 	}

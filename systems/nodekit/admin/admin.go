@@ -89,3 +89,28 @@ func do(ctx context.Context, hc *http.Client, method, addr, path string, body io
 	}
 	return resp, nil
 }
+
+// Endpoint is the harness's side of the admin API, for a system to embed:
+// it makes the system a systems.Prober and systems.ClockSetter that ask
+// its nodes' admin endpoints (Endpoint.Admin). Requests last 5 s at most
+// (a paused node never answers) and keep no connection alive (a killed
+// node leaves dead ones behind).
+type Endpoint struct{}
+
+var (
+	_ systems.Prober      = Endpoint{}
+	_ systems.ClockSetter = Endpoint{}
+)
+
+// client is shared by every Endpoint; it holds no per-call state.
+var client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
+// Status asks GET /status.
+func (Endpoint) Status(ctx context.Context, node systems.Endpoint) (systems.Status, error) {
+	return GetStatus(ctx, client, node.Admin)
+}
+
+// SetClock asks POST /clock.
+func (Endpoint) SetClock(ctx context.Context, node systems.Endpoint, offset time.Duration) error {
+	return SetClock(ctx, client, node.Admin, offset)
+}

@@ -387,7 +387,7 @@ func unsupportedBy(sys systems.System, fam, whyNot string) string {
 	switch fam {
 	case "clock":
 		if _, ok := sys.(systems.ClockSetter); !ok {
-			return fmt.Sprintf("system %s cannot have its nodes' clocks set (no systems.ClockSetter; a foreign program keeps the host's clock)", sys.Name())
+			return fmt.Sprintf("system %s has no way to set its nodes' clocks (it implements no systems.ClockSetter)", sys.Name())
 		}
 	case "power-loss":
 		if l, ok := sys.(systems.LazyStorage); !ok || !l.LazyStorage() {

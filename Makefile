@@ -42,6 +42,7 @@ vet:
 # runtime tests and end-to-end runs of the CLI.
 test: vet build
 	$(GO) test -count=1 -timeout 25m ./...
+	cd examples/primarybackup && $(GO) test -count=1 -timeout 5m ./...
 
 # A short demo: a 5-node quorum store through partitions and kills.
 chaos: build

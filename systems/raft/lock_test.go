@@ -2,9 +2,14 @@ package raft
 
 import (
 	"encoding/json"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/systems"
 )
 
 func lockCmd(t *testing.T, f, key, value string) *command {
@@ -117,5 +122,53 @@ func TestASnapshotKeepsLocksAndResources(t *testing.T) {
 	}
 	if l := r.locks.Locks["L"]; l == nil || l.Owner != "a" || l.Token != 7 || r.locks.Resources["L"].MaxToken != 7 {
 		t.Fatalf("restored %+v %+v", r.locks.Locks, r.locks.Resources)
+	}
+}
+
+// Through real nodes: the leader judges the lease, tokens are grant
+// indexes, and the resource fences a stale token.
+func TestClusterLockLeaseAndFencing(t *testing.T) {
+	c := newTestCluster(t, 3, testOptions())
+	lead := c.leader()
+	acq := func(owner string) systems.Op {
+		return systems.Op{F: history.OpAcquire, Key: "L", Value: map[string]any{"owner": owner, "ttl_ms": 300}}
+	}
+	token := func(comp systems.Completion) uint64 {
+		v, ok := comp.Value.(map[string]any)
+		if !ok {
+			t.Fatalf("grant value %v", comp.Value)
+		}
+		n, err := strconv.ParseUint(fmt.Sprint(v["token"]), 10, 64)
+		if err != nil || v["owner"] != "a" && v["owner"] != "b" {
+			t.Fatalf("grant value %v", v)
+		}
+		return n
+	}
+	ta := token(c.mustOK(lead, acq("a")))
+	if comp := c.invoke(lead, acq("b")); comp.Type != history.Fail || !strings.Contains(comp.Error, "held by a") {
+		t.Fatalf("b's acquire while a's lease runs: %s %s", comp.Type, comp.Error)
+	}
+	time.Sleep(350 * time.Millisecond) // a's 300 ms lease runs out
+	tb := token(c.mustOK(lead, acq("b")))
+	if tb <= ta {
+		t.Fatalf("tokens a %d, b %d: want b's greater", ta, tb)
+	}
+	write := func(owner string, tok uint64, v int) systems.Completion {
+		return c.invoke(lead, systems.Op{F: history.OpFencedWrite, Key: "L", Value: map[string]any{"owner": owner, "token": tok, "value": v}})
+	}
+	if comp := write("b", tb, 1); comp.Type != history.OK {
+		t.Fatalf("b's write: %s %s", comp.Type, comp.Error)
+	}
+	if comp := write("a", ta, 2); comp.Type != history.Fail || !strings.Contains(comp.Error, "stale token") {
+		t.Fatalf("a's stale write: %s %s", comp.Type, comp.Error)
+	}
+	rel := func(owner string, tok uint64) systems.Completion {
+		return c.invoke(lead, systems.Op{F: history.OpRelease, Key: "L", Value: map[string]any{"owner": owner, "token": tok}})
+	}
+	if comp := rel("a", ta); comp.Type != history.Fail {
+		t.Fatalf("a's release of b's lock: %s", comp.Type)
+	}
+	if comp := rel("b", tb); comp.Type != history.OK {
+		t.Fatalf("b's release: %s %s", comp.Type, comp.Error)
 	}
 }

@@ -191,9 +191,11 @@ var Bugs = []Bug{
 	// fencing.
 	{Name: "no-fencing", Seeds: 2, Scenario: Scenario{System: "raft", Workload: "lock",
 		Faults: []string{"client-pause"}, Time: 30 * time.Second}},
-	// A forward jump of the leader's clock expires every lease at once.
+	// A forward jump of the leader's clock (or the reset of a backward one)
+	// expires every lease at once. Clock faults pick random nodes: on five
+	// nodes the leader's clock moved in 3 of seeds 1-5; on three, more often.
 	{Name: "lease-wall-clock", Seeds: 2, Scenario: Scenario{System: "raft", Workload: "lock",
-		Faults: []string{"clock"}, Time: 30 * time.Second}},
+		Faults: []string{"clock"}, Time: 30 * time.Second, Nodes: 3}},
 	// The stalled client, refused a write, releases the next holder's lock.
 	{Name: "release-any", Seeds: 2, Scenario: Scenario{System: "raft", Workload: "lock",
 		Faults: []string{"client-pause"}, Time: 30 * time.Second}},

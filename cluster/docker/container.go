@@ -119,6 +119,7 @@ func (d *Driver) create(ctx context.Context, name, alias string, labels map[stri
 			},
 			HostConfigModifier: func(hc *container.HostConfig) {
 				hc.PortBindings = bindings
+				hc.ExtraHosts = d.hosts[alias]
 			},
 		},
 		Started: false,

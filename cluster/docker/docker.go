@@ -104,6 +104,14 @@ type Driver struct {
 	net    *testcontainers.DockerNetwork
 	proxy  *box // the Toxiproxy container
 	reaper *reaper
+	// nodePorts are the host ports of the nodes: client and admin of
+	// node i at [2(i-1)] and [2(i-1)+1].
+	nodePorts []string
+	// sidecars are the Toxiproxy sidecars of an Advertised system's
+	// nodes, and hosts the host entries each node's container gets (by
+	// alias), which send its peers' names to its sidecar.
+	sidecars []*box
+	hosts    map[string][]string
 
 	foreign bool // nodes are a foreign program: run each in its data dir
 
@@ -153,18 +161,20 @@ func (d *Driver) Prepare(ctx context.Context, spec cluster.Spec) (*cluster.Layou
 	// Host ports come from below the ephemeral range, as for the process
 	// driver, reserved until Close: a stopped container's host port is
 	// free to bind until it starts again, but no other faultline run
-	// takes it. One for the proxy's API, two per node.
-	if d.ports, err = freeport.Reserve(1 + 2*spec.Nodes); err != nil {
+	// takes it. One for the proxy's API (one per sidecar), two per node.
+	apis := 1
+	if spec.Addressing == systems.Advertised {
+		apis = spec.Nodes
+	}
+	if d.ports, err = freeport.Reserve(apis + 2*spec.Nodes); err != nil {
 		return nil, err
 	}
+	d.nodePorts = d.ports.Addrs[apis:]
 	l := &cluster.Layout{Program: program}
 	if spec.Addressing == systems.Advertised {
-		// Nodes dial each other's n<id> alias on the network directly.
-		adv := make(map[int]string, spec.Nodes)
-		for id := 1; id <= spec.Nodes; id++ {
-			adv[id] = peerAddr(id)
+		if l.Mesh, err = d.startSidecars(ctx, spec.Nodes, d.ports.Addrs[:apis]); err != nil {
+			return nil, err
 		}
-		l.Mesh = mesh.NewDirect(adv)
 	} else {
 		if err := d.startProxy(ctx, d.ports.Addrs[0]); err != nil {
 			return nil, err
@@ -179,12 +189,13 @@ func (d *Driver) Prepare(ctx context.Context, spec cluster.Spec) (*cluster.Layou
 			PeerListen:   net.JoinHostPort("0.0.0.0", strconv.Itoa(peerPort)),
 			ClientListen: net.JoinHostPort("0.0.0.0", strconv.Itoa(clientPort)),
 			AdminListen:  net.JoinHostPort("0.0.0.0", strconv.Itoa(adminPort)),
-			Client:       d.ports.Addrs[1+2*i],
-			Admin:        d.ports.Addrs[2+2*i],
+			Client:       d.nodePorts[2*i],
+			Admin:        d.nodePorts[2*i+1],
 			DataDir:      dataDir,
 		})
 		if spec.Addressing == systems.Advertised {
-			l.Nodes[i].Advertise = peerAddr(i + 1)
+			l.Nodes[i].PeerListen = net.JoinHostPort("0.0.0.0", strconv.Itoa(advertisedPort(i+1)))
+			l.Nodes[i].Advertise = advertisedAddr(i + 1)
 		}
 	}
 	return l, nil
@@ -195,11 +206,11 @@ func peerAddr(id int) string {
 	return net.JoinHostPort(systems.NodeName(id), strconv.Itoa(peerPort))
 }
 
-// LinkMechanism: the Toxiproxy container's mesh for PerLink systems;
-// none yet for Advertised ones, whose nodes dial each other's n<id> alias.
+// LinkMechanism: the Toxiproxy container's mesh for PerLink systems; a
+// Toxiproxy sidecar beside each node for Advertised ones (sidecar.go).
 func (*Driver) LinkMechanism(a systems.Addressing) (string, string) {
 	if a == systems.Advertised {
-		return "", "the docker runtime does not (yet) put a proxy on single links of a system whose peers dial one advertised address per node"
+		return mesh.SidecarMechanism, ""
 	}
 	return MeshMechanism, ""
 }
@@ -257,29 +268,38 @@ func (d *Driver) makeNetwork(ctx context.Context) error {
 // startProxy creates and starts the Toxiproxy container, its API published
 // at api, and waits until the API answers.
 func (d *Driver) startProxy(ctx context.Context, api string) error {
-	b := &box{name: d.name + "-" + proxyAlias}
 	var err error
-	b.c, err = d.create(ctx, b.name, proxyAlias, map[string]string{LabelRole: "toxiproxy"},
+	d.proxy, err = d.startToxiproxy(ctx, proxyAlias, "toxiproxy", api)
+	return err
+}
+
+// startToxiproxy creates and starts a container running the Toxiproxy
+// server (alias alias, role label role), its API published at api, and
+// waits until the API answers. The container is returned as soon as it
+// exists, so Close removes it whatever happens next.
+func (d *Driver) startToxiproxy(ctx context.Context, alias, role, api string) (*box, error) {
+	b := &box{name: d.name + "-" + alias}
+	var err error
+	b.c, err = d.create(ctx, b.name, alias, map[string]string{LabelRole: role},
 		[]string{nodeBinaryInImage, "toxiproxy", "--listen", net.JoinHostPort("0.0.0.0", strconv.Itoa(apiPort))},
 		map[int]string{apiPort: api}, nil, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	d.proxy = b
-	logPath := filepath.Join(d.runDir, "nodes", proxyAlias+".log")
+	logPath := filepath.Join(d.runDir, "nodes", alias+".log")
 	log, err := cluster.OpenLog(logPath, "starting container "+b.name, "")
 	if err != nil {
-		return fmt.Errorf("start %s: %w", b.name, err)
+		return b, fmt.Errorf("start %s: %w", b.name, err)
 	}
 	r, err := d.start(ctx, b, log)
 	if err != nil {
-		return err
+		return b, err
 	}
-	return d.waitProxy(ctx, api, r, logPath)
+	return b, d.waitProxy(ctx, b.name, api, r, logPath)
 }
 
-// waitProxy waits for the Toxiproxy container's API to answer.
-func (d *Driver) waitProxy(ctx context.Context, api string, r *run, logPath string) error {
+// waitProxy waits for the API of the Toxiproxy container name to answer.
+func (d *Driver) waitProxy(ctx context.Context, name, api string, r *run, logPath string) error {
 	ctx, cancel := context.WithTimeout(ctx, proxyTimeout)
 	defer cancel()
 	var last error
@@ -297,9 +317,9 @@ func (d *Driver) waitProxy(ctx context.Context, api string, r *run, logPath stri
 		select {
 		case <-r.Exited():
 			return fmt.Errorf("%s exited (%s); last lines of %s:\n%s",
-				d.proxy.name, r.ExitStatus(), logPath, cluster.LogTail(logPath, cluster.LogTailLines))
+				name, r.ExitStatus(), logPath, cluster.LogTail(logPath, cluster.LogTailLines))
 		case <-ctx.Done():
-			return fmt.Errorf("toxiproxy API at %s not up: %w (last: %v)", api, ctx.Err(), last)
+			return fmt.Errorf("toxiproxy API of %s at %s not up: %w (last: %v)", name, api, ctx.Err(), last)
 		case <-time.After(proxyPoll):
 		}
 	}
@@ -357,7 +377,7 @@ func (d *Driver) Spawn(ctx context.Context, l cluster.Launch) (cluster.Handle, e
 
 // published maps node id's client and admin ports to their host ports.
 func (d *Driver) published(id int) map[int]string {
-	return map[int]string{clientPort: d.ports.Addrs[1+2*(id-1)], adminPort: d.ports.Addrs[2+2*(id-1)]}
+	return map[int]string{clientPort: d.nodePorts[2*(id-1)], adminPort: d.nodePorts[2*(id-1)+1]}
 }
 
 // ContainerID returns the Docker ID of a node's container, once made.
@@ -380,10 +400,11 @@ func (d *Driver) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	d.mu.Lock()
-	boxes := make([]*box, 0, len(d.nodes)+1)
+	boxes := make([]*box, 0, len(d.nodes)+1+len(d.sidecars))
 	if d.proxy != nil {
 		boxes = append(boxes, d.proxy)
 	}
+	boxes = append(boxes, d.sidecars...)
 	for _, b := range d.nodes {
 		boxes = append(boxes, b)
 	}

@@ -61,6 +61,7 @@ func Default() *Registry {
 	for _, s := range PartitionShapes {
 		add("partition-"+s, "partition", partitionSummary[s], part("partition-"+s, s))
 	}
+	add("partition-old-side", "partition", partitionSummary["old-side"], part("partition-old-side", "old-side"))
 	add("partition-grudge", "partition", "the custom grudge given with --grudge or --grudge-file",
 		func(o Options) (Fault, error) {
 			if len(o.Grudge) == 0 {
@@ -77,7 +78,7 @@ func Default() *Registry {
 	for _, k := range LinkKinds {
 		add("link-"+k, "link", linkSummary[k], link("link-"+k, k))
 	}
-	add("slow-majority", "link", "60ms latency on every link among the nodes outside the old leader's side (after a leader-plus-one cut; used by figure8)",
+	add("slow-majority", "link", "30ms latency on every link among the nodes outside the old leader's side (after a leader-plus-one cut; used by figure8)",
 		func(Options) (Fault, error) {
 			return &Link{name: "slow-majority", Kinds: []string{"slow-majority"}}, nil
 		})
@@ -103,6 +104,8 @@ func Default() *Registry {
 	clk := func(name string, kinds ...string) func(Options) (Fault, error) {
 		return func(Options) (Fault, error) { return &Clock{name: name, Kinds: kinds}, nil }
 	}
+	add("client-pause", "client-pause", "stall the clients holding a lock before their next operation until the fault stops (longer than the lock workload's leases); named on its own, not part of all",
+		func(Options) (Fault, error) { return &ClientPause{}, nil })
 	add("clock", "clock", "a clock fault of a random kind each time (bump, strobe or scramble)", clk("clock", ClockKinds...))
 	for _, k := range ClockKinds {
 		add("clock-"+k, "clock", clockSummary[k], clk("clock-"+k, k))

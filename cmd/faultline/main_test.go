@@ -27,6 +27,10 @@ func TestMain(m *testing.M) {
 		}
 		if d, err := time.ParseDuration(os.Getenv("FAULTLINE_TEST_PANIC_AFTER")); err == nil && len(os.Args) > 1 && os.Args[1] == "run" {
 			go func() {
+				// d after the run's first event, not after start-up: a
+				// loaded machine may take longer than d to bring the
+				// cluster up, and a panic before it proves nothing.
+				waitFirstEvent(os.Args)
 				time.Sleep(d)
 				panic("test: harness panics mid-run")
 			}()
@@ -35,6 +39,25 @@ func TestMain(m *testing.M) {
 		return
 	}
 	os.Exit(m.Run())
+}
+
+// waitFirstEvent waits until the run named by args' --results has
+// written an event to its history (at most two minutes).
+func waitFirstEvent(args []string) {
+	results := ""
+	for i, a := range args {
+		if a == "--results" && i+1 < len(args) {
+			results = args[i+1]
+		}
+	}
+	if results == "" {
+		return
+	}
+	for end := time.Now().Add(2 * time.Minute); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if fi, err := os.Stat(filepath.Join(results, "latest", "history.jsonl")); err == nil && fi.Size() > 0 {
+			return
+		}
+	}
 }
 
 type result struct {
@@ -223,7 +246,7 @@ func TestBadInputExitsTwoWithAOneLineReason(t *testing.T) {
 		want string
 	}{
 		{[]string{"run", "--system", "paxos"}, `unknown system "paxos" (valid: `},
-		{[]string{"run", "--workload", "bank"}, `unknown workload "bank" (valid: counter, lww, register, set)`},
+		{[]string{"run", "--workload", "bank"}, `unknown workload "bank" (valid: counter, lock, lww, register, set)`},
 		{[]string{"run", "--nemesis", "partition,flood"}, `unknown nemesis "flood" (valid: all, none, a family — partition, link, kill, pause, clock, power-loss — or a member`},
 		{[]string{"run", "--nemesis", "partition-grudge"}, `nemesis partition-grudge needs a grudge: give --grudge or --grudge-file`},
 		{[]string{"run", "--nemesis", "partition-grudge", "--grudge", "n1|n9"}, `--grudge: grudge: node "n9": want n1..n5`},
@@ -235,10 +258,13 @@ func TestBadInputExitsTwoWithAOneLineReason(t *testing.T) {
 		{[]string{"check", bad}, bad + `:2: type "done" is not one of invoke, ok, fail, info`},
 		{[]string{"check", filepath.Join(dir, "missing")}, `cannot read`},
 		{[]string{"check", "--workload", "bank", bad}, `unknown workload "bank"`},
+		{[]string{"run", "--system", "quorum", "--nemesis", "figure8"}, `nemesis figure8 needs a system whose nodes elect a leader, and quorum has none (systems with leaders: raft)`},
+		{[]string{"shrink", filepath.Join(dir, "missing")}, `shrink ` + filepath.Join(dir, "missing")},
+		{[]string{"shrink", "--replays", "0", filepath.Join(dir, "missing")}, `shrink `},
 	}
 	for _, c := range cases {
 		r := cli(t, 30*time.Second, nil, append(c.args, "--results", dir)...)
-		if c.args[0] == "check" {
+		if c.args[0] == "check" || c.args[0] == "shrink" {
 			r = cli(t, 30*time.Second, nil, c.args...)
 		}
 		if r.code != 2 {
@@ -360,7 +386,9 @@ func TestListNamesSystemsBugsAndFaults(t *testing.T) {
 	r := cli(t, 30*time.Second, nil, "list")
 	for _, want := range []string{"quorum", "no-write-back", "register", "partition", "kill",
 		"all — every family", "partition-majority-ring — every node sees a majority", "partition-one-way — ",
-		"link-blackhole — ", "link-reset — ", "pause-leader — ", "power-loss-all — ", "clock-strobe — ", "clock-scramble — "} {
+		"link-blackhole — ", "link-reset — ", "pause-leader — ", "power-loss-all — ", "clock-strobe — ", "clock-scramble — ",
+		"partition-leader-plus-one — ", "partition-new-leader — ", "kill-new-leader — ", "pause-new-leader — ",
+		"figure8 — Raft's Figure 8", "strand-write — ", "Wait conditions of schedules (until): leader, new-leader"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("list output lacks %q:\n%s", want, r.stdout)
 		}

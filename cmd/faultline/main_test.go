@@ -246,7 +246,7 @@ func TestBadInputExitsTwoWithAOneLineReason(t *testing.T) {
 		want string
 	}{
 		{[]string{"run", "--system", "paxos"}, `unknown system "paxos" (valid: `},
-		{[]string{"run", "--workload", "bank"}, `unknown workload "bank" (valid: counter, lww, register, set)`},
+		{[]string{"run", "--workload", "bank"}, `unknown workload "bank" (valid: counter, lock, lww, register, set)`},
 		{[]string{"run", "--nemesis", "partition,flood"}, `unknown nemesis "flood" (valid: all, none, a family — partition, link, kill, pause, clock, power-loss — or a member`},
 		{[]string{"run", "--nemesis", "partition-grudge"}, `nemesis partition-grudge needs a grudge: give --grudge or --grudge-file`},
 		{[]string{"run", "--nemesis", "partition-grudge", "--grudge", "n1|n9"}, `--grudge: grudge: node "n9": want n1..n5`},

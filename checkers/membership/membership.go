@@ -127,8 +127,8 @@ func (d *detector) nemesis(e history.Event) {
 		for f := range d.netOpen {
 			d.netEnded(f, e.Time)
 		}
-	case !isFault || fault.Effect == history.Clocks:
-		// Clock faults leave the network alone.
+	case !isFault || fault.Effect == history.Clocks || fault.Effect == history.Clients:
+		// Clock and client faults leave the network alone.
 	case fault.Effect == history.NodesDown && start:
 		for _, n := range names {
 			d.down[n] = e.Time

@@ -11,6 +11,12 @@
 // error "cas mismatch"), info means unknown, redirect means this node does
 // not lead and proposed nothing. The client follows redirects.
 //
+// The same endpoint serves the lock service (lock.go): f "acquire",
+// "renew", "release" or "fenced-write", key the lock (and the resource it
+// guards), value {"owner", "token", "ttl_ms", "value"}. An ok acquire
+// answers {"token": T}, the grant's log index; fail means refused (held,
+// not the holder, a stale token).
+//
 // Timings (defaultNodeOptions): 10ms tick, election timeout 15-30 ticks,
 // heartbeat every 3 ticks, snapshot every 10000 applied entries.
 package raft
@@ -47,7 +53,7 @@ func New() systems.System { return system{} }
 func (system) Name() string { return "raft" }
 
 func (system) Summary() string {
-	return "Raft-replicated key-value registers (read, write, cas) with pre-vote, check-quorum, ReadIndex reads and snapshots"
+	return "Raft-replicated key-value registers (read, write, cas) with pre-vote, check-quorum, ReadIndex reads and snapshots; a lock service with leases and fencing tokens (acquire, renew, release, fenced writes)"
 }
 
 func (system) Bugs() []systems.Bug {
@@ -85,6 +91,26 @@ func (system) Bugs() []systems.Bug {
 				"non-linearizable reads.",
 		},
 		{
+			Name: BugNoFencing,
+			Description: "The lock service's fenced resource ignores fencing tokens (the SET-NX-with-TTL lock of seed 003): " +
+				"a client that stalls while holding a lock past its lease, and writes when it wakes, overwrites the " +
+				"writes of the client that took the lock after the lease ran out. Exposed by the lock workload " +
+				"under client-pause (and slow operations under partitions); surfaces as stale-write anomalies.",
+		},
+		{
+			Name: BugLeaseWallClock,
+			Description: "The leader judges lease expiry by its wall clock (seed 001's datetime.now()), not its monotonic " +
+				"clock: a clock jump on the leader expires leases early and grants a held lock to a second client. " +
+				"Exposed by the lock workload under clock faults; surfaces as overlapping-holds anomalies.",
+		},
+		{
+			Name: BugReleaseAny,
+			Description: "Release does not check the owner and token: a client whose lease ran out (a stall, a slow " +
+				"operation) releases the lock another client now holds, and a third client is granted it while the " +
+				"second still holds it. Exposed by the lock workload under client-pause or partitions; surfaces " +
+				"as overlapping-holds anomalies.",
+		},
+		{
 			Name: BugAckBeforeFsync,
 			Description: "Nodes send votes and append acknowledgements before their log reaches disk, and never " +
 				"fsync: a power loss forgets entries counted toward a commit, and votes, so committed writes can " +
@@ -96,7 +122,10 @@ func (system) Bugs() []systems.Bug {
 }
 
 func (system) Workloads() map[string][]history.Func {
-	return map[string][]history.Func{"register": {history.OpRead, history.OpWrite, history.OpCAS}}
+	return map[string][]history.Func{
+		"register": {history.OpRead, history.OpWrite, history.OpCAS},
+		"lock":     {history.OpAcquire, history.OpRenew, history.OpRelease, history.OpFencedWrite},
+	}
 }
 
 func (system) MinNodes() int { return 3 }
@@ -118,8 +147,8 @@ func (system) RunNode(ctx context.Context, cfg systems.NodeConfig) error {
 }
 
 func (system) NewClient(c systems.ClientConfig) (systems.Client, error) {
-	if c.Workload != "register" {
-		return nil, fmt.Errorf("raft: no client for workload %q (serves: register)", c.Workload)
+	if c.Workload != "register" && c.Workload != "lock" {
+		return nil, fmt.Errorf("raft: no client for workload %q (serves: register, lock)", c.Workload)
 	}
 	return newClient(c.Nodes, defaultClientTimeout), nil
 }

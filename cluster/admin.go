@@ -55,11 +55,18 @@ func (a probeAdmin) SetClock(ctx context.Context, node systems.Endpoint, offset 
 }
 
 // TCPProbe is the probe of a system without one of its own: a node is
-// ready once its client address accepts a TCP connection; it reports no
-// role, leader or term.
+// ready once its client address accepts a TCP connection and keeps it
+// open; it reports no role, leader or term.
 type TCPProbe struct{}
 
-// Status dials node's client address once.
+// holdOpen is how long a probe's connection must stay open: Docker's port
+// publishing accepts every connection on the host port and closes it at
+// once when nothing listens in the container yet.
+const holdOpen = 250 * time.Millisecond
+
+// Status dials node's client address once and waits holdOpen for the
+// connection to be closed (not ready) or not (ready; a server that speaks
+// first is ready too).
 func (TCPProbe) Status(ctx context.Context, node systems.Endpoint) (systems.Status, error) {
 	st := systems.Status{Node: node.Name}
 	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
@@ -69,7 +76,14 @@ func (TCPProbe) Status(ctx context.Context, node systems.Endpoint) (systems.Stat
 	if err != nil {
 		return st, fmt.Errorf("client address %s: %w", node.Client, err)
 	}
-	conn.Close()
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(holdOpen))
+	var b [1]byte
+	n, err := conn.Read(b[:])
+	var ne net.Error
+	if n == 0 && !(errors.As(err, &ne) && ne.Timeout()) {
+		return st, fmt.Errorf("client address %s accepted and closed the connection at once: %v", node.Client, err)
+	}
 	st.Ready = true
 	return st, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -270,5 +271,40 @@ func TestBadSpecs(t *testing.T) {
 		if len(d.Events()) != 0 {
 			t.Errorf("Start(%+v) reached the driver: %q", s, d.Events())
 		}
+	}
+}
+
+// A listener that accepts and closes at once (Docker's published port
+// with nothing behind it) is not ready; one that keeps the connection
+// open, or speaks first, is.
+func TestTCPProbeWantsTheConnectionKeptOpen(t *testing.T) {
+	serve := func(handle func(net.Conn)) string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				go handle(c)
+			}
+		}()
+		return l.Addr().String()
+	}
+	closer := serve(func(c net.Conn) { c.Close() })
+	silent := serve(func(c net.Conn) { time.Sleep(time.Second); c.Close() })
+	talker := serve(func(c net.Conn) { c.Write([]byte("INFO {}\r\n")); time.Sleep(time.Second); c.Close() })
+	for addr, want := range map[string]bool{closer: false, silent: true, talker: true} {
+		st, err := cluster.TCPProbe{}.Status(context.Background(), systems.Endpoint{Name: "n1", Client: addr})
+		if st.Ready != want || (err == nil) != want {
+			t.Errorf("%s: ready %v (%v), want %v", addr, st.Ready, err, want)
+		}
+	}
+	if _, err := (cluster.TCPProbe{}).Status(context.Background(), systems.Endpoint{Name: "n1", Client: "127.0.0.1:1"}); err == nil {
+		t.Errorf("a refused connection is ready")
 	}
 }

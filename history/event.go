@@ -10,6 +10,10 @@ package history
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
 )
 
 // Type says what an event is.
@@ -76,11 +80,125 @@ func (e Event) IsClient() bool { return e.Process >= 0 }
 
 // ValueKey returns a canonical string for e.Value, suitable for comparing
 // values that took different Go types on the way (an int written, a
-// json.Number read back).
+// json.Number read back). Numbers compare by value: 1, 1.0 and 1e0 have
+// one key.
 func ValueKey(v any) string {
-	b, err := json.Marshal(v)
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		if plainString(x) {
+			return `"` + x + `"`
+		}
+	case json.Number:
+		return canonNumber(string(x))
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			break
+		}
+		return canonNumber(strconv.FormatFloat(x, 'g', -1, 64))
+	}
+	b, err := json.Marshal(canonValue(v))
 	if err != nil {
 		return fmt.Sprintf("%#v", v)
 	}
 	return string(b)
+}
+
+// plainString reports whether s marshals to itself in quotes.
+func plainString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// canonValue replaces every number inside v by its canonical json.Number.
+func canonValue(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		return json.Number(canonNumber(string(x)))
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return x
+		}
+		return json.Number(canonNumber(strconv.FormatFloat(x, 'g', -1, 64)))
+	case float32:
+		return canonValue(float64(x))
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = canonValue(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = canonValue(e)
+		}
+		return out
+	}
+	return v
+}
+
+// canonNumber is the exact canonical text of a JSON number: an integer
+// without sign of zero, exponent or fraction ("1.0", "1e0" -> "1"), else
+// the reduced fraction's decimal or ratio form, so equal values compare
+// equal and different ones never do.
+func canonNumber(s string) string {
+	if plainInt(s) {
+		return s
+	}
+	var r big.Rat
+	if _, ok := r.SetString(s); !ok {
+		return s
+	}
+	if r.IsInt() {
+		return r.Num().String()
+	}
+	if f, exact := r.Float64(); exact {
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	// A decimal's denominator is 2^a·5^b: max(a, b) places show it exactly.
+	places, d := 0, new(big.Int).Set(r.Denom())
+	two, five, m := big.NewInt(2), big.NewInt(5), new(big.Int)
+	for d.Cmp(big.NewInt(1)) > 0 {
+		if m.Mod(d, two); m.Sign() == 0 {
+			d.Quo(d, two)
+		} else if m.Mod(d, five); m.Sign() == 0 {
+			d.Quo(d, five)
+		} else {
+			return r.String() // not a decimal; cannot come from JSON
+		}
+		places++
+	}
+	return strings.TrimRight(r.FloatString(places), "0")
+}
+
+// plainInt reports whether s is already canonical: an optional minus, then
+// digits without a leading zero (or "0").
+func plainInt(s string) bool {
+	d := s
+	if len(d) > 0 && d[0] == '-' {
+		d = d[1:]
+		if d == "0" {
+			return false
+		}
+	}
+	if d == "" || (d[0] == '0' && len(d) > 1) {
+		return false
+	}
+	for i := 0; i < len(d); i++ {
+		if d[i] < '0' || d[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -3,12 +3,19 @@ package history
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"syscall"
 )
+
+// MaxLineBytes bounds one line of a history (1 MiB). The harness writes
+// lines of a few hundred bytes; a longer line is rejected rather than read
+// into memory, so a stream with no newline (/dev/zero, a binary file)
+// cannot grow the reader without bound.
+const MaxLineBytes = 1 << 20
 
 // LineError names the line of a history that could not be read.
 type LineError struct {
@@ -29,91 +36,176 @@ func (e *LineError) Unwrap() error { return e.Err }
 // caller may choose to go on.
 var ErrTruncated = errors.New("truncated last line (the writer was probably killed mid-write)")
 
-// ReadFile reads a JSON-lines history from path.
+// ErrNotRegular is returned for a path that is not a regular file (a FIFO,
+// a device such as /dev/zero, a socket): a history is a file of bounded size.
+var ErrNotRegular = errors.New("not a regular file")
+
+// ReadFile reads a JSON-lines history from path, which must be a regular
+// file. It is opened non-blocking, so a FIFO is refused instead of waiting
+// for a writer.
 func ReadFile(path string) ([]Event, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("history: %s: %w (%s)", path, ErrNotRegular, fi.Mode().Type())
+	}
 	return Read(f, path)
 }
 
 // Read reads a JSON-lines history; name is used in errors. Blank lines are
-// skipped. Each line must be an object with a known type, a non-negative
-// process, -1 or -2, and an f. Events keep the index they carry; a history
-// without indexes (a foreign one) is numbered by position.
+// skipped. Each line must be one JSON object with a known type, a
+// non-negative process, -1 or -2, and an f, at most MaxLineBytes long.
+// Events keep the index they carry; a history without indexes (a foreign
+// one) is numbered by position. Indices must be unique and non-negative.
+//
+// Events are returned in time order: lines whose times go backwards are
+// sorted by time, stably (lines with equal times keep their order), rather
+// than judged in line order. The harness's own histories are already in
+// order. After sorting, a completion must name the same f and key as the
+// open invoke of its process.
+//
+// Every error is a *LineError naming the offending line.
 func Read(r io.Reader, name string) ([]Event, error) {
+	var (
+		events []Event
+		lines  []int // lines[i] is the line events[i] came from
+	)
 	br := bufio.NewReaderSize(r, 1<<16)
-	var events []Event
+	var long []byte // a line longer than the reader's buffer, gathered
+	var readErr error
 	for lineNo := 1; ; lineNo++ {
-		line, err := br.ReadBytes('\n')
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			long = append(long[:0], line...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				if len(long) > MaxLineBytes {
+					return nil, &LineError{File: name, Line: lineNo,
+						Err: fmt.Errorf("line longer than %d bytes (the limit of a history line)", MaxLineBytes)}
+				}
+				line, err = br.ReadSlice('\n')
+				long = append(long, line...)
+			}
+			line = long
+		}
+		if len(line) > MaxLineBytes+1 {
+			return nil, &LineError{File: name, Line: lineNo,
+				Err: fmt.Errorf("line longer than %d bytes (the limit of a history line)", MaxLineBytes)}
+		}
 		if len(line) == 0 && err == io.EOF {
-			return events, nil
+			break
 		}
 		if err != nil && err != io.EOF {
-			return events, fmt.Errorf("history: read %s: %w", name, err)
+			return nil, fmt.Errorf("history: read %s: %w", name, err)
 		}
 		complete := err == nil
 		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
+			if !complete {
+				break
+			}
 			continue
 		}
 		e, perr := parseLine(line, len(events))
 		if perr != nil {
 			if !complete {
-				return events, &LineError{File: name, Line: lineNo, Err: ErrTruncated}
+				readErr = &LineError{File: name, Line: lineNo, Err: ErrTruncated}
+				break
 			}
-			return events, &LineError{File: name, Line: lineNo, Err: perr}
+			return nil, &LineError{File: name, Line: lineNo, Err: perr}
 		}
 		events = append(events, e)
+		lines = append(lines, lineNo)
 		if !complete {
-			return events, nil
+			break
 		}
 	}
+	events, lines = sortByTime(events, lines)
+	if err := validate(events, lines, name); err != nil {
+		return nil, err
+	}
+	return events, readErr
 }
 
-type rawEvent struct {
-	Index   *int   `json:"index"`
-	Time    int64  `json:"time"`
-	Process *int   `json:"process"`
-	Type    Type   `json:"type"`
-	F       *Func  `json:"f"`
-	Key     string `json:"key"`
-	Value   any    `json:"value"`
-	Node    string `json:"node"`
-	Error   string `json:"error"`
-	Label   string `json:"label"`
+// sortByTime orders events by time, stably, when their lines are not in
+// time order already (the common case costs one pass).
+func sortByTime(events []Event, lines []int) ([]Event, []int) {
+	sorted := true
+	for i := 1; i < len(events) && sorted; i++ {
+		sorted = events[i].Time >= events[i-1].Time
+	}
+	if sorted {
+		return events, lines
+	}
+	perm := make([]int, len(events))
+	for i := range perm {
+		perm[i] = i
+	}
+	sort.SliceStable(perm, func(a, b int) bool { return events[perm[a]].Time < events[perm[b]].Time })
+	es, ls := make([]Event, len(events)), make([]int, len(events))
+	for i, p := range perm {
+		es[i], ls[i] = events[p], lines[p]
+	}
+	return es, ls
 }
 
-func parseLine(line []byte, position int) (Event, error) {
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.UseNumber()
-	var raw rawEvent
-	if err := dec.Decode(&raw); err != nil {
-		return Event{}, fmt.Errorf("not a JSON event: %w", err)
+// validate checks what one line cannot show alone: indices are unique and
+// non-negative, and a completion names the f and key of the operation its
+// process has open (a write of k completed by a read of j is two
+// operations confused, not one).
+func validate(events []Event, lines []int, name string) error {
+	type openOp struct {
+		f    Func
+		key  string
+		line int
 	}
-	if dec.More() {
-		return Event{}, errors.New("more than one JSON value on the line")
+	open := map[int]openOp{}
+	var seen map[int]int // index -> line, once indices stop increasing
+	last := -1
+	for i, e := range events {
+		fail := func(format string, args ...any) error {
+			return &LineError{File: name, Line: lines[i], Err: fmt.Errorf(format, args...)}
+		}
+		if e.Index < 0 {
+			return fail("index %d is negative", e.Index)
+		}
+		if seen == nil && e.Index <= last {
+			// Indices no longer increase (sorted by time, or written out
+			// of order): remember every one from here on.
+			seen = make(map[int]int, len(events))
+			for j := range i {
+				seen[events[j].Index] = lines[j]
+			}
+		}
+		if seen != nil {
+			if l, dup := seen[e.Index]; dup {
+				return fail("index %d repeats the index of line %d", e.Index, l)
+			}
+			seen[e.Index] = lines[i]
+		}
+		last = e.Index
+		if !e.IsClient() {
+			continue
+		}
+		if e.Type == Invoke {
+			open[e.Process] = openOp{f: e.F, key: e.Key, line: lines[i]}
+			continue
+		}
+		o, ok := open[e.Process]
+		if !ok {
+			continue // history.Pair reports a completion with no invoke
+		}
+		delete(open, e.Process)
+		if o.f != e.F || o.key != e.Key {
+			return fail("%s completion of process %d is %s of key %q, but its invoke (line %d) is %s of key %q",
+				e.Type, e.Process, e.F, e.Key, o.line, o.f, o.key)
+		}
 	}
-	if !raw.Type.Valid() {
-		return Event{}, fmt.Errorf("type %q is not one of invoke, ok, fail, info", raw.Type)
-	}
-	if raw.Process == nil {
-		return Event{}, errors.New(`missing "process"`)
-	}
-	if *raw.Process < ObserverProcess {
-		return Event{}, fmt.Errorf("process %d is negative (only -1, the nemesis, and -2, the observer, are allowed)", *raw.Process)
-	}
-	if raw.F == nil || *raw.F == "" {
-		return Event{}, errors.New(`missing "f"`)
-	}
-	e := Event{
-		Index: position, Time: raw.Time, Process: *raw.Process, Type: raw.Type,
-		F: *raw.F, Key: raw.Key, Value: raw.Value, Node: raw.Node, Error: raw.Error, Label: raw.Label,
-	}
-	if raw.Index != nil {
-		e.Index = *raw.Index
-	}
-	return e, nil
+	return nil
 }

@@ -21,6 +21,11 @@ type Aim struct {
 	New   int
 	// Side is the smaller side the last partition with two sides cut off.
 	Side []int
+	// Seen and SeenCommit are the leader the last wait saw and its commit
+	// index then: commit-moves counts from there, so a commit that lands
+	// between two waits is not missed.
+	Seen       int
+	SeenCommit uint64
 }
 
 func (a *Aim) get() (old, buddy, nu int) {
@@ -52,11 +57,14 @@ type aimer interface{ setAim(*Aim) }
 //     partition cut off) leads; it becomes the new leader that
 //     new-leader faults aim at;
 //   - old-side-leads: the old leader or the follower cut off with it leads;
+//   - old-side-commits: one of them leads and its commit index is past
+//     any the two had before (while cut off they can commit nothing, so
+//     this is the first commit of the re-elected old side);
 //   - commit-moves: the leader's commit index passes what it was when the
-//     wait began;
+//     last wait saw it (or, for a leader no wait saw, when this one began);
 //   - caught-up: every node that answers has the commit index the leader
 //     had when the wait began.
-var Conditions = []string{"leader", "new-leader", "old-side-leads", "commit-moves", "caught-up"}
+var Conditions = []string{"leader", "new-leader", "old-side-leads", "old-side-commits", "commit-moves", "caught-up"}
 
 func knownCond(c string) bool { return slices.Contains(Conditions, c) }
 
@@ -106,17 +114,37 @@ func (r *Runner) wait(ctx context.Context, i int, s Step) {
 	begin := time.Now()
 	wctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
-	var baseline uint64
-	if _, st, ok := leaderOf(snapshot(wctx, r.Cluster)); ok {
-		baseline = st.Commit
+	sts := snapshot(wctx, r.Cluster)
+	lead, lst, ok := leaderOf(sts)
+	w := &waitState{cond: s.Until, baseline: lst.Commit}
+	if seen, seenCommit := r.aim.seen(); ok && seen == lead {
+		w.baseline = seenCommit
 	}
 	met, who := false, 0
-	for !met && wctx.Err() == nil {
-		sts := snapshot(wctx, r.Cluster)
-		met, who = r.holds(s.Until, sts, baseline)
-		if !met && !sleep(wctx, condPoll) {
+	for wctx.Err() == nil {
+		if met, who = r.holds(w, sts); met {
 			break
 		}
+		if w.fast && ok {
+			// The moment matters to the millisecond (figure8 cuts the
+			// leader off between its commit of an old entry and of its
+			// own): ask the leader alone, without a pause.
+			sctx, scancel := context.WithTimeout(wctx, 300*time.Millisecond)
+			st, err := r.Cluster.Status(sctx, lead)
+			scancel()
+			if err == nil && st.Role == "leader" {
+				sts = map[int]systems.Status{lead: st}
+				continue
+			}
+		}
+		if !sleep(wctx, condPoll) {
+			break
+		}
+		sts = snapshot(wctx, r.Cluster)
+		lead, _, ok = leaderOf(sts)
+	}
+	if l, st, ok := leaderOf(sts); ok {
+		r.aim.set(func(a *Aim) { a.Seen, a.SeenCommit = l, st.Commit })
 	}
 	v := map[string]any{"until": s.Until, "met": met, StepKey: i, "waited_ms": time.Since(begin).Milliseconds()}
 	label := "until " + s.Until
@@ -131,11 +159,27 @@ func (r *Runner) wait(ctx context.Context, i int, s Step) {
 	r.Logger.Info("nemesis wait", "until", s.Until, "met", met, "waited", time.Since(begin))
 }
 
-// holds reports whether cond holds on sts, and the node it is about.
-func (r *Runner) holds(cond string, sts map[int]systems.Status, baseline uint64) (bool, int) {
+// waitState is what one wait has seen so far.
+type waitState struct {
+	cond     string
+	baseline uint64 // commit-moves: the leader's commit to pass
+	sideMax  uint64 // old-side-commits: the highest commit of the old side seen before it led
+	// fast: the leader's commit is what is awaited, so poll it alone.
+	fast bool
+}
+
+func (a *Aim) seen() (int, uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.Seen, a.SeenCommit
+}
+
+// holds reports whether w's condition holds on sts, and the node it is
+// about.
+func (r *Runner) holds(w *waitState, sts map[int]systems.Status) (bool, int) {
 	lead, st, ok := leaderOf(sts)
 	old, buddy, _ := r.aim.get()
-	switch cond {
+	switch w.cond {
 	case "leader":
 		return ok, lead
 	case "new-leader":
@@ -145,11 +189,22 @@ func (r *Runner) holds(cond string, sts map[int]systems.Status, baseline uint64)
 		}
 	case "old-side-leads":
 		return ok && (lead == old || lead == buddy), lead
+	case "old-side-commits":
+		if ok && (lead == old || lead == buddy) {
+			w.fast = true
+			return st.Commit > w.sideMax, lead
+		}
+		for _, id := range []int{old, buddy} {
+			if s, seen := sts[id]; seen {
+				w.sideMax = max(w.sideMax, s.Commit)
+			}
+		}
 	case "commit-moves":
-		return ok && st.Commit > baseline, lead
+		w.fast = true
+		return ok && st.Commit > w.baseline, lead
 	case "caught-up":
 		for _, s := range sts {
-			if s.Commit < baseline {
+			if s.Commit < w.baseline {
 				return false, 0
 			}
 		}
@@ -169,7 +224,8 @@ func (r *Runner) holds(cond string, sts map[int]systems.Status, baseline uint64)
 //     else the new leader a wait saw; it becomes the new leader;
 //   - old-leader: the old leader (else whoever leads now);
 //   - rest: every node but the old leader, its buddy and the new leader;
-//   - cut-side: the side the last two-sided partition cut off.
+//   - cut-side: the side the last two-sided partition cut off;
+//   - old-side: the old leader and its buddy again.
 //
 // Without a leader (a leaderless system, an election under way) the
 // choice's seeded nodes stand in; a replay uses its pinned nodes.
@@ -202,6 +258,10 @@ func resolveAimed(ctx context.Context, c Cluster, ch Choice, aim *Aim) ([]int, s
 				nodes, how = []int{nu}, leaderFound
 			case ok:
 				nodes, how = []int{id}, leaderFound
+			}
+		case "old-side":
+			if old > 0 {
+				nodes, how = []int{old, buddy}, leaderFound
 			}
 		case "old-leader":
 			if old > 0 {

@@ -61,7 +61,7 @@ func (l *Link) setAim(a *Aim) { l.aim = a }
 // still on the wire when figure8 kills their receivers, short enough
 // (a round trip under the 150ms election timeout) that the side still
 // elects.
-const SlowMajorityLatency = 60 * time.Millisecond
+const SlowMajorityLatency = 30 * time.Millisecond
 
 func (l *Link) Name() string       { return nameOr(l.name, "link") }
 func (*Link) Lane() string         { return LaneLink }

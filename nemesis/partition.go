@@ -25,6 +25,7 @@ var partitionSummary = map[string]string{
 	"one-way":         "one side's messages to the other are lost, the other way works (asymmetric halves or one node)",
 	"leader-plus-one": "cut off the leader with one follower, against the rest (the leader keeps uncommitted entries; remembered as the old leader)",
 	"new-leader":      "isolate whichever node leads now that is not the old leader (after a leader-plus-one cut, the majority's new leader)",
+	"old-side":        "cut off the old leader and its follower again (after a leader-plus-one cut), so the rest, new leader included, form the majority",
 }
 
 // Partition cuts links by a grudge of one of Kinds, chosen per episode.
@@ -70,7 +71,7 @@ func (p *Partition) Choose(rng *rand.Rand, ids []int) Choice {
 	case "one", "leader", "new-leader":
 		ch.Nodes = pickN(rng, ids, 1)
 		ch.Grudge = Bisect(ids, ch.Nodes)
-	case "leader-plus-one":
+	case "leader-plus-one", "old-side":
 		ch.Nodes = pickN(rng, ids, 2)
 		ch.Grudge = Bisect(ids, ch.Nodes)
 	case "majority-ring":
@@ -101,6 +102,7 @@ func (p *Partition) Start(ctx context.Context, c Cluster, ch Choice) (Action, er
 	ids := nodeIDs(c)
 	a := Action{F: p.StartF()}
 	g := ch.Grudge
+	onset := p.Onset
 	var how string
 	switch ch.Kind {
 	case "leader":
@@ -109,16 +111,18 @@ func (p *Partition) Start(ctx context.Context, c Cluster, ch Choice) (Action, er
 			a.Resolved = ch.Nodes
 		}
 		g = Bisect(ids, ch.Nodes)
-	case "leader-plus-one", "new-leader":
+	case "leader-plus-one", "new-leader", "old-side":
 		ch.Nodes, how, a.Resolved = resolveAimed(ctx, c, ch, p.aim)
 		g = Bisect(ids, ch.Nodes)
+		// An aimed cut lands at once: its moment is its point.
+		onset = -1
 	}
 	a.Value = map[string]any{"kind": ch.Kind, "grudge": grudgeNames(g)}
 	if how != "" {
 		a.Value["leader"] = how
 	}
 	switch ch.Kind {
-	case "halves", "one", "leader", "leader-plus-one", "new-leader":
+	case "halves", "one", "leader", "leader-plus-one", "new-leader", "old-side":
 		if p.aim != nil {
 			side := ch.Nodes
 			p.aim.set(func(a *Aim) { a.Side = side })
@@ -138,7 +142,7 @@ func (p *Partition) Start(ctx context.Context, c Cluster, ch Choice) (Action, er
 	if how != "" {
 		a.Label = clip(a.Label + " (" + how + ")")
 	}
-	if err := p.cut(ctx, c, g, rand.New(rand.NewPCG(ch.Seed, Stream))); err != nil {
+	if err := p.cut(ctx, c, g, onset, rand.New(rand.NewPCG(ch.Seed, Stream))); err != nil {
 		// Some links may be cut: the event says which partition was meant.
 		return a, fmt.Errorf("partition %s: %w", ch.Kind, err)
 	}
@@ -155,8 +159,7 @@ func (p *Partition) Stop(ctx context.Context, c Cluster) (Action, error) {
 }
 
 // cut applies g link by link over the onset, each step a larger grudge.
-func (p *Partition) cut(ctx context.Context, c Cluster, g cluster.Grudge, rng *rand.Rand) error {
-	onset := p.Onset
+func (p *Partition) cut(ctx context.Context, c Cluster, g cluster.Grudge, onset time.Duration, rng *rand.Rand) error {
 	if onset == 0 {
 		onset = DefaultOnset
 	}

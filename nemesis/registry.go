@@ -61,6 +61,7 @@ func Default() *Registry {
 	for _, s := range PartitionShapes {
 		add("partition-"+s, "partition", partitionSummary[s], part("partition-"+s, s))
 	}
+	add("partition-old-side", "partition", partitionSummary["old-side"], part("partition-old-side", "old-side"))
 	add("partition-grudge", "partition", "the custom grudge given with --grudge or --grudge-file",
 		func(o Options) (Fault, error) {
 			if len(o.Grudge) == 0 {
@@ -77,7 +78,7 @@ func Default() *Registry {
 	for _, k := range LinkKinds {
 		add("link-"+k, "link", linkSummary[k], link("link-"+k, k))
 	}
-	add("slow-majority", "link", "60ms latency on every link among the nodes outside the old leader's side (after a leader-plus-one cut; used by figure8)",
+	add("slow-majority", "link", "30ms latency on every link among the nodes outside the old leader's side (after a leader-plus-one cut; used by figure8)",
 		func(Options) (Fault, error) {
 			return &Link{name: "slow-majority", Kinds: []string{"slow-majority"}}, nil
 		})

@@ -27,11 +27,22 @@ func Sequences() []Sequence {
 			Name: "figure8",
 			Summary: "Raft's Figure 8: cut the leader off with one follower while it holds uncommitted entries, " +
 				"let the majority elect a new leader over slowed links and kill the bystanders before its first " +
-				"entries reach them, then the new leader; heal so the old side is re-elected and re-replicates its " +
-				"old tail, kill that leader as soon as its commit index moves, and bring the new leader back",
+				"entries reach them, then isolate the new leader; restart the bystanders so the old side is " +
+				"re-elected and re-replicates its old tail, and the moment its commit index moves cut the old side " +
+				"off again, so the new leader and the bystanders elect over the tail",
 			NeedsLeader: true,
-			Faults:      []string{"partition-leader-plus-one", "slow-majority", "kill-rest", "kill-new-leader", "kill-leader"},
+			Faults:      []string{"partition-leader-plus-one", "slow-majority", "kill-rest", "partition-new-leader", "partition-old-side"},
 			Body:        figure8,
+		},
+		{
+			Name: "stale-leader",
+			Summary: "give a stale node the chance to lead: isolate one node while the others commit writes, " +
+				"then heal and kill the leader at once, so the node that missed the writes stands in the election " +
+				"(a vote without the log check elects it; a follower without the previous-entry check takes " +
+				"appends at the wrong place, and its log looks current)",
+			NeedsLeader: true,
+			Faults:      []string{"partition-one", "kill-leader"},
+			Body:        staleLeader,
 		},
 		{
 			Name: "strand-write",
@@ -54,6 +65,20 @@ func SequenceByName(name string) (Sequence, bool) {
 	return Sequence{}, false
 }
 
+// figure8 is one round of Raft's Figure 8 against a live cluster. With
+// writes arriving every few milliseconds, a new leader replicates its
+// first entry within a millisecond of winning, faster than any status
+// poll; so the bystanders that elect it sit behind slowed links and die
+// before its entries reach them, leaving its entries on it alone. The old
+// side (the old leader and its follower, holding the old uncommitted
+// tail) is re-elected with the restarted bystanders and re-replicates the
+// tail; the moment its commit index moves (the tail counted as committed
+// by the commit-previous-term bug, and its writes acknowledged), the old
+// side is cut off again, so the majority is the new leader and the
+// bystanders, which hold the tail but nothing newer: the new leader, its
+// own-term entry the most up to date, wins and overwrites the tail. A
+// correct leader never counts the tail as committed before an entry of
+// its own term, and once one is on a majority the new leader cannot win.
 func figure8() Sched {
 	return Seq(
 		Until("leader", 5*time.Second),
@@ -61,18 +86,32 @@ func figure8() Sched {
 		StartFault("slow-majority", nil),
 		Until("new-leader", 5*time.Second),
 		StartFault("kill-rest", nil),
-		SleepFor(100*time.Millisecond),
-		StartFault("kill-new-leader", nil),
+		// The new leader, still leading until it misses a quorum for an
+		// election timeout, takes writes of its term that nobody else has.
+		SleepFor(150*time.Millisecond),
+		StartFault("partition-new-leader", nil),
 		StopFault("slow-majority"),
-		StopFault("partition-leader-plus-one"),
 		StopFault("kill-rest"),
-		Until("old-side-leads", 3*time.Second),
-		Until("commit-moves", 2*time.Second),
+		Until("old-side-commits", 3*time.Second),
+		StartFault("partition-old-side", nil),
+		SleepFor(1500*time.Millisecond),
+		StopFault("partition-old-side"),
+		StopFault("partition-new-leader"),
+		StopFault("partition-leader-plus-one"),
+		SleepFor(time.Second),
+	)
+}
+
+func staleLeader() Sched {
+	return Seq(
+		Until("leader", 5*time.Second),
+		StartFault("partition-one", nil),
+		SleepFor(1500*time.Millisecond),
+		StopFault("partition-one"),
 		StartFault("kill-leader", nil),
-		StopFault("kill-new-leader"),
-		SleepFor(1500*time.Millisecond),
+		SleepFor(time.Second),
 		StopFault("kill-leader"),
-		SleepFor(1500*time.Millisecond),
+		SleepFor(time.Second),
 	)
 }
 

@@ -80,6 +80,11 @@ type Spec struct {
 	NemesisInterval string   `json:"nemesis_interval"`
 	RecoveryTimeout string   `json:"recovery_timeout"`
 	Seed            uint64   `json:"seed"`
+	// ShrunkFrom and ShrunkSteps describe a run of a schedule that
+	// faultline shrink reduced: the original's number of steps and the
+	// steps kept, in words.
+	ShrunkFrom  int      `json:"shrunk_from,omitempty"`
+	ShrunkSteps []string `json:"shrunk_steps,omitempty"`
 	// Skipped are faults asked for and not injected: they mean nothing
 	// for this system on this runtime.
 	Skipped []SkippedFault `json:"skipped_faults,omitempty"`
@@ -92,6 +97,19 @@ type Spec struct {
 type SkippedFault struct {
 	Fault  string `json:"fault"`
 	Reason string `json:"reason"`
+}
+
+// MinimalLine is "minimal schedule: 3 of 14 steps: +kill-one, sleep 2s, …"
+// for a shrunk run, "" for any other.
+func (s Spec) MinimalLine() string {
+	if s.ShrunkFrom == 0 {
+		return ""
+	}
+	line := fmt.Sprintf("minimal schedule: %d of %d steps", len(s.ShrunkSteps), s.ShrunkFrom)
+	if len(s.ShrunkSteps) > 0 {
+		line += ": " + strings.Join(s.ShrunkSteps, ", ")
+	}
+	return line
 }
 
 // Judge sets Verdict and Reason from the checkers' results, the history's
@@ -202,6 +220,9 @@ func (r *Result) Describe(maxAnomalies int) string {
 	if t := r.Test; t.System != "" {
 		fmt.Fprintf(&b, "  test: system %s, workload %s, nemesis %s, bugs %s, %d nodes, %s, runtime %s, seed %d\n",
 			t.System, t.Workload, listOr(t.Nemesis, "none"), listOr(t.Bugs, "none"), t.Nodes, t.TimeLimit, t.Runtime, t.Seed)
+	}
+	if line := r.Test.MinimalLine(); line != "" {
+		fmt.Fprintf(&b, "  %s\n", line)
 	}
 	for _, name := range r.Checkers.Names() {
 		c := r.Checkers[name]

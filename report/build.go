@@ -200,6 +200,9 @@ func meta(m *material, nodes []string, endNS int64) []pair {
 			pair{"bug", dash(strings.Join(t.Bugs, ", "))},
 			pair{"time limit", dash(t.TimeLimit)},
 		)
+		if t.ShrunkFrom > 0 {
+			out = append(out, pair{"shrunk", t.MinimalLine()})
+		}
 		if t.LinkMechanism != "" {
 			out = append(out, pair{"links cut by", t.LinkMechanism})
 		}

@@ -227,6 +227,14 @@ type Elector interface {
 	Elects() bool
 }
 
+// Aimed is an optional probe a System implements to name the nemesis
+// sequences aimed at its weak spots (nemesis.Sequences: stale-leader,
+// strand-write …); the default fault mix (--nemesis default) runs them
+// among partitions and kills.
+type Aimed interface {
+	AimedSequences() []string
+}
+
 // Status is what a node's admin endpoint reports at GET /status.
 type Status struct {
 	Node   string `json:"node"`

@@ -235,10 +235,13 @@ func TestBadInputExitsTwoWithAOneLineReason(t *testing.T) {
 		{[]string{"check", bad}, bad + `:2: type "done" is not one of invoke, ok, fail, info`},
 		{[]string{"check", filepath.Join(dir, "missing")}, `cannot read`},
 		{[]string{"check", "--workload", "bank", bad}, `unknown workload "bank"`},
+		{[]string{"run", "--system", "quorum", "--nemesis", "figure8"}, `nemesis figure8 needs a system whose nodes elect a leader, and quorum has none (systems with leaders: raft)`},
+		{[]string{"shrink", filepath.Join(dir, "missing")}, `shrink ` + filepath.Join(dir, "missing")},
+		{[]string{"shrink", "--replays", "0", filepath.Join(dir, "missing")}, `shrink `},
 	}
 	for _, c := range cases {
 		r := cli(t, 30*time.Second, nil, append(c.args, "--results", dir)...)
-		if c.args[0] == "check" {
+		if c.args[0] == "check" || c.args[0] == "shrink" {
 			r = cli(t, 30*time.Second, nil, c.args...)
 		}
 		if r.code != 2 {
@@ -360,7 +363,9 @@ func TestListNamesSystemsBugsAndFaults(t *testing.T) {
 	r := cli(t, 30*time.Second, nil, "list")
 	for _, want := range []string{"quorum", "no-write-back", "register", "partition", "kill",
 		"all — every family", "partition-majority-ring — every node sees a majority", "partition-one-way — ",
-		"link-blackhole — ", "link-reset — ", "pause-leader — ", "power-loss-all — ", "clock-strobe — ", "clock-scramble — "} {
+		"link-blackhole — ", "link-reset — ", "pause-leader — ", "power-loss-all — ", "clock-strobe — ", "clock-scramble — ",
+		"partition-leader-plus-one — ", "partition-new-leader — ", "kill-new-leader — ", "pause-new-leader — ",
+		"figure8 — Raft's Figure 8", "strand-write — ", "Wait conditions of schedules (until): leader, new-leader"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("list output lacks %q:\n%s", want, r.stdout)
 		}

@@ -35,9 +35,15 @@ results.json).
 
 --nemesis takes a comma list of fault families (partition, link, kill, pause,
 clock, power-loss), specific faults (partition-bridge or partition:bridge,
-link-reset, clock-strobe, kill-leader or kill:leader …), all (every family),
-or none. A family picks a member at random for each episode. Process faults
-(kill, pause, power-loss) take a target: one, minority, majority, leader, all.
+link-reset, clock-strobe, kill-leader or kill:leader …), sequences (figure8,
+stale-leader, strand-write: aimed steps that wait on the cluster's state), all
+(every family), none, or default (the default: partition and kill, plus the
+sequences aimed at the system — stale-leader for raft, strand-write for
+quorum — each round picked at random). A family picks a member at random for
+each episode. Process faults (kill, pause, power-loss) take a target: one,
+minority, majority, leader, all, or one aimed by the cluster's state
+(leader-plus-one, new-leader, old-leader, rest, cut-side). A sequence about a
+leader on a system without one is a usage error (exit 2).
 faultline list describes every fault. Faults of one kind never overlap
 (partitions; link toxics; kill, pause and power loss; clocks); different
 kinds may. power-loss runs every node with lazy storage (un-fsynced writes
@@ -55,6 +61,7 @@ healed and every node came back (healed); if not, the verdict is unknown
   faultline run --system raft --bug ack-before-fsync --nemesis power-loss --seed 1
   faultline run --system quorum --nemesis partition-grudge --grudge 'n1,n2|n3,n4,n5'
   faultline run --system quorum --bug no-write-back --nemesis slow --seed 3
+  faultline run --system raft --bug commit-previous-term --nemesis figure8 --time-limit 60s --seed 1
   faultline run --replay results/latest
   faultline run --system gossip --workload set --nemesis partition,kill --seed 2
   faultline run --system gossip --workload counter --bug merge-overwrite`,
@@ -98,7 +105,7 @@ healed and every node came back (healed); if not, the verdict is unknown
 	f := cmd.Flags()
 	f.StringVar(&t.System, "system", t.System, "system under test (see faultline list)")
 	f.StringVar(&t.Workload, "workload", t.Workload, "workload clients run")
-	f.StringSliceVar(&nemeses, "nemesis", t.Nemesis, "faults to inject, comma-separated: families (partition, link, kill, pause, clock, power-loss), specific faults (partition-bridge, kill:leader …), all, or none; see faultline list")
+	f.StringSliceVar(&nemeses, "nemesis", t.Nemesis, "faults to inject, comma-separated: default (partition, kill and the system's aimed sequences), families (partition, link, kill, pause, clock, power-loss), specific faults (partition-bridge, kill:leader …), sequences (figure8, stale-leader, strand-write), all, or none; see faultline list")
 	f.StringSliceVar(&t.Bugs, "bug", nil, "named bug to switch on in every node (repeatable)")
 	f.IntVar(&t.Nodes, "nodes", t.Nodes, "number of nodes")
 	f.StringVar(&t.Runtime, "runtime", t.Runtime, "how nodes run: process (child processes), docker (containers; needs a Docker engine) or auto (docker when an engine answers, else process)")

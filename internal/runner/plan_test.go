@@ -97,3 +97,34 @@ func TestReplayOfATestFileWithoutAPlan(t *testing.T) {
 		t.Fatalf("a replay of an old file grew a plan: %s", b)
 	}
 }
+
+// The default mix is partitions and kills plus the sequences aimed at
+// the system (systems.Aimed); a system with none keeps the seeded random
+// schedule.
+func TestDefaultMixAddsTheSystemsAimedSequences(t *testing.T) {
+	for _, tc := range []struct {
+		system, plan string
+		want         []string
+	}{
+		{"raft", "forever", []string{"partition", "kill", "stale-leader"}},
+		{"quorum", "forever", []string{"partition", "kill", "strand-write"}},
+		{"gossip", "random", []string{"partition", "kill"}},
+	} {
+		tt := DefaultTest()
+		tt.System, tt.Workload = tc.system, "register"
+		if tc.system == "gossip" {
+			tt.Workload = "set"
+		}
+		res, err := Resolve(tt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(res.Test.Nemesis, tc.want) {
+			t.Fatalf("%s: default mix %v, want %v", tc.system, res.Test.Nemesis, tc.want)
+		}
+		got, err := withPlan(res.Test, res.Faults)
+		if err != nil || got.Plan.Op != tc.plan {
+			t.Fatalf("%s: plan %+v (%v), want %s", tc.system, got.Plan, err, tc.plan)
+		}
+	}
+}

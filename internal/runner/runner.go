@@ -51,6 +51,10 @@ func Run(ctx context.Context, t Test, opts Options) (*outcome.Result, error) {
 	if t.Impl != nil && t.System == "" {
 		t.System = t.Impl.Name()
 	}
+	if opts.Driver != nil && t.Runtime == opts.Driver.Name() {
+		// A replay of a run over a given driver: test.json named it.
+		t.Runtime = DefaultTest().Runtime
+	}
 	// The test first, so a bad one is refused (exit 2) before anything
 	// is asked of the runtime.
 	if _, err := Resolve(t); err != nil {

@@ -90,6 +90,9 @@ type Test struct {
 	// ShrunkFrom is the number of steps of the failing schedule this one
 	// was shrunk from (faultline shrink), 0 if it was not.
 	ShrunkFrom int `json:"shrunk_from,omitempty"`
+	// ShrunkSteps are the steps of a shrunk schedule in words (Step.Label),
+	// for the report's "minimal schedule: 3 of 14 steps" line.
+	ShrunkSteps []string `json:"shrunk_steps,omitempty"`
 	// ReplayOf is the run directory this run replays, if any.
 	ReplayOf string `json:"replay_of,omitempty"`
 
@@ -102,12 +105,33 @@ type Test struct {
 	LinkMechanism string `json:"link_mechanism,omitempty"`
 }
 
+// DefaultMix is the nemesis name of a system's default fault mix:
+// partitions and kills, plus the sequences aimed at the system's weak
+// spots (systems.Aimed), each round chosen at random. A run's test.json
+// records what it expanded to.
+const DefaultMix = "default"
+
+// withDefaultMix replaces DefaultMix in t.Nemesis with the faults it
+// stands for on sys.
+func withDefaultMix(t Test, sys systems.System) Test {
+	i := slices.Index(t.Nemesis, DefaultMix)
+	if i < 0 {
+		return t
+	}
+	mix := []string{"partition", "kill"}
+	if a, ok := sys.(systems.Aimed); ok {
+		mix = append(mix, a.AimedSequences()...)
+	}
+	t.Nemesis = slices.Concat(t.Nemesis[:i], mix, t.Nemesis[i+1:])
+	return t
+}
+
 // DefaultTest returns a test with every default filled in.
 func DefaultTest() Test {
 	return Test{
 		System:          "quorum",
 		Workload:        "register",
-		Nemesis:         []string{"partition", "kill"},
+		Nemesis:         []string{DefaultMix},
 		Nodes:           5,
 		Runtime:         "process",
 		TimeLimit:       Duration(30 * time.Second),
@@ -162,6 +186,7 @@ func resolveOn(t Test, d cluster.Driver) (*Resolved, error) {
 	case t.System != sys.Name():
 		return bad("the test names system %q, but the system given is %q", t.System, sys.Name())
 	}
+	t = withDefaultMix(t, sys)
 	if err := checkNodes(sys, t.Runtime); err != nil {
 		return nil, &exitcode.ConfigError{Err: err}
 	}
@@ -362,7 +387,7 @@ func unsupportedBy(sys systems.System, fam, whyNot string) string {
 	switch fam {
 	case "clock":
 		if _, ok := sys.(systems.ClockSetter); !ok {
-			return fmt.Sprintf("system %s cannot have its nodes' clocks set (no systems.ClockSetter; a foreign program keeps the host's clock)", sys.Name())
+			return fmt.Sprintf("system %s has no way to set its nodes' clocks (it implements no systems.ClockSetter)", sys.Name())
 		}
 	case "power-loss":
 		if l, ok := sys.(systems.LazyStorage); !ok || !l.LazyStorage() {

@@ -90,9 +90,7 @@ func ScenarioSpecs(system string) bool {
 	for _, s := range scenarios {
 		ginkgo.It(s.Name()+" stays valid", ginkgo.Label(s.Labels()...), budget(s, 1), func(ctx ginkgo.SpecContext) {
 			gomega.Expect(cfgErr).NotTo(gomega.HaveOccurred())
-			if err := s.Available(); err != nil {
-				ginkgo.Skip(err.Error())
-			}
+			gomega.Expect(s.Resolve()).To(gomega.Succeed(), "fix the entry in suites/catalog")
 			var bugs []string
 			if cfg.GateSystem == system {
 				// Only for proving the gate: a correct-system spec with a bug on must fail.
@@ -108,58 +106,65 @@ func ScenarioSpecs(system string) bool {
 
 // BugSpecs declares, for every named bug of every system (catalog.AllBugs),
 // a spec that runs the fault mix exposing it and expects an invalid run in
-// any of the bug's seeds, next to the same scenario without the bug
-// expecting a valid one. Bugs random faults cannot reliably expose are
-// skipped with the reason (FAULTLINE_RUN_UNRELIABLE=1 runs them anyway).
+// any of the bug's seeds, next to a twin running the same scenario and the
+// same seeds without the bug, expecting every one valid. An entry that does
+// not resolve (a misspelled bug or fault) fails its specs; only bugs random
+// faults cannot reliably expose are skipped, with the reason
+// (FAULTLINE_RUN_UNRELIABLE=1 runs them anyway). Short entries carry the
+// label short, so a bare go test and make ci-gate run them.
 func BugSpecs() bool {
 	cfg, cfgErr := FromEnv()
-	// Bugs that share a scenario share its correct-system run.
+	// Bugs that share a scenario share its correct-system runs.
 	var mu sync.Mutex
 	correct := map[string]*faultline.Result{}
 	for _, b := range catalog.AllBugs() {
-		labels := append([]string{"bugs", b.Label()}, b.Scenario.System, b.Workload)
-		labels = append(labels, b.Faults...)
+		labels := append([]string{"bugs", b.Label()}, b.Scenario.Labels()...)
 		if b.Unreliable != "" {
 			labels = append(labels, "unreliable")
 		}
-		ginkgo.Describe(fmt.Sprintf("%s bug %s", b.System, b.Name), ginkgo.Label(labels...), func() {
-			rule := fmt.Sprintf("in any of seeds %d..%d", cfg.Seed, cfg.Seed+uint64(b.Seeds)-1)
-			ginkgo.It(fmt.Sprintf("is caught under %s %s", b.Scenario.Name(), rule), budget(b.Scenario, b.Seeds), func(ctx ginkgo.SpecContext) {
+		seeds := b.SeedList(cfg.Seed)
+		rule := fmt.Sprintf("seed %d", cfg.Seed)
+		if len(seeds) > 1 {
+			rule = fmt.Sprintf("seeds %d..%d", seeds[0], seeds[len(seeds)-1])
+		}
+		ginkgo.Describe(fmt.Sprintf("%s bug %s under %s", b.System, b.Name, b.Scenario.Name()), ginkgo.Label(labels...), func() {
+			ginkgo.It("is caught in any of "+rule, budget(b.Scenario, b.Seeds), func(ctx ginkgo.SpecContext) {
 				gomega.Expect(cfgErr).NotTo(gomega.HaveOccurred())
-				if err := b.Available(); err != nil {
-					ginkgo.Skip(err.Error())
-				}
+				gomega.Expect(b.Resolve()).To(gomega.Succeed(), "fix the entry in suites/catalog")
 				if b.Unreliable != "" && !cfg.RunUnreliable {
 					ginkgo.Skip("not reliably exposed by random faults: " + b.Unreliable)
 				}
 				var res *faultline.Result
-				for i := range uint64(b.Seeds) {
-					res = Chaos(ctx, b.Test(cfg.Seed+i, []string{b.Name}, cfg.options()...))
+				for _, seed := range seeds {
+					res = Chaos(ctx, b.Test(seed, []string{b.Name}, cfg.options()...))
 					if res.Verdict == faultline.Invalid {
 						break
 					}
 				}
-				gomega.Expect(res).To(matchers.BeInvalid(), "%s with bug %s was not caught %s", b.System, b.Name, rule)
+				gomega.Expect(res).To(matchers.BeInvalid(), "%s with bug %s was not caught in %s", b.System, b.Name, rule)
 			})
-			ginkgo.It(fmt.Sprintf("is absent: the correct %s stays valid under the same scenario (seed %d)", b.System, cfg.Seed), budget(b.Scenario, 1), func(ctx ginkgo.SpecContext) {
+			ginkgo.It(fmt.Sprintf("is absent: the correct %s stays valid in %s", b.System, rule), budget(b.Scenario, b.Seeds), func(ctx ginkgo.SpecContext) {
 				gomega.Expect(cfgErr).NotTo(gomega.HaveOccurred())
-				if err := b.Scenario.Available(); err != nil {
-					ginkgo.Skip(err.Error())
+				gomega.Expect(b.Scenario.Resolve()).To(gomega.Succeed(), "fix the entry in suites/catalog")
+				if b.Unreliable != "" && !cfg.RunUnreliable {
+					ginkgo.Skip("its bug spec is skipped: " + b.Unreliable)
 				}
-				key := fmt.Sprintf("%s/seed %d", b.Scenario.Name(), cfg.Seed)
-				mu.Lock()
-				res, ok := correct[key]
-				mu.Unlock()
-				if ok {
-					ginkgo.GinkgoWriter.Printf("faultline: same scenario as an earlier correct-system run: %s\n", res.RunDir)
-					record(res, 0)
-				} else {
-					res = Chaos(ctx, b.Test(cfg.Seed, nil, cfg.options()...))
+				for _, seed := range seeds {
+					key := fmt.Sprintf("%s/seed %d", b.Scenario.Name(), seed)
 					mu.Lock()
-					correct[key] = res
+					res, ok := correct[key]
 					mu.Unlock()
+					if ok {
+						ginkgo.GinkgoWriter.Printf("faultline: same scenario and seed as an earlier correct-system run: %s\n", res.RunDir)
+						record(res, 0)
+					} else {
+						res = Chaos(ctx, b.Test(seed, nil, cfg.options()...))
+						mu.Lock()
+						correct[key] = res
+						mu.Unlock()
+					}
+					gomega.Expect(res).To(matchers.BeValid(), "the correct %s, seed %d", b.System, seed)
 				}
-				gomega.Expect(res).To(matchers.BeValid())
 			})
 		})
 	}

@@ -32,6 +32,12 @@ func New() systems.System { return system{} }
 
 func (system) Name() string { return "quorum" }
 
+// AimedSequences: a write stranded on a minority is what read write-back
+// is for.
+func (system) AimedSequences() []string { return []string{"strand-write"} }
+
+var _ systems.Aimed = system{}
+
 func (system) Summary() string {
 	return "ABD quorum-replicated multi-writer registers: majority reads with write-back, tagged majority writes, fsynced replicas"
 }

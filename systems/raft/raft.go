@@ -103,7 +103,14 @@ func (system) MinNodes() int { return 3 }
 // Elects: Raft nodes elect a leader and report role, term and commit.
 func (system) Elects() bool { return true }
 
-var _ systems.Elector = system{}
+// AimedSequences: a stale node standing for election is where Raft's
+// vote and append checks matter.
+func (system) AimedSequences() []string { return []string{"stale-leader"} }
+
+var (
+	_ systems.Elector = system{}
+	_ systems.Aimed   = system{}
+)
 
 func (system) RunNode(ctx context.Context, cfg systems.NodeConfig) error {
 	return runNode(ctx, cfg, defaultNodeOptions())

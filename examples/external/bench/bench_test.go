@@ -170,6 +170,6 @@ func BenchmarkRaftVsEtcd(b *testing.B) {
 	b.Logf("\n%d nodes (process runtime, loopback), %d clients, %d ops per phase\n"+
 		"raft  writes: %s\nraft  reads:  %s\netcd  writes: %s\netcd  reads:  %s\n"+
 		"etcd/raft throughput: writes %.2fx, reads %.2fx",
-		nodes, clients, b.N, rf[0], rf[1], et[0], et[1],
+		nodes, clients, rf[0].ops+rf[0].failed, rf[0], rf[1], et[0], et[1],
 		et[0].perSec()/rf[0].perSec(), et[1].perSec()/rf[1].perSec())
 }

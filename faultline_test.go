@@ -76,7 +76,17 @@ func TestStopEndsTheRunAndItsNodes(t *testing.T) {
 	if len(pids) < 3 {
 		t.Fatalf("nodes did not start: pids %v", pids)
 	}
-	time.Sleep(2 * time.Second) // let clients run a little
+	// Let clients run a little: until the history has events (a loaded
+	// machine may take seconds to bring the cluster up), then a moment.
+	for time.Now().Before(deadline) {
+		if h, _ := filepath.Glob(filepath.Join(results, "*", "history.jsonl")); len(h) > 0 {
+			if fi, err := os.Stat(h[0]); err == nil && fi.Size() > 0 {
+				break
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
 	stopped := time.Now()
 	r.Stop()
 	if d := time.Since(stopped); d > 45*time.Second {

@@ -48,6 +48,10 @@ const (
 	PowerRestore   Func = "power-restore"
 	StartClock     Func = "start-clock"
 	StopClock      Func = "stop-clock"
+	// StartClientPause and StopClientPause stall and resume clients (Value
+	// {"clients": [names]}): the harness's own clients, not nodes.
+	StartClientPause Func = "start-client-pause"
+	StopClientPause  Func = "stop-client-pause"
 	// Recover is the end-of-run heal, restart and check. Its completion is
 	// the moment every node was healthy again: what follows is the final
 	// phase.
@@ -77,6 +81,8 @@ const (
 	NodesDown
 	// Clocks faults move node clocks.
 	Clocks
+	// Clients faults stall the harness's clients, not nodes.
+	Clients
 )
 
 // Fault is a fault's pair of nemesis steps.
@@ -87,7 +93,7 @@ type Fault struct {
 }
 
 // faults are the fault steps faultline's nemesis records.
-func faults() [6]Fault {
+func faults() [7]Fault {
 	return [...]Fault{
 		{"partition", StartPartition, StopPartition, Network},
 		{"link", StartLink, StopLink, Network},
@@ -95,6 +101,7 @@ func faults() [6]Fault {
 		{"pause", Pause, Resume, NodesDown},
 		{"power-loss", PowerLoss, PowerRestore, NodesDown},
 		{"clock", StartClock, StopClock, Clocks},
+		{"client-pause", StartClientPause, StopClientPause, Clients},
 	}
 }
 

@@ -111,6 +111,7 @@ const (
 	LaneLink      = "link"
 	LaneProcess   = "process" // kill, pause and power loss never overlap
 	LaneClock     = "clock"
+	LaneClient    = "client" // client-pause acts on clients, not nodes
 )
 
 // leader asks every node's admin endpoint and returns the node that says it

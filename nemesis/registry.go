@@ -104,6 +104,8 @@ func Default() *Registry {
 	clk := func(name string, kinds ...string) func(Options) (Fault, error) {
 		return func(Options) (Fault, error) { return &Clock{name: name, Kinds: kinds}, nil }
 	}
+	add("client-pause", "client-pause", "stall the clients holding a lock before their next operation until the fault stops (longer than the lock workload's leases); named on its own, not part of all",
+		func(Options) (Fault, error) { return &ClientPause{}, nil })
 	add("clock", "clock", "a clock fault of a random kind each time (bump, strobe or scramble)", clk("clock", ClockKinds...))
 	for _, k := range ClockKinds {
 		add("clock-"+k, "clock", clockSummary[k], clk("clock-"+k, k))

@@ -70,6 +70,10 @@ type SimNode interface {
 	// Leader reports whether the node believes it leads (for the leader
 	// partition and kill targets); false for leaderless systems.
 	Leader() bool
+	// Members is the node's membership view (node name -> alive,
+	// suspect or dead), as its admin status reports it; nil for systems
+	// without a failure detector.
+	Members() map[string]string
 }
 
 // SimReply is a node's answer to a simulated client operation.

@@ -90,7 +90,7 @@ func TestRegisterGeneratorIsSeededAndHonoursFunctions(t *testing.T) {
 }
 
 func TestRegistryNamesValidWorkloads(t *testing.T) {
-	if _, err := Default().Get("bank"); err == nil || err.Error() != `unknown workload "bank" (valid: counter, lww, register, set)` {
+	if _, err := Default().Get("bank"); err == nil || err.Error() != `unknown workload "bank" (valid: counter, lock, lww, register, set)` {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -58,7 +58,7 @@ type Registry struct{ byName map[string]Workload }
 // Default returns a registry of every workload faultline ships.
 func Default() *Registry {
 	r := &Registry{byName: map[string]Workload{}}
-	for _, w := range []Workload{Counter(), LWW(), Register{}, Set()} {
+	for _, w := range []Workload{Counter(), LockWorkload(), LWW(), Register{}, Set()} {
 		r.byName[w.Name()] = w
 	}
 	return r

@@ -11,8 +11,10 @@
 //     Grace). Suspicions during partitions and link faults are counted
 //     apart: there they are the detector doing its job.
 //
-// The checker is informational: Valid with the figures in Details, or
-// Unknown when the history has no membership observations at all.
+// The checker is informational (Result.Informational): Valid with the
+// figures in Details, or Unknown when the history has no membership
+// observations at all (every history from another tool); either way it
+// never decides a run's verdict.
 package membership
 
 import (
@@ -88,7 +90,14 @@ type detector struct {
 	notes                                          []checkers.Anomaly
 }
 
+// Check measures the detector; its result is always Informational.
 func (c Checker) Check(ctx context.Context, events []history.Event) checkers.Result {
+	r := c.check(ctx, events)
+	r.Informational = true
+	return r
+}
+
+func (c Checker) check(ctx context.Context, events []history.Event) checkers.Result {
 	d := &detector{
 		grace: c.o.Grace, views: map[string]map[string]string{}, nodes: map[string]bool{},
 		down: map[string]int64{}, lastUp: map[string]int64{}, open: map[string]*kill{},
@@ -127,8 +136,8 @@ func (d *detector) nemesis(e history.Event) {
 		for f := range d.netOpen {
 			d.netEnded(f, e.Time)
 		}
-	case !isFault || fault.Effect == history.Clocks:
-		// Clock faults leave the network alone.
+	case !isFault || fault.Effect == history.Clocks || fault.Effect == history.Clients:
+		// Clock and client faults leave the network alone.
 	case fault.Effect == history.NodesDown && start:
 		for _, n := range names {
 			d.down[n] = e.Time

@@ -205,7 +205,7 @@ func Clean(ctx context.Context, opts CleanOptions) (removed, kept []Removed, err
 			kept = append(kept, r)
 			continue
 		}
-		if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !client.IsErrNotFound(err) {
+		if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); !goneOrGoing(err) {
 			errs = append(errs, fmt.Errorf("remove container %s: %w", r.Name, err))
 			continue
 		}
@@ -222,7 +222,7 @@ func Clean(ctx context.Context, opts CleanOptions) (removed, kept []Removed, err
 			kept = append(kept, r)
 			continue
 		}
-		if err := cli.NetworkRemove(ctx, n.ID); err != nil && !client.IsErrNotFound(err) {
+		if err := removeNetwork(ctx, cli, n.ID); err != nil {
 			errs = append(errs, fmt.Errorf("remove network %s: %w", r.Name, err))
 			continue
 		}
@@ -257,4 +257,29 @@ func firstOr(s []string, def string) string {
 		return s[0]
 	}
 	return def
+}
+
+// goneOrGoing reports whether a container removal's error still leaves
+// the container gone or on its way: not found, or being removed by
+// someone else (a run's reaper racing `faultline clean`).
+func goneOrGoing(err error) bool {
+	return err == nil || client.IsErrNotFound(err) ||
+		(errdefs.IsConflict(err) && strings.Contains(err.Error(), "already in progress"))
+}
+
+// removeNetwork removes a network, waiting up to ten seconds for
+// containers another remover is taking away to let go of it.
+func removeNetwork(ctx context.Context, cli interface {
+	NetworkRemove(ctx context.Context, id string) error
+}, id string) error {
+	for end := time.Now().Add(10 * time.Second); ; {
+		err := cli.NetworkRemove(ctx, id)
+		if err == nil || client.IsErrNotFound(err) {
+			return nil
+		}
+		if !strings.Contains(err.Error(), "active endpoints") || time.Now().After(end) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/client"
 )
 
 // LabelCluster names one cluster (its container name prefix); the reaper
@@ -133,7 +132,7 @@ func reap(ctx context.Context, cluster string, in io.Reader, logger *slog.Logger
 		return fmt.Errorf("reap: list containers: %w", err)
 	}
 	for _, c := range cs {
-		if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !client.IsErrNotFound(err) {
+		if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); !goneOrGoing(err) {
 			errs = append(errs, fmt.Errorf("reap: remove container %s: %w", firstOr(c.Names, c.ID), err))
 			continue
 		}
@@ -144,7 +143,7 @@ func reap(ctx context.Context, cluster string, in io.Reader, logger *slog.Logger
 		return errors.Join(append(errs, fmt.Errorf("reap: list networks: %w", err))...)
 	}
 	for _, n := range ns {
-		if err := cli.NetworkRemove(ctx, n.ID); err != nil && !client.IsErrNotFound(err) {
+		if err := removeNetwork(ctx, cli, n.ID); err != nil {
 			errs = append(errs, fmt.Errorf("reap: remove network %s: %w", n.Name, err))
 			continue
 		}

@@ -215,7 +215,7 @@ func TestDockerWithoutEngineSaysHowToStartOne(t *testing.T) {
 func TestDockerPanickingHarnessLeavesNothing(t *testing.T) {
 	needDocker(t)
 	results := t.TempDir()
-	r := cli(t, 4*time.Minute, []string{"FAULTLINE_TEST_PANIC_AFTER=12s"}, "run", "--runtime", "docker",
+	r := cli(t, 4*time.Minute, []string{"FAULTLINE_TEST_PANIC_AFTER=2s"}, "run", "--runtime", "docker",
 		"--system", "quorum", "--nodes", "3", "--time-limit", "60s", "--results", results)
 	if r.code != 2 || !strings.Contains(r.stderr, "test: harness panics mid-run") {
 		t.Fatalf("exit %d, want Go's panic exit 2\n%s", r.code, tail(r.stderr, 10))

@@ -27,6 +27,10 @@ func TestMain(m *testing.M) {
 		}
 		if d, err := time.ParseDuration(os.Getenv("FAULTLINE_TEST_PANIC_AFTER")); err == nil && len(os.Args) > 1 && os.Args[1] == "run" {
 			go func() {
+				// d after the run's first event, not after start-up: a
+				// loaded machine may take longer than d to bring the
+				// cluster up, and a panic before it proves nothing.
+				waitFirstEvent(os.Args)
 				time.Sleep(d)
 				panic("test: harness panics mid-run")
 			}()
@@ -35,6 +39,25 @@ func TestMain(m *testing.M) {
 		return
 	}
 	os.Exit(m.Run())
+}
+
+// waitFirstEvent waits until the run named by args' --results has
+// written an event to its history (at most two minutes).
+func waitFirstEvent(args []string) {
+	results := ""
+	for i, a := range args {
+		if a == "--results" && i+1 < len(args) {
+			results = args[i+1]
+		}
+	}
+	if results == "" {
+		return
+	}
+	for end := time.Now().Add(2 * time.Minute); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if fi, err := os.Stat(filepath.Join(results, "latest", "history.jsonl")); err == nil && fi.Size() > 0 {
+			return
+		}
+	}
 }
 
 type result struct {
@@ -223,7 +246,7 @@ func TestBadInputExitsTwoWithAOneLineReason(t *testing.T) {
 		want string
 	}{
 		{[]string{"run", "--system", "paxos"}, `unknown system "paxos" (valid: `},
-		{[]string{"run", "--workload", "bank"}, `unknown workload "bank" (valid: counter, lww, register, set)`},
+		{[]string{"run", "--workload", "bank"}, `unknown workload "bank" (valid: counter, lock, lww, register, set)`},
 		{[]string{"run", "--nemesis", "partition,flood"}, `unknown nemesis "flood" (valid: all, none, a family — partition, link, kill, pause, clock, power-loss — or a member`},
 		{[]string{"run", "--nemesis", "partition-grudge"}, `nemesis partition-grudge needs a grudge: give --grudge or --grudge-file`},
 		{[]string{"run", "--nemesis", "partition-grudge", "--grudge", "n1|n9"}, `--grudge: grudge: node "n9": want n1..n5`},

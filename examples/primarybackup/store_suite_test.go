@@ -38,7 +38,7 @@ func chaos(ctx SpecContext, opts ...faultline.Option) *faultline.Result {
 	}
 	base := []faultline.Option{
 		faultline.Nodes(3), faultline.Nemesis("partition", "kill", "clock"),
-		faultline.NemesisInterval(time.Second), faultline.TimeLimit(4 * time.Second),
+		faultline.NemesisInterval(700 * time.Millisecond), faultline.TimeLimit(3 * time.Second),
 		faultline.Rate(200), faultline.Seed(1), faultline.ResultsDir(results),
 	}
 	run := faultline.Start(ctx, faultline.New(primarybackup.New(), append(base, opts...)...))

@@ -182,6 +182,7 @@ type run struct {
 	cluster *cluster.Cluster
 	client  systems.Client
 	gen     workloads.Generator
+	clients *clients // what client-pause stalls
 	wopts   workloads.Options
 	history *os.File
 	rec     *history.Recorder
@@ -262,6 +263,7 @@ func (r *run) setUp() error {
 		return r.abort(&exitcode.ClusterError{Err: fmt.Errorf("system %s: client for workload %s: %w", t.System, t.Workload, err)})
 	}
 	r.gen = r.res.Workload.NewGenerator(r.wopts)
+	r.clients = newClients(t.Concurrency)
 	r.history, err = os.OpenFile(filepath.Join(r.dir, store.HistoryFile), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return r.abort(&exitcode.ConfigError{Err: fmt.Errorf("create history: %w", err)})
@@ -278,7 +280,7 @@ func (r *run) exercise(ctx context.Context) *outcome.Result {
 	r.rec = history.NewRecorder(r.history, start)
 	r.log.Info("running", "time_limit", t.TimeLimit.D(), "concurrency", t.Concurrency, "rate", t.Rate, "faults", t.Nemesis)
 	nem := &nemesis.Runner{
-		Cluster: r.cluster, Faults: r.res.Faults, Steps: t.Schedule,
+		Cluster: withClients{r.cluster, r.clients}, Faults: r.res.Faults, Steps: t.Schedule,
 		History: r.rec, Logger: r.log, StepTimeout: t.RecoveryTimeout.D(),
 	}
 	stopWatch := r.watchMembership(ctx)
@@ -346,11 +348,24 @@ func (r *run) drive(ctx context.Context, start time.Time, nem *nemesis.Runner) {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(t.Seed, uint64(1000+w)))
 			pace := newPacer(t.Rate/float64(t.Concurrency), rng, time.Now())
+			next := r.gen.Next
+			var sess workloads.Session
+			if s, ok := r.gen.(workloads.Sessioner); ok {
+				sess = r.clients.session(w, s.Session(w))
+				next = sess.Next
+			}
 			process := w
 			for pace.wait(runCtx) {
-				op := r.gen.Next()
+				op := next()
+				// client-pause stalls a worker here: its next operation is
+				// decided, not yet sent.
+				r.clients.wait(runCtx, w)
 				node := r.nodes[rng.IntN(len(r.nodes))]
-				if r.invoke(ctx, process, node, op) == history.Info {
+				typ, value := r.invokeValue(ctx, process, node, op)
+				if sess != nil {
+					sess.Done(op, typ, value)
+				}
+				if typ == history.Info {
 					// The op may still be in flight: this worker goes on
 					// as a new process, so no process does two things at once.
 					process += t.Concurrency
@@ -380,11 +395,14 @@ func (r *run) invokeValue(ctx context.Context, process int, node systems.Endpoin
 		c = systems.Completion{Type: history.Info, Error: fmt.Sprintf("client returned bad completion type %q", c.Type)}
 	}
 	done := history.Event{Process: process, Type: c.Type, F: op.F, Key: op.Key, Value: op.Value, Node: node.Name, Error: c.Error}
-	if op.F == history.OpRead {
+	switch {
+	case op.F == history.OpRead:
 		done.Value = nil
 		if c.Type == history.OK {
 			done.Value = c.Value
 		}
+	case c.Value != nil:
+		done.Value = c.Value // what the operation returned (an acquire's token)
 	}
 	if c.Node != "" {
 		done.Node = c.Node

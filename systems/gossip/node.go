@@ -243,11 +243,16 @@ func (n *node) status() systems.Status {
 	n.mu.Lock()
 	ms := n.members.Members()
 	n.mu.Unlock()
+	return systems.Status{Node: n.cfg.Name, Ready: n.ready.Load(), Members: memberView(ms)}
+}
+
+// memberView renders a SWIM view for the admin status.
+func memberView(ms map[string]swim.State) map[string]string {
 	view := make(map[string]string, len(ms))
 	for name, s := range ms {
 		view[name] = s.String()
 	}
-	return systems.Status{Node: n.cfg.Name, Ready: n.ready.Load(), Members: view}
+	return view
 }
 
 // loop drives the protocol timers: SWIM every tick, a gossip round every

@@ -74,6 +74,9 @@ func (system) NewSimNode(cfg systems.SimConfig, env systems.SimEnv) (systems.Sim
 func (n *simNode) TickInterval() time.Duration { return n.r.opts.Tick }
 func (n *simNode) Leader() bool                { return false }
 
+// Members is the SWIM view, as node.go's status reports it.
+func (n *simNode) Members() map[string]string { return memberView(n.r.members.Members()) }
+
 func (n *simNode) send(to string, msg any) {
 	if id, ok := n.ids[to]; ok {
 		n.env.Send(id, msg)

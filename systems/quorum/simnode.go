@@ -231,3 +231,5 @@ func (n *simNode) Deliver(from int, msg any) {
 		}
 	}
 }
+
+func (*simNode) Members() map[string]string { return nil }

@@ -56,14 +56,14 @@ func (c *client) Invoke(ctx context.Context, node systems.Endpoint, op systems.O
 	req := clientRequest{F: string(op.F), Key: op.Key}
 	switch op.F {
 	case history.OpRead:
-	case history.OpWrite, history.OpCAS:
+	case history.OpWrite, history.OpCAS, history.OpAcquire, history.OpRenew, history.OpRelease, history.OpFencedWrite:
 		raw, err := json.Marshal(op.Value)
 		if err != nil {
 			return systems.Failed("encode value: %v", err)
 		}
 		req.Value = raw
 	default:
-		return systems.Failed("raft: unsupported operation %q (read, write, cas)", op.F)
+		return systems.Failed("raft: unsupported operation %q (read, write, cas, acquire, renew, release, fenced-write)", op.F)
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
@@ -112,10 +112,19 @@ func completionOf(op systems.Op, res *result, at string) (systems.Completion, bo
 	switch res.Outcome {
 	case outcomeOK:
 		comp := systems.Completion{Type: history.OK}
-		if op.F == history.OpRead {
+		switch op.F {
+		case history.OpRead:
 			v, err := systems.DecodeValue(res.Value)
 			if err != nil {
 				return systems.Failed("%s: bad value %s: %v", at, res.Value, err), false
+			}
+			comp.Value = v
+		case history.OpAcquire:
+			// The grant's completion is the request with its token.
+			req, _ := json.Marshal(op.Value)
+			v, err := lockCompletion(req, res.Value)
+			if err != nil {
+				return systems.Unsure(op, fmt.Sprintf("%s: granted, but %v", at, err)), false
 			}
 			comp.Value = v
 		}

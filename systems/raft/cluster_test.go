@@ -359,6 +359,9 @@ func TestSystemContract(t *testing.T) {
 	if got := s.Workloads()["register"]; len(got) != 3 {
 		t.Fatalf("register ops %v, want read, write, cas", got)
 	}
+	if got := s.Workloads()["lock"]; len(got) != 4 {
+		t.Fatalf("lock ops %v, want acquire, renew, release, fenced-write", got)
+	}
 	var names []string
 	for _, b := range s.Bugs() {
 		if b.Description == "" {
@@ -369,8 +372,8 @@ func TestSystemContract(t *testing.T) {
 	if err := systems.CheckBugs(s, names); err != nil {
 		t.Fatal(err)
 	}
-	if len(names) != 5 {
-		t.Fatalf("bugs %v, want 5", names)
+	if len(names) != 8 {
+		t.Fatalf("bugs %v, want 8", names)
 	}
 	if _, err := s.NewClient(systems.ClientConfig{Workload: "bank"}); err == nil {
 		t.Fatalf("NewClient accepted an unknown workload")

@@ -8,10 +8,16 @@ import (
 
 // command is what one log entry asks the state machine to do.
 type command struct {
-	Op       string          `json:"op"` // opWrite or opCAS
+	Op       string          `json:"op"` // opWrite, opCAS or a lock command (lock.go)
 	Key      string          `json:"k"`
 	Value    json.RawMessage `json:"v"`
 	Expected json.RawMessage `json:"e,omitempty"` // cas only
+	// Lock commands: the owner, its token, the lease length, and (acquire)
+	// the stamp the leader judged expired.
+	Owner   string `json:"o,omitempty"`
+	Token   uint64 `json:"t,omitempty"`
+	TTLms   int64  `json:"ttl,omitempty"`
+	Expired uint64 `json:"x,omitempty"`
 }
 
 const (
@@ -45,14 +51,20 @@ type result struct {
 const errCASMismatch = "cas mismatch"
 
 // kvStore is the replicated state machine: key -> JSON value, values in
-// canonical form (see canonical) so cas compares bytes. Only the node loop
-// touches it.
-type kvStore struct{ m map[string]json.RawMessage }
+// canonical form (see canonical) so cas compares bytes, and the lock
+// service's locks and fenced resources. Only the node loop touches it.
+type kvStore struct {
+	m     map[string]json.RawMessage
+	locks *lockState
+}
 
-func newKV() *kvStore { return &kvStore{m: map[string]json.RawMessage{}} }
+func newKV() *kvStore { return &kvStore{m: map[string]json.RawMessage{}, locks: newLockState()} }
 
-func (s *kvStore) apply(c *command) result {
+// apply runs c, the log's entry at index.
+func (s *kvStore) apply(c *command, index uint64) result {
 	switch c.Op {
+	case opAcquire, opRenew, opRelease, opFencedWrite:
+		return s.locks.apply(c, index)
 	case opWrite:
 		s.m[c.Key] = c.Value
 		return result{Outcome: outcomeOK}
@@ -73,8 +85,14 @@ func (s *kvStore) apply(c *command) result {
 
 func (s *kvStore) get(key string) json.RawMessage { return s.m[key] }
 
+// snapshotData is a snapshot's contents.
+type snapshotData struct {
+	KV    map[string]json.RawMessage `json:"kv"`
+	Locks *lockState                 `json:"locks"`
+}
+
 func (s *kvStore) snapshot() ([]byte, error) {
-	b, err := json.Marshal(s.m)
+	b, err := json.Marshal(snapshotData{KV: s.m, Locks: s.locks})
 	if err != nil {
 		return nil, fmt.Errorf("encode state machine: %w", err)
 	}
@@ -82,13 +100,15 @@ func (s *kvStore) snapshot() ([]byte, error) {
 }
 
 func (s *kvStore) restore(data []byte) error {
-	m := map[string]json.RawMessage{}
+	locks := newLockState()
+	locks.noFencing, locks.releaseAny = s.locks.noFencing, s.locks.releaseAny
+	d := snapshotData{KV: map[string]json.RawMessage{}, Locks: locks}
 	if len(data) > 0 {
-		if err := json.Unmarshal(data, &m); err != nil {
+		if err := json.Unmarshal(data, &d); err != nil {
 			return fmt.Errorf("decode snapshot: %w", err)
 		}
 	}
-	s.m = m
+	s.m, s.locks = d.KV, d.Locks
 	return nil
 }
 

@@ -47,9 +47,13 @@ func defaultNodeOptions() nodeOptions {
 	}
 }
 
-// proposal is one client write or cas waiting for its entry to apply.
+// proposal is one client write, cas or lock command waiting for its entry
+// to apply.
 type proposal struct {
-	data  []byte
+	data []byte
+	// cmd, when data is nil, is encoded by the loop when it proposes it:
+	// an acquire carries the leader's judgement of the lease (lock.go).
+	cmd   *command
 	done  chan result // buffered: the loop never blocks on it
 	index uint64
 	term  uint64
@@ -80,10 +84,11 @@ type node struct {
 	logger *slog.Logger
 	names  map[uint64]string
 
-	r  *core.Raft
-	st logStore
-	tr *transport
-	sm *kvStore
+	r      *core.Raft
+	st     logStore
+	tr     *transport
+	sm     *kvStore
+	leases *leaseClock
 	// out sends a message to a peer: the transport, or the simulator's
 	// network.
 	out func(core.Message)
@@ -178,6 +183,7 @@ func restore(cfg systems.NodeConfig, opts nodeOptions, logger *slog.Logger, ids 
 func newNode(cfg systems.NodeConfig, opts nodeOptions, logger *slog.Logger, ids []uint64, names map[uint64]string,
 	st logStore, rec recovered, rng *rand.Rand) (*node, error) {
 	sm := newKV()
+	sm.locks.noFencing, sm.locks.releaseAny = cfg.HasBug(BugNoFencing), cfg.HasBug(BugReleaseAny)
 	if rec.snap != nil {
 		if err := sm.restore(rec.snap.Data); err != nil {
 			return nil, err
@@ -197,7 +203,7 @@ func newNode(cfg systems.NodeConfig, opts nodeOptions, logger *slog.Logger, ids 
 	}
 	n := &node{
 		cfg: cfg, opts: opts, logger: logger, names: names,
-		r: r, st: st, sm: sm,
+		r: r, st: st, sm: sm, leases: newLeaseClock(cfg.Clock, cfg.HasBug(BugLeaseWallClock)),
 		staleLocalRead: cfg.HasBug(BugStaleLocalRead),
 		ackBeforeFsync: cfg.HasBug(BugAckBeforeFsync),
 		propc:          make(chan *proposal, 1024),
@@ -325,6 +331,16 @@ func (n *node) redirect() result {
 func (n *node) propose(props []*proposal) {
 	data := make([][]byte, len(props))
 	for i, p := range props {
+		if p.data == nil {
+			if p.cmd.Op == opAcquire {
+				n.prepareAcquire(p.cmd)
+			}
+			b, err := json.Marshal(p.cmd)
+			if err != nil {
+				n.logger.Error("encode command", "err", err) // a command of plain fields always encodes
+			}
+			p.data = b
+		}
 		data[i] = p.data
 	}
 	first, term, err := n.r.Propose(data...)
@@ -448,7 +464,8 @@ func (n *node) apply(ents []core.Entry) {
 				n.logger.Error("unreadable log entry; applying as no-op", "index", e.Index, "err", err)
 				res = result{Outcome: outcomeFail, Error: "unreadable command"}
 			} else {
-				res = n.sm.apply(&c)
+				res = n.sm.apply(&c, e.Index)
+				n.leases.applied(&c, res)
 			}
 		}
 		n.applied = e.Index
@@ -614,11 +631,7 @@ func (n *node) serve(ctx context.Context, cr *clientRequest) result {
 	if err != nil {
 		return result{Outcome: outcomeFail, Error: err.Error()}
 	}
-	data, err := json.Marshal(c)
-	if err != nil {
-		return result{Outcome: outcomeFail, Error: fmt.Sprintf("encode command: %v", err)}
-	}
-	p := &proposal{data: data, done: make(chan result, 1)}
+	p := &proposal{cmd: c, done: make(chan result, 1)}
 	select {
 	case n.propc <- p:
 	case <-ctx.Done():
@@ -654,6 +667,8 @@ func toCommand(cr *clientRequest) (*command, error) {
 			return nil, err
 		}
 		return &command{Op: opCAS, Key: cr.Key, Value: v, Expected: e}, nil
+	case opAcquire, opRenew, opRelease, opFencedWrite:
+		return lockCommand(cr.F, cr.Key, cr.Value)
 	}
-	return nil, fmt.Errorf("unsupported operation %q (read, write, cas)", cr.F)
+	return nil, fmt.Errorf("unsupported operation %q (read, write, cas, acquire, renew, release, fenced-write)", cr.F)
 }

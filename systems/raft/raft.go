@@ -11,6 +11,12 @@
 // error "cas mismatch"), info means unknown, redirect means this node does
 // not lead and proposed nothing. The client follows redirects.
 //
+// The same endpoint serves the lock service (lock.go): f "acquire",
+// "renew", "release" or "fenced-write", key the lock (and the resource it
+// guards), value {"owner", "token", "ttl_ms", "value"}. An ok acquire
+// answers {"token": T}, the grant's log index; fail means refused (held,
+// not the holder, a stale token).
+//
 // Timings (defaultNodeOptions): 10ms tick, election timeout 15-30 ticks,
 // heartbeat every 3 ticks, snapshot every 10000 applied entries.
 package raft
@@ -47,7 +53,7 @@ func New() systems.System { return system{} }
 func (system) Name() string { return "raft" }
 
 func (system) Summary() string {
-	return "Raft-replicated key-value registers (read, write, cas) with pre-vote, check-quorum, ReadIndex reads and snapshots"
+	return "Raft-replicated key-value registers (read, write, cas) with pre-vote, check-quorum, ReadIndex reads and snapshots; a lock service with leases and fencing tokens (acquire, renew, release, fenced writes)"
 }
 
 func (system) Bugs() []systems.Bug {
@@ -72,9 +78,10 @@ func (system) Bugs() []systems.Bug {
 			Name: BugCommitPreviousTerm,
 			Description: "A leader commits an entry of an earlier term as soon as a majority stores it (the Figure 8 " +
 				"mistake, Raft §5.4.2), and, like the seed, appends no no-op when elected: a later leader can " +
-				"overwrite an entry already acknowledged to a client. Needs the Figure 8 sequence; " +
-				"random faults have not caught it yet (0/15 runs). Exposed by repeated leader kills or partitions during writes, so that leaders of successive terms " +
-				"hold different uncommitted tails; surfaces as lost acknowledged writes.",
+				"overwrite an entry already acknowledged to a client. Exposed by the figure8 nemesis sequence " +
+				"(random faults caught it 0 of 15 times): leaders of successive terms hold different uncommitted " +
+				"tails, and the re-elected one is cut off right after it counts its old tail as committed; " +
+				"surfaces as lost acknowledged writes.",
 		},
 		{
 			Name: BugStaleLocalRead,
@@ -82,6 +89,26 @@ func (system) Bugs() []systems.Bug {
 				"redirect to the leader: a follower behind the leader, or a deposed leader on the minority side of " +
 				"a partition, returns stale values. Exposed by partitions (and by any lag under load); surfaces as " +
 				"non-linearizable reads.",
+		},
+		{
+			Name: BugNoFencing,
+			Description: "The lock service's fenced resource ignores fencing tokens (the SET-NX-with-TTL lock of seed 003): " +
+				"a client that stalls while holding a lock past its lease, and writes when it wakes, overwrites the " +
+				"writes of the client that took the lock after the lease ran out. Exposed by the lock workload " +
+				"under client-pause (and slow operations under partitions); surfaces as stale-write anomalies.",
+		},
+		{
+			Name: BugLeaseWallClock,
+			Description: "The leader judges lease expiry by its wall clock (seed 001's datetime.now()), not its monotonic " +
+				"clock: a clock jump on the leader expires leases early and grants a held lock to a second client. " +
+				"Exposed by the lock workload under clock faults; surfaces as overlapping-holds anomalies.",
+		},
+		{
+			Name: BugReleaseAny,
+			Description: "Release does not check the owner and token: a client whose lease ran out (a stall, a slow " +
+				"operation) releases the lock another client now holds, and a third client is granted it while the " +
+				"second still holds it. Exposed by the lock workload under client-pause or partitions; surfaces " +
+				"as overlapping-holds anomalies.",
 		},
 		{
 			Name: BugAckBeforeFsync,
@@ -95,7 +122,10 @@ func (system) Bugs() []systems.Bug {
 }
 
 func (system) Workloads() map[string][]history.Func {
-	return map[string][]history.Func{"register": {history.OpRead, history.OpWrite, history.OpCAS}}
+	return map[string][]history.Func{
+		"register": {history.OpRead, history.OpWrite, history.OpCAS},
+		"lock":     {history.OpAcquire, history.OpRenew, history.OpRelease, history.OpFencedWrite},
+	}
 }
 
 func (system) MinNodes() int { return 3 }
@@ -117,8 +147,8 @@ func (system) RunNode(ctx context.Context, cfg systems.NodeConfig) error {
 }
 
 func (system) NewClient(c systems.ClientConfig) (systems.Client, error) {
-	if c.Workload != "register" {
-		return nil, fmt.Errorf("raft: no client for workload %q (serves: register)", c.Workload)
+	if c.Workload != "register" && c.Workload != "lock" {
+		return nil, fmt.Errorf("raft: no client for workload %q (serves: register, lock)", c.Workload)
 	}
 	return newClient(c.Nodes, defaultClientTimeout), nil
 }

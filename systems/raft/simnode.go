@@ -200,3 +200,5 @@ func (s *simNode) settle() {
 	}
 	s.waits = kept
 }
+
+func (*simNode) Members() map[string]string { return nil }

@@ -1,7 +1,9 @@
 package linearizable
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/history"
@@ -54,4 +56,19 @@ func BenchmarkCheck100kOps1kKeys(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(ops)*float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+}
+
+// A key over the per-key budget is undecided alone: with a budget no real
+// key fits in, every key is undecided and the reason names the budget, not
+// the overall time limit (which is far from reached).
+func TestPerKeyBudget(t *testing.T) {
+	events := histgen.Registers(3, 40000, 2, 10) // keys of 20,000 ops: far beyond 1 ns
+	res := New(Options{KeyTimeout: time.Nanosecond, Timeout: time.Hour}).Check(t.Context(), events)
+	if res.Verdict != checkers.Unknown || !strings.Contains(res.Reason, "over the per-key budget of 1ns") ||
+		strings.Contains(res.Reason, "time limit") {
+		t.Fatalf("%v %q", res.Verdict, res.Reason)
+	}
+	if res := New(Options{Timeout: time.Hour}).Check(t.Context(), events); res.Verdict != checkers.Valid {
+		t.Fatalf("default budget: %v %q", res.Verdict, res.Reason)
+	}
 }

@@ -49,6 +49,11 @@ type Options struct {
 	// Timeout bounds the check of all keys together; past it, undecided
 	// keys make the verdict Unknown.
 	Timeout time.Duration
+	// KeyTimeout bounds the check of one key; past it that key alone is
+	// undecided and the others go on, so a few genuinely hard keys cannot
+	// eat the whole Timeout. Default Timeout/10, at least 1 s (at most
+	// Timeout).
+	KeyTimeout time.Duration
 	// Workers is how many keys are checked at once; default GOMAXPROCS.
 	Workers int
 	// MaxFiles caps the HTML visualizations made (artifacts); negative
@@ -70,6 +75,9 @@ var _ checkers.Checker = (*Checker)(nil)
 func New(opts Options) *Checker {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
+	}
+	if opts.KeyTimeout <= 0 {
+		opts.KeyTimeout = min(max(opts.Timeout/10, time.Second), opts.Timeout)
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
@@ -202,7 +210,7 @@ func (c *Checker) checkKeys(ctx context.Context, p *Prepared) ([]keyVerdict, str
 	sort.SliceStable(order, func(a, b int) bool { return len(p.keys[order[a]].ops) > len(p.keys[order[b]].ops) })
 
 	verdicts := make([]keyVerdict, len(p.keys))
-	var next atomic.Int64
+	var next, overBudget atomic.Int64
 	var wg sync.WaitGroup
 	for range min(c.opts.Workers, len(order)) {
 		wg.Go(func() {
@@ -212,13 +220,15 @@ func (c *Checker) checkKeys(ctx context.Context, p *Prepared) ([]keyVerdict, str
 					return
 				}
 				i := order[n]
-				res := porcupine.CheckOperationsTimeout(model, operations(&p.keys[i]), 0)
+				res := porcupine.CheckOperationsTimeout(model, operations(&p.keys[i]), c.opts.KeyTimeout)
 				if stop.Load() {
 					// The search may have been cut short by failing
 					// steps: its answer means nothing.
 					return
 				}
 				switch res {
+				case porcupine.Unknown:
+					overBudget.Add(1)
 				case porcupine.Ok:
 					verdicts[i] = linearizable
 				case porcupine.Illegal:
@@ -229,14 +239,17 @@ func (c *Checker) checkKeys(ctx context.Context, p *Prepared) ([]keyVerdict, str
 	}
 	wg.Wait()
 
-	why := ""
+	var why []string
+	if n := overBudget.Load(); n > 0 {
+		why = append(why, fmt.Sprintf("%s over the per-key budget of %s", plural(int(n), "key"), c.opts.KeyTimeout))
+	}
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		why = fmt.Sprintf("time limit of %s reached", c.opts.Timeout)
+		why = append(why, fmt.Sprintf("time limit of %s reached", c.opts.Timeout))
 	case ctx.Err() != nil:
-		why = "check cancelled: " + ctx.Err().Error()
+		why = append(why, "check cancelled: "+ctx.Err().Error())
 	}
-	return verdicts, why
+	return verdicts, strings.Join(why, "; ")
 }
 
 func anomaly(kh *keyHistory) checkers.Anomaly {

@@ -105,7 +105,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(stdout, stderr), newCheckCmd(stdout, stderr), newListCmd(stdout), newServeCmd(stdout, stderr), newShrinkCmd(stdout, stderr), nodecmd.Command(registry.Default(), stderr),
+	root.AddCommand(newRunCmd(stdout, stderr), newCheckCmd(stdout, stderr), newListCmd(stdout), newServeCmd(stdout, stderr), newShrinkCmd(stdout, stderr), newSimCmd(stdout, stderr), nodecmd.Command(registry.Default(), stderr),
 		newToxiproxyCmd(stderr), newCleanCmd(stdout))
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usageErr("%v (see --help)", err)

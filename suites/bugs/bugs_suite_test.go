@@ -3,7 +3,8 @@
 // invalid run, next to the same scenario without the bug expecting a valid
 // one. Labels: bugs, bug:NAME, the system, the workload, each fault, and
 // unreliable for bugs random faults do not reliably expose (skipped, with
-// the reason, unless FAULTLINE_RUN_UNRELIABLE=1).
+// the reason, unless FAULTLINE_RUN_UNRELIABLE=1). The simulation specs
+// (label sim) search each bug's simulation scenario for a failing seed.
 package bugs_test
 
 import (
@@ -30,5 +31,6 @@ func TestBugs(t *testing.T) {
 
 var (
 	_ = suitekit.BugSpecs()
+	_ = suitekit.SimSpecs()
 	_ = suitekit.Summary()
 )

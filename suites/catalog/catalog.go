@@ -14,6 +14,7 @@ import (
 
 	"github.com/faultline/faultline"
 	"github.com/faultline/faultline/internal/runner"
+	"github.com/faultline/faultline/sim"
 	"github.com/faultline/faultline/systems"
 	"github.com/faultline/faultline/systems/registry"
 )
@@ -137,7 +138,7 @@ var Scenarios = []Scenario{
 	{System: "gossip", Workload: "set", Faults: []string{"partition", "kill"}, Time: 20 * time.Second, Length: Short},
 	{System: "gossip", Workload: "counter", Faults: []string{"partition", "kill"}, Time: 20 * time.Second, Length: Short},
 	{System: "gossip", Workload: "lww", Faults: []string{"clock"}, Time: 20 * time.Second, Length: Short},
-	{System: "raft", Workload: "lock", Faults: lockMix, Time: 15 * time.Second, Length: Short},
+	{System: "raft", Workload: "lock", Faults: lockMix, Time: 12 * time.Second, Length: Short},
 
 	{System: "quorum", Workload: "register", Faults: []string{"partition", "kill"}, Time: 2 * time.Minute, Length: Long},
 	{System: "quorum", Workload: "register", Faults: []string{"slow"}, Time: 2 * time.Minute, Length: Long},
@@ -193,10 +194,12 @@ var Bugs = []Bug{
 	// every 2 s make a lagging follower's election far likelier.
 	{Name: "no-prev-log-check", Seeds: 3, Scenario: Scenario{System: "raft", Workload: "register",
 		Faults: []string{"partition", "kill"}, Interval: 2 * time.Second, Time: 60 * time.Second, Nodes: 3}},
+	// Random faults caught it 0/10 (seeds 1-10, 60 s); the figure8
+	// sequence, which waits on the leaders it aims at, caught it in 3 of
+	// seeds 1-5 at 60 s in each of three measurements (the correct store
+	// valid on all 15), so three seeds miss it about one time in sixteen.
 	{Name: "commit-previous-term", Seeds: 3, Scenario: Scenario{System: "raft", Workload: "register",
-		Faults: []string{"partition", "kill"}, Interval: 2 * time.Second, Time: 60 * time.Second},
-		Unreliable: "random faults caught it 0/10 (seeds 1-10, 60 s): the Figure-8 sequence " +
-			"(a leader crashing right after replicating an old-term entry to a minority, twice) needs a targeted schedule"},
+		Faults: []string{"figure8"}, Time: 60 * time.Second}},
 	// Acknowledged but not fsynced: only a power loss (lazy storage, then
 	// SIGKILL) of a majority at once loses it; the family mixes one,
 	// minority and all.
@@ -272,4 +275,72 @@ func firstWorkload(sys systems.System) string {
 		return ""
 	}
 	return ws[0]
+}
+
+// SimBug is the simulation scenario (package sim, `faultline sim`) that
+// exposes one named bug: a search over seeds 1..Seeds, which must find a
+// failing seed, next to the correct system staying valid on the seeds the
+// search ran. Unreachable, when set, says why simulated faults cannot
+// reach the bug.
+type SimBug struct {
+	Name   string
+	Config sim.Config
+	Seeds  uint64
+	// Unreachable: why the simulator's faults cannot expose it.
+	Unreachable string
+}
+
+// Label is the bug's Ginkgo label, e.g. "bug:no-write-back".
+func (b SimBug) Label() string { return "bug:" + b.Name }
+
+// simScenario is the default simulation of system/workload under faults,
+// with steps client operations per seed.
+func simScenario(system, workload string, steps int, faults ...string) sim.Config {
+	c := sim.DefaultConfig()
+	c.System, c.Workload, c.Steps, c.Faults = system, workload, steps, faults
+	return c
+}
+
+// SimBugs is every named bug's simulation scenario. Seeds to the first
+// failure were measured with `faultline sim --seeds` (README, "Simulation").
+var SimBugs = []SimBug{
+	{Name: "stale-local-read", Seeds: 20, Config: simScenario("raft", "register", 2000, "partition", "kill")},
+	{Name: "vote-without-log-check", Seeds: 100, Config: simScenario("raft", "register", 2000, "partition", "kill")},
+	{Name: "no-prev-log-check", Seeds: 50, Config: simScenario("raft", "register", 2000, "partition", "kill")},
+	// The Figure 8 schedule aimed at the simulated leaders; clients slow
+	// enough that a re-elected leader often commits its old tail before an
+	// entry of its own term.
+	{Name: "commit-previous-term", Seeds: 200, Config: func() sim.Config {
+		c := simScenario("raft", "register", 2000, "figure8")
+		c.Rate = 20
+		return c
+	}()},
+	{Name: "ack-before-fsync", Seeds: 20, Config: simScenario("raft", "register", 2000, "power-loss")},
+	{Name: "no-write-back", Seeds: 100, Config: simScenario("quorum", "register", 2000, "partition", "kill")},
+	{Name: "merge-overwrite", Seeds: 20, Config: simScenario("gossip", "counter", 2000, "partition", "kill")},
+	{Name: "gossip-once", Seeds: 20, Config: simScenario("gossip", "set", 500, "partition", "kill")},
+	{Name: "anti-entropy-overwrite", Seeds: 20, Config: simScenario("gossip", "set", 500, "partition", "kill")},
+	{Name: "lww-wall-clock", Config: simScenario("gossip", "lww", 500),
+		Unreachable: "the simulator has no clock faults: every node reads the same simulated clock"},
+}
+
+// AllSimBugs returns SimBugs plus an Unreachable entry for every named bug
+// of a simulated system SimBugs lacks.
+func AllSimBugs() []SimBug {
+	out := slices.Clone(SimBugs)
+	reg := registry.Default()
+	for _, name := range reg.Names() {
+		sys, _ := reg.Get(name)
+		if _, ok := sys.(systems.Simulated); !ok {
+			continue
+		}
+		for _, b := range sys.Bugs() {
+			if slices.ContainsFunc(out, func(x SimBug) bool { return x.Config.System == name && x.Name == b.Name }) {
+				continue
+			}
+			out = append(out, SimBug{Name: b.Name, Config: simScenario(name, firstWorkload(sys), 500),
+				Unreachable: "no simulation entry in suites/catalog yet"})
+		}
+	}
+	return out
 }

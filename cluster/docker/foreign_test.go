@@ -20,7 +20,7 @@ import (
 // advertised peer addresses (as etcd's and NATS's).
 type probeSys struct{ exe string }
 
-func (p probeSys) Executable() (string, error)   { return p.exe, nil }
+func (p probeSys) Executable() (string, error)  { return p.exe, nil }
 func (probeSys) Addressing() systems.Addressing { return systems.Advertised }
 func (probeSys) Command(cfg systems.NodeConfig) (systems.Command, error) {
 	return systems.Command{

@@ -138,7 +138,7 @@ var Scenarios = []Scenario{
 	{System: "gossip", Workload: "set", Faults: []string{"partition", "kill"}, Time: 20 * time.Second, Length: Short},
 	{System: "gossip", Workload: "counter", Faults: []string{"partition", "kill"}, Time: 20 * time.Second, Length: Short},
 	{System: "gossip", Workload: "lww", Faults: []string{"clock"}, Time: 20 * time.Second, Length: Short},
-	{System: "raft", Workload: "lock", Faults: lockMix, Time: 15 * time.Second, Length: Short},
+	{System: "raft", Workload: "lock", Faults: lockMix, Time: 12 * time.Second, Length: Short},
 
 	{System: "quorum", Workload: "register", Faults: []string{"partition", "kill"}, Time: 2 * time.Minute, Length: Long},
 	{System: "quorum", Workload: "register", Faults: []string{"slow"}, Time: 2 * time.Minute, Length: Long},

@@ -28,7 +28,7 @@ ETCD_VERSION := v3.6.16
 NATS_VERSION := v2.15.2
 EXT_CACHE    ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/faultline/bin
 
-.PHONY: etcd nats-server build test vet chaos chaos-quorum chaos-quorum-bug chaos-raft chaos-raft-bugs chaos-gossip chaos-bugs chaos-long ci-gate bench bench-bugs bench-sim sim-bugs clean
+.PHONY: etcd nats-server chaos-etcd chaos-nats bench-etcd build test vet chaos chaos-quorum chaos-quorum-bug chaos-raft chaos-raft-bugs chaos-gossip chaos-bugs chaos-long ci-gate bench bench-bugs bench-sim sim-bugs clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/faultline
@@ -40,8 +40,9 @@ vet:
 
 # The whole test suite: unit tests, real-socket mesh tests, real-process
 # runtime tests and end-to-end runs of the CLI.
-test: vet build
+test: vet build etcd
 	$(GO) test -count=1 -timeout 25m ./...
+	cd examples/external && $(GO) vet ./... && $(GO) test -count=1 -timeout 10m ./etcd/
 	cd examples/primarybackup && $(GO) test -count=1 -timeout 5m ./...
 
 # A short demo: a 5-node quorum store through partitions and kills.
@@ -103,6 +104,16 @@ sim-bugs:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v '/sim$$')
 
+# Real systems under faults on the docker runtime (examples/external):
+# the negative control (the system as shipped, partition,kill, 60 s, seeds
+# 1–5, each expected valid) and the weak mode (expected invalid in >= 4 of
+# the 5 seeds; see README). Exit 0 exactly when every verdict is the
+# stated one. About 15 minutes each.
+chaos-etcd: etcd
+	cd examples/external && $(SUITE_ENV) $(GINKGO) run --timeout 2h --label-filter '$(call labels,chaos)' ./etcd
+chaos-nats: nats-server
+	cd examples/external && $(SUITE_ENV) $(GINKGO) run --timeout 2h --label-filter '$(call labels,chaos)' ./nats
+
 # bin/etcd and bin/nats-server: built once per version into $(EXT_CACHE).
 etcd: bin/etcd
 nats-server: bin/nats-server
@@ -119,3 +130,10 @@ bin/nats-server: examples/external/build/nats-server/go.mod examples/external/bu
 
 clean:
 	rm -rf bin
+
+# The included Raft store next to etcd under the same load (3 nodes on
+# loopback, 32 clients, writes then linearizable reads); prints each
+# system's throughput, p50 and p99 and their ratio. BENCH_OPS per phase.
+BENCH_OPS ?= 4000
+bench-etcd: etcd
+	cd examples/external && $(GO) test -run '^$$' -bench RaftVsEtcd -benchtime $(BENCH_OPS)x -v ./bench

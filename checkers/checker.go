@@ -155,6 +155,11 @@ type Result struct {
 	Details map[string]any `json:"details,omitempty"`
 	// Artifacts are what the checker made for people; see Artifact.
 	Artifacts []Artifact `json:"artifacts,omitempty"`
+	// Informational marks a checker whose result is shown but never
+	// decides the run's verdict (membership: histories from other tools
+	// carry no membership observations, and its unknown must not make
+	// every such history unknown).
+	Informational bool `json:"informational,omitempty"`
 }
 
 // UnmarshalJSON also reads results.json written before artifacts were
@@ -190,9 +195,22 @@ type Results map[string]Result
 func (rs Results) Verdict() Verdict {
 	vs := make([]Verdict, 0, len(rs))
 	for _, r := range rs {
-		vs = append(vs, r.Verdict)
+		if !r.Informational {
+			vs = append(vs, r.Verdict)
+		}
 	}
 	return Merge(vs...)
+}
+
+// Deciding counts the checkers whose verdict counts (not Informational).
+func (rs Results) Deciding() int {
+	n := 0
+	for _, r := range rs {
+		if !r.Informational {
+			n++
+		}
+	}
+	return n
 }
 
 // Names lists the checkers, sorted.

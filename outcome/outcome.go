@@ -122,6 +122,8 @@ func (s Spec) MinimalLine() string {
 //   - Interrupted, or the cluster did not recover: unknown.
 //   - No checker, no operation that succeeded, or a checker undecided:
 //     unknown. Nothing judged proves nothing.
+//   - Informational checkers (membership) never count: neither their
+//     unknown nor their absence of a verdict decides anything.
 //   - Otherwise valid.
 func (r *Result) Judge() {
 	v := r.Checkers.Verdict()
@@ -132,14 +134,14 @@ func (r *Result) Judge() {
 		r.Verdict, r.Reason = checkers.Unknown, "run interrupted; no anomaly in what was recorded and checked"
 	case r.Recovered != nil && !*r.Recovered:
 		r.Verdict, r.Reason = checkers.Unknown, r.notRecovered()
-	case len(r.Checkers) == 0:
+	case r.Checkers.Deciding() == 0:
 		r.Verdict, r.Reason = checkers.Unknown, "no checker judged the history"
 	case r.Stats.Ops.OK == 0:
 		r.Verdict, r.Reason = checkers.Unknown, "no operation succeeded: there was nothing to judge"
 	case v != checkers.Valid:
 		var why []string
 		for _, name := range r.Checkers.Names() {
-			if c := r.Checkers[name]; c.Verdict != checkers.Valid {
+			if c := r.Checkers[name]; c.Verdict != checkers.Valid && !c.Informational {
 				why = append(why, name+": "+c.Reason)
 			}
 		}

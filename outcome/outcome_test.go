@@ -29,6 +29,10 @@ func TestJudgeIsTheOnePlaceAVerdictIsDerived(t *testing.T) {
 		{"no checker", Result{Checkers: checkers.Results{}}, checkers.Unknown, "no checker judged the history"},
 		{"no operation succeeded", Result{Checkers: checkers.Results{"a": valid}}, checkers.Unknown, "no operation succeeded"},
 		{"a checker undecided", Result{Checkers: checkers.Results{"a": valid, "lin": undecided}}, checkers.Unknown, "a checker could not decide (lin: time limit of 2m reached)"},
+		{"an informational checker's unknown decides nothing", Result{Checkers: checkers.Results{"a": valid,
+			"membership": {Verdict: checkers.Unknown, Reason: "no membership observations", Informational: true}}}, checkers.Valid, ""},
+		{"an informational checker alone judges nothing", Result{Checkers: checkers.Results{
+			"membership": {Verdict: checkers.Valid, Informational: true}}}, checkers.Unknown, "no checker judged the history"},
 	} {
 		r := c.r
 		if c.name != "no operation succeeded" {

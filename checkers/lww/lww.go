@@ -10,7 +10,13 @@
 //
 // Judged on the final phase (every node read after recovery): a settled
 // value that an acknowledged write causally superseded is invalid. Values
-// must be unique per key.
+// must be unique per key. A register must also settle on something a
+// client may have written:
+//
+//   - unwritten-value: a value no write of the key ever carried;
+//   - failed-write-value: a value whose every write certainly failed;
+//   - empty-after-write: nothing (null) although a write of the key was
+//     acknowledged (an LWW register never forgets its newest value).
 package lww
 
 import (
@@ -30,6 +36,65 @@ import (
 // operation through which the writer's node had seen the value (a read
 // that returned it, or its own write of it).
 const LostWrite checkers.Kind = "lost-write"
+
+// Kinds of a settled value no client could have left (events: the final
+// read, then the writes concerned, at most a few).
+const (
+	UnwrittenValue   checkers.Kind = "unwritten-value"
+	FailedWriteValue checkers.Kind = "failed-write-value"
+	EmptyAfterWrite  checkers.Kind = "empty-after-write"
+)
+
+// writes is, per key, what the history's writes may have left: the value
+// of every write with its outcomes, and the acknowledged writes.
+type writes struct {
+	byValue map[string]map[string][]history.Op // key -> value -> writes of it
+	acked   map[string][]history.Op            // key -> acknowledged writes
+}
+
+func collectWrites(ops []history.Op) writes {
+	w := writes{byValue: map[string]map[string][]history.Op{}, acked: map[string][]history.Op{}}
+	for _, op := range ops {
+		if op.F != history.OpWrite {
+			continue
+		}
+		if w.byValue[op.Key] == nil {
+			w.byValue[op.Key] = map[string][]history.Op{}
+		}
+		v := history.ValueKey(op.Invoke.Value)
+		w.byValue[op.Key][v] = append(w.byValue[op.Key][v], op)
+		if op.Outcome() == history.OK {
+			w.acked[op.Key] = append(w.acked[op.Key], op)
+		}
+	}
+	return w
+}
+
+// impossible says why a settled value v of key no client could have left,
+// or returns "" when some write may have left it.
+func (w writes) impossible(key string, v any, final int) (checkers.Kind, []int, string) {
+	if v == nil {
+		if acked := w.acked[key]; len(acked) > 0 {
+			return EmptyAfterWrite, []int{final, acked[0].Complete.Index},
+				fmt.Sprintf("the write of %s was acknowledged (event %d)", history.ValueKey(acked[0].Invoke.Value), acked[0].Complete.Index)
+		}
+		return "", nil, ""
+	}
+	ops := w.byValue[key][history.ValueKey(v)]
+	if len(ops) == 0 {
+		return UnwrittenValue, []int{final}, "no write of the key carried it"
+	}
+	events := []int{final}
+	for _, op := range ops {
+		if op.Outcome() != history.Fail {
+			return "", nil, ""
+		}
+		if len(events) < 4 {
+			events = append(events, op.Complete.Index)
+		}
+	}
+	return FailedWriteValue, events, fmt.Sprintf("every write of it failed (%d, the first at event %d)", len(ops), ops[0].Complete.Index)
+}
 
 // Checker is the LWW checker.
 type Checker struct{}
@@ -158,7 +223,8 @@ func (Checker) Check(ctx context.Context, events []history.Event) checkers.Resul
 		return unknown("no ok read after the cluster recovered")
 	}
 	var anomalies []checkers.Anomaly
-	lost := 0
+	lost, impossible := 0, 0
+	ws := collectWrites(ops)
 	for _, k := range slices.Sorted(maps.Keys(finals)) {
 		if err := ctx.Err(); err != nil {
 			return unknown("checker interrupted: " + err.Error())
@@ -167,6 +233,17 @@ func (Checker) Check(ctx context.Context, events []history.Event) checkers.Resul
 		for _, n := range slices.Sorted(maps.Keys(finals[k])) {
 			r := finals[k][n]
 			v := history.ValueKey(r.Value)
+			if kind, evs, why := ws.impossible(k, r.Value, r.Index); kind != "" {
+				if !reported[v] {
+					reported[v] = true
+					impossible++
+					if len(anomalies) < checkers.MaxExamples {
+						anomalies = append(anomalies, checkers.Anomaly{Kind: kind, Key: k, Events: evs,
+							Text: fmt.Sprintf("%s: settled on %s (%s's final read, event %d), but %s", k, v, n, r.Index, why)})
+					}
+				}
+				continue
+			}
 			by := sup[k][v]
 			if len(by) == 0 || reported[v] {
 				continue
@@ -180,10 +257,10 @@ func (Checker) Check(ctx context.Context, events []history.Event) checkers.Resul
 			}
 		}
 	}
-	details := map[string]any{"keys": len(finals), "superseded_finals": lost}
-	if lost > 0 {
+	details := map[string]any{"keys": len(finals), "superseded_finals": lost, "impossible_finals": impossible}
+	if lost+impossible > 0 {
 		return checkers.Result{Verdict: checkers.Invalid, Anomalies: anomalies, Details: details,
-			Reason: fmt.Sprintf("%d keys settled on a causally superseded value (lost writes)", lost)}
+			Reason: fmt.Sprintf("%d settled values causally superseded (lost writes), %d no client could have left", lost, impossible)}
 	}
 	return checkers.Result{Verdict: checkers.Valid, Details: details, Reason: fmt.Sprintf("%d keys settled on values no acknowledged write superseded", len(finals))}
 }

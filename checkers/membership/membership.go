@@ -11,8 +11,10 @@
 //     Grace). Suspicions during partitions and link faults are counted
 //     apart: there they are the detector doing its job.
 //
-// The checker is informational: Valid with the figures in Details, or
-// Unknown when the history has no membership observations at all.
+// The checker is informational (Result.Informational): Valid with the
+// figures in Details, or Unknown when the history has no membership
+// observations at all (every history from another tool); either way it
+// never decides a run's verdict.
 package membership
 
 import (
@@ -88,7 +90,14 @@ type detector struct {
 	notes                                          []checkers.Anomaly
 }
 
+// Check measures the detector; its result is always Informational.
 func (c Checker) Check(ctx context.Context, events []history.Event) checkers.Result {
+	r := c.check(ctx, events)
+	r.Informational = true
+	return r
+}
+
+func (c Checker) check(ctx context.Context, events []history.Event) checkers.Result {
 	d := &detector{
 		grace: c.o.Grace, views: map[string]map[string]string{}, nodes: map[string]bool{},
 		down: map[string]int64{}, lastUp: map[string]int64{}, open: map[string]*kill{},

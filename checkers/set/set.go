@@ -5,14 +5,25 @@
 //
 //   - lost: acknowledged, never the target of a remove, and absent from
 //     some node's final read. Invalid.
+//
 //   - unexpected: read although it was never added, its add certainly
 //     failed, or the read finished before the add began. Invalid.
+//
 //   - stale: a read that began after the add was acknowledged but lacked
 //     the element. Expected of an eventually consistent store, so a note
 //     and a figure (count, worst delay), not an anomaly.
 //
-// Elements a client tried to remove are judged only for unexpectedness: an
-// observed-remove set may keep an element whose remove raced its add.
+//   - resurrected: the observed-remove (OR-set) rule. An element with one
+//     add that did not certainly fail, removed by an acknowledged remove
+//     on a node that had already returned it (and did not restart in
+//     between), is absent from every final read. Invalid.
+//
+// An element may be added more than once: its adds are judged per
+// operation (acknowledged if any add was, certainly absent only if every
+// add failed, readable from the first add that did not fail). Otherwise,
+// elements a client tried to remove are judged only for unexpectedness:
+// an observed-remove set may keep an element whose remove raced its add,
+// or one of whose several adds its remove had not seen.
 package set
 
 import (
@@ -47,6 +58,11 @@ const (
 	// Stale (a note): reads that began after the add was acknowledged and
 	// lacked the element. Its events: the add and the last such read.
 	Stale checkers.Kind = "stale"
+	// Resurrected: an element still in a final read after a remove that
+	// had observed its only add (the observed-remove rule). Its events:
+	// the remove, the read that showed the remove's node the element, and
+	// the final reads that hold it.
+	Resurrected checkers.Kind = "resurrected"
 )
 
 type element struct {
@@ -56,17 +72,84 @@ type element struct {
 	addEvent   int   // the add's completion (its invoke if it never completed)
 	outcome    history.Type
 	removed    bool // a remove was attempted and did not certainly fail
-	lastSeen   int  // the last read that held it; -1 if none
-	staleReads int
-	lastStale  settled.Read // the last stale read
+	adds       int  // add operations of the element beyond the first
+	liveAdds   int  // add operations that did not certainly fail
+	// seenOn is, per node, the first read on it that held the element.
+	seenOn map[string]settled.Read
+	// ackedRemoves are the acknowledged removes of the element.
+	ackedRemoves []history.Op
+	// resurrected are the final reads holding the element after a remove
+	// that had observed every add of it (see observedRemove).
+	resurrected   []settled.Read
+	resurrectedBy history.Op
+	lastSeen      int // the last read that held it; -1 if none
+	staleReads    int
+	lastStale     settled.Read // the last stale read
 	// missingFinal are the final reads (one per node) that lack it.
 	missingFinal []settled.Read
 }
 
+// merge folds a repeated add of the element into it, per operation: the
+// element is acknowledged when any add was (from the first
+// acknowledgement), certainly absent only when every add failed, and may
+// be read from the first add that did not certainly fail.
+func (e *element) merge(op history.Op) {
+	e.adds++
+	out := op.Outcome()
+	if out == history.Fail {
+		return
+	}
+	e.liveAdds++
+	if e.outcome == history.Fail || op.Invoke.Time < e.addInvoke {
+		e.addInvoke = op.Invoke.Time
+	}
+	switch {
+	case out == history.OK && (e.outcome != history.OK || op.Complete.Time < e.addDone):
+		e.outcome, e.addDone, e.addEvent = history.OK, op.Complete.Time, op.Complete.Index
+	case out == history.Info && e.outcome == history.Fail:
+		e.outcome, e.addEvent = history.Info, op.Invoke.Index
+		if op.Complete != nil {
+			e.addEvent = op.Complete.Index
+		}
+	}
+}
+
 // model is what the history says about every element.
 type model struct {
-	elems map[string]map[string]*element // key -> element -> state
-	ops   []history.Op
+	elems    map[string]map[string]*element // key -> element -> state
+	ops      []history.Op
+	restarts map[string][]int64 // node -> times it came back from a kill or power loss
+}
+
+// observedRemove returns an acknowledged remove of e that had observed
+// every add of it, if there is one. Observed-remove (OR-set) rule: a
+// remove deletes the adds its node has seen. It certainly deleted them
+// all when the element had one add that did not certainly fail, the
+// remove's node had returned the element in a read finished before the
+// remove began, and the node did not restart in between (a restarted node
+// may have forgotten what it held). Such an element must be absent from
+// every final read: no later add can bring it back, as no other add
+// exists. With several adds, one the node had not seen may survive the
+// remove, so nothing is judged.
+func (m *model) observedRemove(e *element) (history.Op, bool) {
+	if e.liveAdds != 1 {
+		return history.Op{}, false
+	}
+	for _, rm := range e.ackedRemoves {
+		node := rm.Invoke.Node
+		r, ok := e.seenOn[node]
+		if !ok || r.Complete >= rm.Invoke.Time || e.addInvoke > rm.Invoke.Time {
+			continue
+		}
+		restarted := false
+		for _, t := range m.restarts[node] {
+			restarted = restarted || (t > r.Complete && t < rm.Invoke.Time)
+		}
+		if !restarted {
+			return rm, true
+		}
+	}
+	return history.Op{}, false
 }
 
 func build(events []history.Event) (*model, error) {
@@ -74,7 +157,7 @@ func build(events []history.Event) (*model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &model{elems: map[string]map[string]*element{}, ops: ops}
+	m := &model{elems: map[string]map[string]*element{}, ops: ops, restarts: map[string][]int64{}}
 	for _, op := range ops {
 		if op.F != history.OpAdd {
 			continue
@@ -83,7 +166,15 @@ func build(events []history.Event) (*model, error) {
 		if m.elems[op.Key] == nil {
 			m.elems[op.Key] = map[string]*element{}
 		}
-		e := &element{key: op.Key, value: v, addInvoke: op.Invoke.Time, addEvent: op.Invoke.Index, outcome: op.Outcome(), lastSeen: -1}
+		if e := m.elems[op.Key][v]; e != nil {
+			e.merge(op)
+			continue
+		}
+		e := &element{key: op.Key, value: v, addInvoke: op.Invoke.Time, addEvent: op.Invoke.Index, outcome: op.Outcome(), lastSeen: -1,
+			seenOn: map[string]settled.Read{}}
+		if e.outcome != history.Fail {
+			e.liveAdds = 1
+		}
 		if op.Complete != nil {
 			e.addEvent = op.Complete.Index
 		}
@@ -96,6 +187,16 @@ func build(events []history.Event) (*model, error) {
 		if op.F == history.OpRemove && op.Outcome() != history.Fail {
 			if e := m.elems[op.Key][history.ValueKey(op.Invoke.Value)]; e != nil {
 				e.removed = true
+				if op.Outcome() == history.OK {
+					e.ackedRemoves = append(e.ackedRemoves, op)
+				}
+			}
+		}
+	}
+	for _, e := range events {
+		if e.IsNemesis() && e.Type != history.Invoke && (e.F == history.Restart || e.F == history.PowerRestore) {
+			for _, n := range e.Nodes() {
+				m.restarts[n] = append(m.restarts[n], e.Time)
 			}
 		}
 	}
@@ -154,11 +255,14 @@ func (Checker) Check(ctx context.Context, events []history.Event) checkers.Resul
 	for _, e := range f.stale[:min(len(f.stale), checkers.MaxExamples)] {
 		res.Notes = append(res.Notes, staleNote(e))
 	}
-	if len(f.lost)+len(unexpected) > 0 {
+	for _, e := range f.resurrected[:min(len(f.resurrected), checkers.MaxExamples)] {
+		res.Anomalies = append(res.Anomalies, resurrectedAnomaly(e))
+	}
+	if len(f.lost)+len(unexpected)+len(f.resurrected) > 0 {
 		res.Verdict = checkers.Invalid
 	}
-	res.Reason = fmt.Sprintf("%d acknowledged, %d lost, %d unexpected, %d stale; %d final reads",
-		f.details["acknowledged"], len(f.lost), len(unexpected), len(f.stale), finalReads)
+	res.Reason = fmt.Sprintf("%d acknowledged, %d lost, %d unexpected, %d resurrected, %d stale; %d final reads",
+		f.details["acknowledged"], len(f.lost), len(unexpected), len(f.resurrected), len(f.stale), finalReads)
 	return res
 }
 
@@ -180,7 +284,11 @@ func (m *model) judgeReads(ctx context.Context, recovered int64) (unexpected []c
 			if a, bad := m.unexpected(op, v); bad {
 				unexpected = append(unexpected, a)
 			} else {
-				m.elems[op.Key][v].lastSeen = op.Complete.Index
+				e := m.elems[op.Key][v]
+				e.lastSeen = op.Complete.Index
+				if first, ok := e.seenOn[op.Invoke.Node]; !ok || op.Complete.Time < first.Complete {
+					e.seenOn[op.Invoke.Node] = settled.Read{Node: op.Invoke.Node, Invoke: op.Invoke.Time, Complete: op.Complete.Time, Index: op.Complete.Index}
+				}
 			}
 		}
 		if op.Invoke.Time >= recovered {
@@ -241,6 +349,11 @@ func (m *model) judgeFinals(recovered int64) (int, error) {
 				if e.outcome == history.OK && !e.removed && !got[e.value] {
 					e.missingFinal = append(e.missingFinal, r)
 				}
+				if got[e.value] {
+					if rm, ok := m.observedRemove(e); ok {
+						e.resurrected, e.resurrectedBy = append(e.resurrected, r), rm
+					}
+				}
 			}
 		}
 	}
@@ -255,8 +368,8 @@ func (m *model) judgeFinals(recovered int64) (int, error) {
 // figures are the counts of every element, and the lost and stale ones:
 // lost in add order, stale worst first.
 type figures struct {
-	details     map[string]any
-	lost, stale []*element
+	details                  map[string]any
+	lost, stale, resurrected []*element
 }
 
 func (m *model) figures() figures {
@@ -291,6 +404,9 @@ func (m *model) figures() figures {
 		if len(e.missingFinal) > 0 {
 			f.lost = append(f.lost, e)
 		}
+		if len(e.resurrected) > 0 {
+			f.resurrected = append(f.resurrected, e)
+		}
 		if e.staleReads > 0 {
 			f.stale = append(f.stale, e)
 			counts["stale_reads"] += e.staleReads
@@ -301,6 +417,7 @@ func (m *model) figures() figures {
 	f.details = map[string]any{
 		"keys":                    len(m.elems),
 		"lost":                    len(f.lost),
+		"resurrected":             len(f.resurrected),
 		"stale":                   len(f.stale),
 		"worst_stale_ms":          float64(worstStale) / float64(time.Millisecond),
 		"attempted":               counts["attempted"],
@@ -334,6 +451,20 @@ func lostAnomaly(e *element) checkers.Anomaly {
 		nodes, at = append(nodes, r.Node), append(at, fmt.Sprint(r.Index))
 	}
 	a.Text = text + fmt.Sprintf(", absent from the final read of %s (%s %s)", strings.Join(nodes, ","), plural(len(at), "event"), strings.Join(at, ", "))
+	return a
+}
+
+func resurrectedAnomaly(e *element) checkers.Anomaly {
+	rm, seen := e.resurrectedBy, e.seenOn[e.resurrectedBy.Invoke.Node]
+	a := checkers.Anomaly{Kind: Resurrected, Key: e.key, Events: []int{rm.Complete.Index, seen.Index}}
+	var nodes []string
+	for _, r := range e.resurrected {
+		a.Events = append(a.Events, r.Index)
+		nodes = append(nodes, r.Node)
+	}
+	slices.Sort(nodes)
+	a.Text = fmt.Sprintf("%s: %s removed on %s (acknowledged, event %d) after %s had read it (event %d), and its only add was before; still in the final read of %s",
+		e.key, e.value, rm.Invoke.Node, rm.Complete.Index, seen.Node, seen.Index, strings.Join(nodes, ","))
 	return a
 }
 

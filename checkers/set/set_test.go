@@ -97,3 +97,91 @@ func TestExpectNamesMissingElements(t *testing.T) {
 		t.Fatalf("complete set judged incomplete: %v", why)
 	}
 }
+
+// The same element added twice is judged per operation: acknowledged once
+// and failed (or unknown) once, it is acknowledged — missing from a final
+// read it is lost, present it is not unexpected.
+func TestARepeatedAddIsJudgedPerOperation(t *testing.T) {
+	for _, other := range []history.Type{history.Fail, history.Info} {
+		// Present everywhere: valid, whichever add came first.
+		for _, okFirst := range []bool{true, false} {
+			var b hb.B
+			first, second := history.OK, other
+			if !okFirst {
+				first, second = other, history.OK
+			}
+			b.Op(0, "n1", "add", "s", 1, 0, 5, first, nil)
+			b.Op(1, "n2", "add", "s", 1, 10, 15, second, nil)
+			b.Nemesis("recover", 100, "", nil)
+			b.Op(10, "n1", "read", "s", nil, 110, 111, history.OK, list(1))
+			b.Op(11, "n2", "read", "s", nil, 110, 111, history.OK, list(1))
+			if r := New().Check(context.Background(), b.Events); r.Verdict != checkers.Valid {
+				t.Errorf("ok and %s adds (ok first %v), element present: %v %v", other, okFirst, r.Verdict, r.Anomalies)
+			}
+			// Missing from n2's final read: lost.
+			var c hb.B
+			c.Op(0, "n1", "add", "s", 1, 0, 5, first, nil)
+			c.Op(1, "n2", "add", "s", 1, 10, 15, second, nil)
+			c.Nemesis("recover", 100, "", nil)
+			c.Op(10, "n1", "read", "s", nil, 110, 111, history.OK, list(1))
+			c.Op(11, "n2", "read", "s", nil, 110, 111, history.OK, list())
+			r := New().Check(context.Background(), c.Events)
+			if r.Verdict != checkers.Invalid || r.Details["lost"] != 1 || r.Details["unexpected"] != 0 {
+				t.Errorf("ok and %s adds (ok first %v), missing on n2: %v %v", other, okFirst, r.Verdict, r.Details)
+			}
+		}
+	}
+	// Every add failed: reading it is unexpected.
+	var b hb.B
+	b.Op(0, "n1", "add", "s", 1, 0, 5, history.Fail, nil)
+	b.Op(1, "n2", "add", "s", 1, 10, 15, history.Fail, nil)
+	b.Nemesis("recover", 100, "", nil)
+	b.Op(10, "n1", "read", "s", nil, 110, 111, history.OK, list(1))
+	if r := New().Check(context.Background(), b.Events); r.Verdict != checkers.Invalid || r.Details["unexpected"] != 1 {
+		t.Errorf("two failed adds, read: %v %v", r.Verdict, r.Details)
+	}
+}
+
+// Observed-remove: a remove acknowledged on a node that had returned the
+// element, whose only add came before, deletes it for good.
+func TestAnObservedRemoveMustHold(t *testing.T) {
+	build := func(mod func(b *hb.B)) []history.Event {
+		var b hb.B
+		b.Op(0, "n1", "add", "s", 1, 0, 5, history.OK, nil)
+		b.Op(1, "n2", "read", "s", nil, 10, 12, history.OK, list(1)) // n2 has seen 1
+		if mod != nil {
+			mod(&b)
+		}
+		b.Op(2, "n2", "remove", "s", 1, 20, 25, history.OK, nil)
+		b.Nemesis("recover", 100, "", nil)
+		b.Op(10, "n1", "read", "s", nil, 110, 111, history.OK, list(1))
+		b.Op(11, "n2", "read", "s", nil, 110, 111, history.OK, list(1))
+		return b.Events
+	}
+	r := New().Check(context.Background(), build(nil))
+	if r.Verdict != checkers.Invalid || len(r.Anomalies) != 1 || r.Anomalies[0].Kind != Resurrected {
+		t.Fatalf("survived an observed remove: %v %+v", r.Verdict, r.Anomalies)
+	}
+	for name, mod := range map[string]func(b *hb.B){
+		// A second add the remover may not have seen may survive.
+		"a second add": func(b *hb.B) { b.Op(5, "n3", "add", "s", 1, 14, 16, history.Info, nil) },
+		// A restart may have made n2 forget the element.
+		"a restart of the remover": func(b *hb.B) {
+			b.Nemesis("kill", 14, "n2", nil)
+			b.Nemesis("restart", 16, "n2", nil)
+		},
+	} {
+		if r := New().Check(context.Background(), build(mod)); r.Verdict != checkers.Valid {
+			t.Errorf("%s: %v %+v", name, r.Verdict, r.Anomalies)
+		}
+	}
+	// An unobserved remove (n3 never read it) may lose to the add.
+	var b hb.B
+	b.Op(0, "n1", "add", "s", 1, 0, 5, history.OK, nil)
+	b.Op(2, "n3", "remove", "s", 1, 20, 25, history.OK, nil)
+	b.Nemesis("recover", 100, "", nil)
+	b.Op(10, "n1", "read", "s", nil, 110, 111, history.OK, list(1))
+	if r := New().Check(context.Background(), b.Events); r.Verdict != checkers.Valid {
+		t.Errorf("unobserved remove: %v %+v", r.Verdict, r.Anomalies)
+	}
+}

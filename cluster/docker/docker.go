@@ -85,8 +85,9 @@ const (
 	// call is not cut short by the caller's context: a start the engine
 	// carries out after its caller gave up would leave a node running
 	// that the core counts as stopped. (The core bounds signals the same
-	// way.)
-	engineTimeout = 30 * time.Second
+	// way.) Two minutes, because a busy engine shared with other runs
+	// has taken over 30 s to start one container.
+	engineTimeout = 2 * time.Minute
 )
 
 // Driver runs a cluster's nodes as containers. It implements

@@ -138,7 +138,7 @@ var Scenarios = []Scenario{
 	{System: "gossip", Workload: "set", Faults: []string{"partition", "kill"}, Time: 20 * time.Second, Length: Short},
 	{System: "gossip", Workload: "counter", Faults: []string{"partition", "kill"}, Time: 20 * time.Second, Length: Short},
 	{System: "gossip", Workload: "lww", Faults: []string{"clock"}, Time: 20 * time.Second, Length: Short},
-	{System: "raft", Workload: "lock", Faults: lockMix, Time: 15 * time.Second, Length: Short},
+	{System: "raft", Workload: "lock", Faults: lockMix, Time: 12 * time.Second, Length: Short},
 
 	{System: "quorum", Workload: "register", Faults: []string{"partition", "kill"}, Time: 2 * time.Minute, Length: Long},
 	{System: "quorum", Workload: "register", Faults: []string{"slow"}, Time: 2 * time.Minute, Length: Long},
@@ -194,10 +194,13 @@ var Bugs = []Bug{
 	// every 2 s make a lagging follower's election far likelier.
 	{Name: "no-prev-log-check", Seeds: 3, Scenario: Scenario{System: "raft", Workload: "register",
 		Faults: []string{"partition", "kill"}, Interval: 2 * time.Second, Time: 60 * time.Second, Nodes: 3}},
+	// Random faults caught it 0/10 (seeds 1-10, 60 s); the figure8
+	// sequence, which waits on the leaders it aims at, caught it in 3 of
+	// seeds 1-5 at 60 s in each of three measurements while its timing was
+	// tuned, 2 of 5 in a fourth (the correct store valid on all 20), so
+	// three seeds miss it roughly one time in ten.
 	{Name: "commit-previous-term", Seeds: 3, Scenario: Scenario{System: "raft", Workload: "register",
-		Faults: []string{"partition", "kill"}, Interval: 2 * time.Second, Time: 60 * time.Second},
-		Unreliable: "random faults caught it 0/10 (seeds 1-10, 60 s): the Figure-8 sequence " +
-			"(a leader crashing right after replicating an old-term entry to a minority, twice) needs a targeted schedule"},
+		Faults: []string{"figure8"}, Time: 60 * time.Second}},
 	// Acknowledged but not fsynced: only a power loss (lazy storage, then
 	// SIGKILL) of a majority at once loses it; the family mixes one,
 	// minority and all.

@@ -78,9 +78,10 @@ func (system) Bugs() []systems.Bug {
 			Name: BugCommitPreviousTerm,
 			Description: "A leader commits an entry of an earlier term as soon as a majority stores it (the Figure 8 " +
 				"mistake, Raft §5.4.2), and, like the seed, appends no no-op when elected: a later leader can " +
-				"overwrite an entry already acknowledged to a client. Needs the Figure 8 sequence; " +
-				"random faults have not caught it yet (0/15 runs). Exposed by repeated leader kills or partitions during writes, so that leaders of successive terms " +
-				"hold different uncommitted tails; surfaces as lost acknowledged writes.",
+				"overwrite an entry already acknowledged to a client. Exposed by the figure8 nemesis sequence " +
+				"(random faults caught it 0 of 15 times): leaders of successive terms hold different uncommitted " +
+				"tails, and the re-elected one is cut off right after it counts its old tail as committed; " +
+				"surfaces as lost acknowledged writes.",
 		},
 		{
 			Name: BugStaleLocalRead,

@@ -22,10 +22,19 @@ type rawEvent struct {
 
 // parseLine decodes one non-blank line into an event numbered position
 // unless the line carries its own index.
-func parseLine(line []byte, position int) (Event, error) {
+func parseLine(line []byte, position int, in *interner) (Event, error) {
 	if line[0] != '{' {
 		return Event{}, fmt.Errorf("not a JSON object: %s (each line must be one event object)", abbrev(line))
 	}
+	if e, ok := fastParse(line, position, in); ok {
+		return e, nil
+	}
+	return slowParse(line, position)
+}
+
+// slowParse decodes a line with encoding/json: every line fastParse
+// declines, and the wording of every error.
+func slowParse(line []byte, position int) (Event, error) {
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.UseNumber()
 	var raw rawEvent

@@ -56,7 +56,10 @@ func ReadFile(path string) ([]Event, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("history: %s: %w (%s)", path, ErrNotRegular, fi.Mode().Type())
 	}
-	return Read(f, path)
+	// Sized from the file, the events slice is not regrown (and copied)
+	// twenty times on the way to millions of events. Lines are rarely
+	// shorter than 80 bytes.
+	return read(f, path, int(min(fi.Size()/80, 1<<26)))
 }
 
 // Read reads a JSON-lines history; name is used in errors. Blank lines are
@@ -72,11 +75,13 @@ func ReadFile(path string) ([]Event, error) {
 // open invoke of its process.
 //
 // Every error is a *LineError naming the offending line.
-func Read(r io.Reader, name string) ([]Event, error) {
-	var (
-		events []Event
-		lines  []int // lines[i] is the line events[i] came from
-	)
+func Read(r io.Reader, name string) ([]Event, error) { return read(r, name, 0) }
+
+// read is Read with room for hint events.
+func read(r io.Reader, name string, hint int) ([]Event, error) {
+	events := make([]Event, 0, hint)
+	lines := make([]int, 0, hint) // lines[i] is the line events[i] came from
+	in := &interner{m: map[string]string{}}
 	br := bufio.NewReaderSize(r, 1<<16)
 	var long []byte // a line longer than the reader's buffer, gathered
 	var readErr error
@@ -112,7 +117,7 @@ func Read(r io.Reader, name string) ([]Event, error) {
 			}
 			continue
 		}
-		e, perr := parseLine(line, len(events))
+		e, perr := parseLine(line, len(events), in)
 		if perr != nil {
 			if !complete {
 				readErr = &LineError{File: name, Line: lineNo, Err: ErrTruncated}

@@ -98,8 +98,10 @@ const (
 	maxFindings = 20 // anomalies (and notes) shown per checker
 	maxRows     = 12 // events shown per anomaly
 	logTail     = 30 // lines of each node log shown
-	maxLogLine  = 300
-	maxValueLen = 80 // characters of a value shown in a tooltip
+	// MaxTimelineOps bounds the operations the timeline draws.
+	MaxTimelineOps = 50_000
+	maxLogLine     = 300
+	maxValueLen    = 80 // characters of a value shown in a tooltip
 )
 
 // build turns the material into a page. outDir is where the page will live:
@@ -154,7 +156,15 @@ func build(ctx context.Context, m *material, outDir string, budget time.Duration
 	p.Links = links(m, outDir)
 	p.Logs = logs(m, outDir)
 	var lanes int
-	p.Data, lanes = figures(ops, faults, marks, endNS)
+	drawn := ops
+	if len(ops) > MaxTimelineOps {
+		// A page drawing a million operations is tens of megabytes no
+		// browser shows usefully: draw the first ones, say so.
+		drawn = ops[:MaxTimelineOps]
+		p.Problems = append(p.Problems, fmt.Sprintf("the timeline draws the first %d of %d operations (a larger history makes a page too big to open); the counts, faults and findings cover them all",
+			MaxTimelineOps, len(ops)))
+	}
+	p.Data, lanes = figures(drawn, faults, marks, endNS)
 	p.Counts.Lanes = lanes
 	return p
 }

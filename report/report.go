@@ -44,6 +44,9 @@ type Input struct {
 	// Out is the page's path; default Dir/report.html, or NAME.report.html
 	// beside a bare history file NAME.jsonl.
 	Out string
+	// Events, when set, is the history already read from History
+	// (`faultline check` passes what it judged): it is not read twice.
+	Events []history.Event
 	// ExplainBudget bounds the search for the smallest failing piece of each
 	// failing key's history; default 10 s for all keys together.
 	ExplainBudget time.Duration
@@ -124,7 +127,10 @@ type material struct {
 
 func load(in Input) (*material, error) {
 	m := &material{in: in, results: in.Results}
-	events, err := history.ReadFile(in.History)
+	events, err := in.Events, error(nil)
+	if events == nil {
+		events, err = history.ReadFile(in.History)
+	}
 	var le *history.LineError
 	switch {
 	case err == nil:

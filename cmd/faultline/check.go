@@ -95,7 +95,7 @@ written is a warning; it does not change the exit code.`,
 				}
 			}
 			res.Judge()
-			page := writeReport(cmd.Context(), stderr, fi.IsDir(), path, out, res)
+			page := writeReport(cmd.Context(), stderr, fi.IsDir(), path, out, res, events)
 			fmt.Fprintf(stdout, "%d events from %s\n", len(events), histPath)
 			fmt.Fprintln(stdout, res.Describe(maxPrinted))
 			if as := artifacts(res); len(as) > 0 && out != res.RunDir {
@@ -119,10 +119,10 @@ written is a warning; it does not change the exit code.`,
 // writeReport writes the HTML report of a check and returns its path.
 // Like the run's, a report that cannot be written is a warning, never a
 // different exit code.
-func writeReport(ctx context.Context, stderr io.Writer, isDir bool, path, out string, res *outcome.Result) string {
-	in := report.Input{History: path, Results: res, ArtifactDir: out}
+func writeReport(ctx context.Context, stderr io.Writer, isDir bool, path, out string, res *outcome.Result, events []history.Event) string {
+	in := report.Input{History: path, Results: res, ArtifactDir: out, Events: events}
 	if isDir {
-		in = report.Input{Dir: path, Results: res, ArtifactDir: out}
+		in = report.Input{Dir: path, Results: res, ArtifactDir: out, Events: events}
 	}
 	p, err := report.Write(ctx, in)
 	if err != nil {

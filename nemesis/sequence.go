@@ -94,11 +94,11 @@ func figure8() Sched {
 		StopFault("kill-rest"),
 		Until("old-side-commits", 3*time.Second),
 		StartFault("partition-old-side", nil),
-		SleepFor(time.Second),
+		SleepFor(1500*time.Millisecond),
 		StopFault("partition-old-side"),
 		StopFault("partition-new-leader"),
 		StopFault("partition-leader-plus-one"),
-		SleepFor(500*time.Millisecond),
+		SleepFor(time.Second),
 	)
 }
 

@@ -211,6 +211,10 @@ func (c *Checker) checkKeys(ctx context.Context, p *Prepared) ([]keyVerdict, str
 
 	verdicts := make([]keyVerdict, len(p.keys))
 	var next, overBudget atomic.Int64
+	keyBudget := c.opts.KeyTimeout
+	if keyBudget >= c.opts.Timeout {
+		keyBudget = 0 // the time limit alone governs
+	}
 	var wg sync.WaitGroup
 	for range min(c.opts.Workers, len(order)) {
 		wg.Go(func() {
@@ -220,7 +224,7 @@ func (c *Checker) checkKeys(ctx context.Context, p *Prepared) ([]keyVerdict, str
 					return
 				}
 				i := order[n]
-				res := porcupine.CheckOperationsTimeout(model, operations(&p.keys[i]), c.opts.KeyTimeout)
+				res := porcupine.CheckOperationsTimeout(model, operations(&p.keys[i]), keyBudget)
 				if stop.Load() {
 					// The search may have been cut short by failing
 					// steps: its answer means nothing.

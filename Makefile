@@ -28,7 +28,7 @@ ETCD_VERSION := v3.6.16
 NATS_VERSION := v2.15.2
 EXT_CACHE    ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/faultline/bin
 
-.PHONY: etcd nats-server chaos-etcd chaos-nats bench-etcd build test vet chaos chaos-quorum chaos-quorum-bug chaos-raft chaos-raft-bugs chaos-gossip chaos-bugs chaos-long ci-gate bench bench-bugs clean
+.PHONY: etcd nats-server chaos-etcd chaos-nats bench-etcd build test vet chaos chaos-quorum chaos-quorum-bug chaos-raft chaos-raft-bugs chaos-gossip chaos-bugs chaos-long ci-gate bench bench-bugs bench-sim sim-bugs clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/faultline
@@ -89,9 +89,20 @@ bench-bugs:
 	$(GO) run ./suites/benchbugs -n $(N) -out $(RESULTS)/bug-matrix.md -results $(RESULTS) -runtime $(RUNTIME) \
 		$(if $(BUGS),-bugs $(BUGS)) $(if $(BENCH_TIME),-time-limit $(BENCH_TIME))
 
+# The simulator's figures: each correct system through 1,000,000 simulated
+# client operations (fails on any anomaly), then each named bug's seeds and
+# wall time to the first failure over SIM_WINDOWS (default 3) seed windows.
+bench-sim:
+	$(GO) test -run '^$$' -bench 'CorrectMillion|SeedsToFailure' -benchtime 1x -timeout 2h ./sim
+
+# Only the simulation specs of the bug suite (seconds each).
+sim-bugs:
+	$(MAKE) chaos-bugs FILTER=sim
+
 # Benchmarks: figures, not pass/fail gates.
+# (The simulator's are bench-sim's: an hour-scale run.)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v '/sim$$')
 
 # Real systems under faults on the docker runtime (examples/external):
 # the negative control (the system as shipped, partition,kill, 60 s, seeds

@@ -132,6 +132,9 @@ func (c *Config) Validate() (systems.Simulated, workloads.Workload, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if _, ok := wl.NewGenerator(workloads.Options{Seed: 1, Concurrency: 1, Functions: served[c.Workload]}).(workloads.Sessioner); ok {
+		return nil, nil, fmt.Errorf("workload %s runs client sessions, which the simulator does not model (simulated: counter, register, set)", c.Workload)
+	}
 	switch {
 	case c.Nodes < sys.MinNodes():
 		return nil, nil, fmt.Errorf("nodes %d: system %s needs at least %d", c.Nodes, c.System, sys.MinNodes())

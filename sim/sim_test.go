@@ -176,6 +176,7 @@ func TestValidateNamesWhatIsWrong(t *testing.T) {
 		{func(c *Config) { c.Steps, c.TimeLimit = 0, 0 }, "steps or a time limit"},
 		{func(c *Config) { c.Workload = "set" }, "does not serve"},
 		{func(c *Config) { c.Nodes = 2 }, "at least 3"},
+		{func(c *Config) { c.System, c.Workload = "raft", "lock" }, "client sessions"},
 	} {
 		c := DefaultConfig()
 		tc.mut(&c)

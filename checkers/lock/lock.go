@@ -66,14 +66,6 @@ const (
 	StaleWrite checkers.Kind = "stale-write"
 )
 
-// Checker is the lock checker.
-type Checker struct{}
-
-// New returns the lock checker.
-func New() Checker { return Checker{} }
-
-func (Checker) Name() string { return "lock" }
-
 // Value is what a lock operation's events carry.
 type Value struct {
 	Owner string `json:"owner"`
@@ -81,6 +73,14 @@ type Value struct {
 	TTLms int64  `json:"ttl_ms,omitempty"`
 	Value any    `json:"value,omitempty"`
 }
+
+// Checker is the lock checker.
+type Checker struct{}
+
+// New returns the lock checker.
+func New() Checker { return Checker{} }
+
+func (Checker) Name() string { return "lock" }
 
 // ParseValue reads a lock operation's event value, whatever Go types it
 // took on the way (maps of json.Number read back, or of ints as recorded).

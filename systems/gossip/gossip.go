@@ -16,7 +16,7 @@ import (
 
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/systems"
-	"github.com/faultline/faultline/systems/nodekit/admin"
+	"github.com/faultline/faultline/systems/nodekit/included"
 )
 
 // Named bugs.
@@ -27,50 +27,40 @@ const (
 	BugLWWWallClock         = "lww-wall-clock"
 )
 
-// system is the harness's view of the store. Its nodes serve faultline's
-// admin endpoint (readiness, role, clock: admin.Endpoint) and honour lazy
-// storage.
-type system struct{ admin.Endpoint }
+func about() included.About {
+	return included.About{
+		Name:     "gossip",
+		Summary:  "gossip CRDT store: SWIM membership, push gossip with fanout, Merkle anti-entropy; PN-counters, OR-sets, HLC LWW-registers",
+		MinNodes: 3,
+		Workloads: map[string][]history.Func{
+			"set":     {history.OpAdd, history.OpRemove, history.OpRead},
+			"counter": {history.OpAdd, history.OpRead},
+			"lww":     {history.OpWrite, history.OpRead},
+		},
+		Bugs: []systems.Bug{
+			{Name: BugMergeOverwrite, Description: "A replica takes an incoming copy in place of its own state instead of merging " +
+				"(merge_updates in the seeds: state.update(updates)). Concurrent updates made elsewhere are lost; " +
+				"the counter workload exposes it without any fault."},
+			{Name: BugGossipOnce, Description: "Each node pushes an update in one gossip round and then forgets it, and there is " +
+				"no anti-entropy (updates_to_spread.clear() in the seeds). An update pushed while its targets were cut off " +
+				"or down never arrives: the set workload under partitions or kills shows lost elements."},
+			{Name: BugAntiEntropyOverwrite, Description: "Anti-entropy copies the initiator's copy of every differing key over the " +
+				"peer's without comparing or merging (sync_nodes in the seeds). After a partition heals, one side's updates " +
+				"overwrite the other's: the set workload shows lost elements."},
+			{Name: BugLWWWallClock, Description: "LWW registers are stamped with the node's wall clock instead of a hybrid logical " +
+				"clock (LWWRegister.write in the seeds): a write on a node whose clock is behind loses to an earlier write it " +
+				"had already seen, and the register settles on the older value. Exposed by the lww workload under " +
+				"clock skew (--nemesis clock)."},
+		},
+	}
+}
 
-// LazyStorage is true: every node's storage honours NodeConfig.Storage.
-func (system) LazyStorage() bool { return true }
+// system is the harness's view of the store: included.System (admin
+// endpoint, lazy storage, the description below) plus nodes and clients.
+type system struct{ included.System }
 
 // New returns the gossip system.
-func New() systems.System { return system{} }
-
-func (system) Name() string { return "gossip" }
-
-func (system) Summary() string {
-	return "gossip CRDT store: SWIM membership, push gossip with fanout, Merkle anti-entropy; PN-counters, OR-sets, HLC LWW-registers"
-}
-
-func (system) Bugs() []systems.Bug {
-	return []systems.Bug{
-		{Name: BugMergeOverwrite, Description: "A replica takes an incoming copy in place of its own state instead of merging " +
-			"(merge_updates in the seeds: state.update(updates)). Concurrent updates made elsewhere are lost; " +
-			"the counter workload exposes it without any fault."},
-		{Name: BugGossipOnce, Description: "Each node pushes an update in one gossip round and then forgets it, and there is " +
-			"no anti-entropy (updates_to_spread.clear() in the seeds). An update pushed while its targets were cut off " +
-			"or down never arrives: the set workload under partitions or kills shows lost elements."},
-		{Name: BugAntiEntropyOverwrite, Description: "Anti-entropy copies the initiator's copy of every differing key over the " +
-			"peer's without comparing or merging (sync_nodes in the seeds). After a partition heals, one side's updates " +
-			"overwrite the other's: the set workload shows lost elements."},
-		{Name: BugLWWWallClock, Description: "LWW registers are stamped with the node's wall clock instead of a hybrid logical " +
-			"clock (LWWRegister.write in the seeds): a write on a node whose clock is behind loses to an earlier write it " +
-			"had already seen, and the register settles on the older value. Exposed by the lww workload under " +
-			"clock skew (--nemesis clock)."},
-	}
-}
-
-func (system) Workloads() map[string][]history.Func {
-	return map[string][]history.Func{
-		"set":     {history.OpAdd, history.OpRemove, history.OpRead},
-		"counter": {history.OpAdd, history.OpRead},
-		"lww":     {history.OpWrite, history.OpRead},
-	}
-}
-
-func (system) MinNodes() int { return 3 }
+func New() systems.System { return system{included.New(about())} }
 
 func (system) RunNode(ctx context.Context, cfg systems.NodeConfig) error {
 	return runNode(ctx, cfg, DefaultOptions())

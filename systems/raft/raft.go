@@ -27,7 +27,7 @@ import (
 
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/systems"
-	"github.com/faultline/faultline/systems/nodekit/admin"
+	"github.com/faultline/faultline/systems/nodekit/included"
 )
 
 // Named bugs.
@@ -39,96 +39,86 @@ const (
 	BugAckBeforeFsync      = "ack-before-fsync"
 )
 
-// system is the harness's view of the store. Its nodes serve faultline's
-// admin endpoint (readiness, role, clock: admin.Endpoint) and honour lazy
-// storage.
-type system struct{ admin.Endpoint }
-
-// LazyStorage is true: every node's storage honours NodeConfig.Storage.
-func (system) LazyStorage() bool { return true }
+// system is the harness's view of the store: included.System (admin
+// endpoint, lazy storage, the description below) plus nodes and clients.
+type system struct{ included.System }
 
 // New returns the Raft system.
-func New() systems.System { return system{} }
+func New() systems.System { return system{included.New(about())} }
 
-func (system) Name() string { return "raft" }
-
-func (system) Summary() string {
-	return "Raft-replicated key-value registers (read, write, cas) with pre-vote, check-quorum, ReadIndex reads and snapshots; a lock service with leases and fencing tokens (acquire, renew, release, fenced writes)"
-}
-
-func (system) Bugs() []systems.Bug {
-	return []systems.Bug{
-		{
-			Name: BugVoteWithoutLogCheck,
-			Description: "Nodes grant votes without the election restriction (Raft §5.4.1): a candidate whose log " +
-				"lacks committed entries can win and overwrite them, so acknowledged writes vanish. Exposed by " +
-				"partitions or kills that leave a node behind and then let it campaign (isolate, then heal and " +
-				"isolate the leader); surfaces as lost writes and non-linearizable reads.",
+func about() included.About {
+	return included.About{
+		Name:     "raft",
+		Summary:  "Raft-replicated key-value registers (read, write, cas) with pre-vote, check-quorum, ReadIndex reads and snapshots; a lock service with leases and fencing tokens (acquire, renew, release, fenced writes)",
+		MinNodes: 3,
+		Workloads: map[string][]history.Func{
+			"register": {history.OpRead, history.OpWrite, history.OpCAS},
+			"lock":     {history.OpAcquire, history.OpRenew, history.OpRelease, history.OpFencedWrite},
 		},
-		{
-			Name: BugNoPrevLogCheck,
-			Description: "A follower accepts AppendEntries without the previous-index/previous-term check " +
-				"(Raft §5.3): a follower that missed entries appends the next ones at the wrong indices and " +
-				"acknowledges them, and one holding a deposed leader's entries keeps them. Logs diverge, the " +
-				"leader counts replicas that lack what they acknowledged, and committed writes vanish once such " +
-				"a follower leads. Exposed by partitions (a follower misses appends, then gets the next ones) " +
-				"and kills; surfaces as lost writes and non-linearizable reads after leader changes.",
-		},
-		{
-			Name: BugCommitPreviousTerm,
-			Description: "A leader commits an entry of an earlier term as soon as a majority stores it (the Figure 8 " +
-				"mistake, Raft §5.4.2), and, like the seed, appends no no-op when elected: a later leader can " +
-				"overwrite an entry already acknowledged to a client. Exposed by the figure8 nemesis sequence " +
-				"(random faults caught it 0 of 15 times): leaders of successive terms hold different uncommitted " +
-				"tails, and the re-elected one is cut off right after it counts its old tail as committed; " +
-				"surfaces as lost acknowledged writes.",
-		},
-		{
-			Name: BugStaleLocalRead,
-			Description: "Every node answers reads from its own state machine, with no ReadIndex round and no " +
-				"redirect to the leader: a follower behind the leader, or a deposed leader on the minority side of " +
-				"a partition, returns stale values. Exposed by partitions (and by any lag under load); surfaces as " +
-				"non-linearizable reads.",
-		},
-		{
-			Name: BugNoFencing,
-			Description: "The lock service's fenced resource ignores fencing tokens (the SET-NX-with-TTL lock of seed 003): " +
-				"a client that stalls while holding a lock past its lease, and writes when it wakes, overwrites the " +
-				"writes of the client that took the lock after the lease ran out. Exposed by the lock workload " +
-				"under client-pause (and slow operations under partitions); surfaces as stale-write anomalies.",
-		},
-		{
-			Name: BugLeaseWallClock,
-			Description: "The leader judges lease expiry by its wall clock (seed 001's datetime.now()), not its monotonic " +
-				"clock: a clock jump on the leader expires leases early and grants a held lock to a second client. " +
-				"Exposed by the lock workload under clock faults; surfaces as overlapping-holds anomalies.",
-		},
-		{
-			Name: BugReleaseAny,
-			Description: "Release does not check the owner and token: a client whose lease ran out (a stall, a slow " +
-				"operation) releases the lock another client now holds, and a third client is granted it while the " +
-				"second still holds it. Exposed by the lock workload under client-pause or partitions; surfaces " +
-				"as overlapping-holds anomalies.",
-		},
-		{
-			Name: BugAckBeforeFsync,
-			Description: "Nodes send votes and append acknowledgements before their log reaches disk, and never " +
-				"fsync: a power loss forgets entries counted toward a commit, and votes, so committed writes can " +
-				"be lost and a node can vote twice in a term. Only --nemesis power-loss (nodes run with lazy storage, " +
-				"so SIGKILL drops what was not fsynced) exposes it; a plain kill keeps the page cache, so kills " +
-				"do not.",
+		Bugs: []systems.Bug{
+			{
+				Name: BugVoteWithoutLogCheck,
+				Description: "Nodes grant votes without the election restriction (Raft §5.4.1): a candidate whose log " +
+					"lacks committed entries can win and overwrite them, so acknowledged writes vanish. Exposed by " +
+					"partitions or kills that leave a node behind and then let it campaign (isolate, then heal and " +
+					"isolate the leader); surfaces as lost writes and non-linearizable reads.",
+			},
+			{
+				Name: BugNoPrevLogCheck,
+				Description: "A follower accepts AppendEntries without the previous-index/previous-term check " +
+					"(Raft §5.3): a follower that missed entries appends the next ones at the wrong indices and " +
+					"acknowledges them, and one holding a deposed leader's entries keeps them. Logs diverge, the " +
+					"leader counts replicas that lack what they acknowledged, and committed writes vanish once such " +
+					"a follower leads. Exposed by partitions (a follower misses appends, then gets the next ones) " +
+					"and kills; surfaces as lost writes and non-linearizable reads after leader changes.",
+			},
+			{
+				Name: BugCommitPreviousTerm,
+				Description: "A leader commits an entry of an earlier term as soon as a majority stores it (the Figure 8 " +
+					"mistake, Raft §5.4.2), and, like the seed, appends no no-op when elected: a later leader can " +
+					"overwrite an entry already acknowledged to a client. Exposed by the figure8 nemesis sequence " +
+					"(random faults caught it 0 of 15 times): leaders of successive terms hold different uncommitted " +
+					"tails, and the re-elected one is cut off right after it counts its old tail as committed; " +
+					"surfaces as lost acknowledged writes.",
+			},
+			{
+				Name: BugStaleLocalRead,
+				Description: "Every node answers reads from its own state machine, with no ReadIndex round and no " +
+					"redirect to the leader: a follower behind the leader, or a deposed leader on the minority side of " +
+					"a partition, returns stale values. Exposed by partitions (and by any lag under load); surfaces as " +
+					"non-linearizable reads.",
+			},
+			{
+				Name: BugNoFencing,
+				Description: "The lock service's fenced resource ignores fencing tokens (the SET-NX-with-TTL lock of seed 003): " +
+					"a client that stalls while holding a lock past its lease, and writes when it wakes, overwrites the " +
+					"writes of the client that took the lock after the lease ran out. Exposed by the lock workload " +
+					"under client-pause (and slow operations under partitions); surfaces as stale-write anomalies.",
+			},
+			{
+				Name: BugLeaseWallClock,
+				Description: "The leader judges lease expiry by its wall clock (seed 001's datetime.now()), not its monotonic " +
+					"clock: a clock jump on the leader expires leases early and grants a held lock to a second client. " +
+					"Exposed by the lock workload under clock faults; surfaces as overlapping-holds anomalies.",
+			},
+			{
+				Name: BugReleaseAny,
+				Description: "Release does not check the owner and token: a client whose lease ran out (a stall, a slow " +
+					"operation) releases the lock another client now holds, and a third client is granted it while the " +
+					"second still holds it. Exposed by the lock workload under client-pause or partitions; surfaces " +
+					"as overlapping-holds anomalies.",
+			},
+			{
+				Name: BugAckBeforeFsync,
+				Description: "Nodes send votes and append acknowledgements before their log reaches disk, and never " +
+					"fsync: a power loss forgets entries counted toward a commit, and votes, so committed writes can " +
+					"be lost and a node can vote twice in a term. Only --nemesis power-loss (nodes run with lazy storage, " +
+					"so SIGKILL drops what was not fsynced) exposes it; a plain kill keeps the page cache, so kills " +
+					"do not.",
+			},
 		},
 	}
 }
-
-func (system) Workloads() map[string][]history.Func {
-	return map[string][]history.Func{
-		"register": {history.OpRead, history.OpWrite, history.OpCAS},
-		"lock":     {history.OpAcquire, history.OpRenew, history.OpRelease, history.OpFencedWrite},
-	}
-}
-
-func (system) MinNodes() int { return 3 }
 
 // Elects: Raft nodes elect a leader and report role, term and commit.
 func (system) Elects() bool { return true }

@@ -215,6 +215,9 @@ func (b *bench) write() error {
 		if r.bug.Nodes > 0 {
 			faults += fmt.Sprintf(", %d nodes", r.bug.Nodes)
 		}
+		if r.bug.Unthrottled {
+			faults += ", unthrottled"
+		}
 		if r.skipped != "" {
 			fmt.Fprintf(&s, "| %s | %s | %s | %s | %s | not measured | | | %s |\n", r.bug.Name, r.bug.System, r.bug.Workload, faults, r.bug.Time, r.skipped)
 			continue

@@ -28,7 +28,11 @@ func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 every run (built afresh on each request, newest first), each run's report.html,
 history, results, logs and checker files below it. Only GET and HEAD are
 answered; dot files are hidden; symlinks (results/latest) are followed only
-inside the directory.
+inside the directory (a link out of it is 404). Every answer carries a
+Content-Security-Policy that forbids fetching anything (pages are
+self-contained), nosniff and no-referrer; a request whose Host header names
+neither a loopback address nor the address served is refused with 421, so a
+web page cannot reach the results through DNS rebinding.
 
 It listens on 127.0.0.1:8080 unless --addr says otherwise. An address that is
 not loopback (for example 0.0.0.0:8080) serves the results to anyone who can
@@ -45,7 +49,7 @@ reach it; faultline does so only when you ask, and says so. Ctrl-C stops it.`,
 			if err != nil {
 				return usageErr("--addr %q: want host:port, e.g. 127.0.0.1:8080 (%v)", addr, err)
 			}
-			h, err := resultsHandler(dir)
+			h, err := resultsHandler(dir, host)
 			if err != nil {
 				return usageErr("%v", err)
 			}
@@ -88,24 +92,67 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 }
 
 func isLoopback(host string) bool {
-	if host == "localhost" {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
 
-// resultsHandler serves dir read-only. Files come through an os.Root, so no
-// path or symlink leads outside dir; the index is rendered per request.
-func resultsHandler(dir string) (http.Handler, error) {
+// serveCSP is sent with every answer. The pages are self-contained (inline
+// scripts and styles, data: images), so nothing may be fetched, framed or
+// posted; report pages narrow scripts further with their own meta policy.
+const serveCSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; " +
+	"connect-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// allowedHost says whether a request's Host header may be answered by a
+// server listening on listenHost: loopback names always; the listen
+// address itself; and, on an unspecified address (0.0.0.0, ::), any IP
+// literal or this machine's name. Other names are refused: a page on the
+// web that rebinds its own name to 127.0.0.1 must not read the results.
+func allowedHost(hostport, listenHost string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if host == "" {
+		return false
+	}
+	if isLoopback(host) || strings.EqualFold(host, listenHost) {
+		return true
+	}
+	if ip := net.ParseIP(listenHost); listenHost == "" || (ip != nil && ip.IsUnspecified()) {
+		if net.ParseIP(host) != nil {
+			return true
+		}
+		name, err := os.Hostname()
+		return err == nil && strings.EqualFold(host, name)
+	}
+	return false
+}
+
+// resultsHandler serves dir read-only to requests addressed to listenHost
+// (see allowedHost). Files come through an os.Root, so no path or symlink
+// leads outside dir; the index is rendered per request.
+func resultsHandler(dir, listenHost string) (http.Handler, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
 	files := http.FileServerFS(root.FS())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", serveCSP)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-cache")
+		if !allowedHost(r.Host, listenHost) {
+			http.Error(w, "misdirected request: Host "+r.Host+" is not this server", http.StatusMisdirectedRequest)
+			return
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
+			h.Set("Allow", "GET, HEAD")
 			http.Error(w, "read-only: only GET and HEAD", http.StatusMethodNotAllowed)
 			return
 		}
@@ -116,9 +163,6 @@ func resultsHandler(dir string) (http.Handler, error) {
 				return
 			}
 		}
-		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Cache-Control", "no-cache")
 		if p == "/" || p == "/"+store.IndexFile {
 			var b bytes.Buffer
 			if err := report.RenderIndex(&b, dir); err != nil {
@@ -129,6 +173,14 @@ func resultsHandler(dir string) (http.Handler, error) {
 			http.ServeContent(w, r, store.IndexFile, time.Time{}, bytes.NewReader(b.Bytes()))
 			return
 		}
+		// Whatever the root cannot open (missing, or a symlink that leads
+		// out of the tree, which os.Root refuses) is simply not here.
+		f, err := root.Open(strings.TrimPrefix(p, "/"))
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		f.Close()
 		// Histories and logs are text, whatever they contain: never let a
 		// browser sniff a node log into HTML.
 		switch path.Ext(p) {

@@ -54,7 +54,7 @@ func resultsTree(t *testing.T) string {
 
 func TestServeHandlerIsReadOnlyAndStaysInsideTheTree(t *testing.T) {
 	results := resultsTree(t)
-	h, err := resultsHandler(results)
+	h, err := resultsHandler(results, "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,8 +83,8 @@ func TestServeHandlerIsReadOnlyAndStaysInsideTheTree(t *testing.T) {
 		t.Errorf("a node log is served as %d %q, want 200 text/plain", code, ctype)
 	}
 	for _, path := range []string{"/escape.txt", "/.latest-123", "/../../etc/passwd", "/nope"} {
-		if code, _, body := get("GET", path); code == 200 || strings.Contains(body, "secret") {
-			t.Errorf("GET %s = %d %q, want it refused", path, code, body)
+		if code, _, body := get("GET", path); code != http.StatusNotFound || strings.Contains(body, "secret") {
+			t.Errorf("GET %s = %d %q, want 404", path, code, body)
 		}
 	}
 	for _, m := range []string{"POST", "PUT", "DELETE"} {
@@ -94,6 +94,70 @@ func TestServeHandlerIsReadOnlyAndStaysInsideTheTree(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(results, "latest", "results.json")); !strings.Contains(string(b), "anomalies found") {
 		t.Error("results.json changed")
+	}
+}
+
+// Every answer, refusals included, carries the headers that keep a browser
+// from fetching, sniffing or leaking; a Host that is not this server is
+// refused (DNS rebinding).
+func TestServeSendsSecurityHeadersAndChecksHost(t *testing.T) {
+	h, err := resultsHandler(resultsTree(t), "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		method, host, path string
+		want               int
+	}{
+		{"GET", "127.0.0.1:8080", "/", 200},
+		{"GET", "localhost:8080", "/latest/report.html", 200},
+		{"GET", "[::1]:8080", "/latest/history.jsonl", 200},
+		{"GET", "127.0.0.1:8080", "/escape.txt", 404},
+		{"POST", "127.0.0.1:8080", "/latest/results.json", 405},
+		{"GET", "rebind.example:8080", "/latest/results.json", http.StatusMisdirectedRequest},
+		{"GET", "10.1.2.3:8080", "/", http.StatusMisdirectedRequest},
+		{"GET", "", "/", http.StatusMisdirectedRequest},
+	} {
+		req := httptest.NewRequest(c.method, "http://x"+c.path, nil)
+		req.Host = c.host
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != c.want {
+			t.Errorf("%s %s Host %q = %d, want %d", c.method, c.path, c.host, rec.Code, c.want)
+		}
+		hd := rec.Header()
+		if csp := hd.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "connect-src 'none'") {
+			t.Errorf("%s %s: Content-Security-Policy %q, want one forbidding fetches", c.method, c.path, csp)
+		}
+		if hd.Get("X-Content-Type-Options") != "nosniff" || hd.Get("Referrer-Policy") != "no-referrer" {
+			t.Errorf("%s %s: nosniff %q, referrer %q", c.method, c.path, hd.Get("X-Content-Type-Options"), hd.Get("Referrer-Policy"))
+		}
+	}
+}
+
+func TestAllowedHost(t *testing.T) {
+	name, _ := os.Hostname()
+	for _, c := range []struct {
+		host, listen string
+		want         bool
+	}{
+		{"127.0.0.1:8080", "127.0.0.1", true},
+		{"localhost", "127.0.0.1", true},
+		{"LOCALHOST.:80", "127.0.0.1", true},
+		{"[::1]:9000", "127.0.0.1", true},
+		{"evil.example", "127.0.0.1", false},
+		{"192.168.1.5:8080", "127.0.0.1", false},
+		{"192.168.1.5:8080", "192.168.1.5", true},
+		{"results.lan:8080", "results.lan", true},
+		{"192.168.1.5:8080", "0.0.0.0", true},
+		{"[fe80::1]:8080", "::", true},
+		{"evil.example:8080", "0.0.0.0", false},
+		{name + ":8080", "0.0.0.0", name != ""},
+		{"", "0.0.0.0", false},
+	} {
+		if got := allowedHost(c.host, c.listen); got != c.want {
+			t.Errorf("allowedHost(%q, %q) = %v, want %v", c.host, c.listen, got, c.want)
+		}
 	}
 }
 

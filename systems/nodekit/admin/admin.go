@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -34,15 +35,41 @@ func Handler(status func() systems.Status, clk *clock.Clock) http.Handler {
 		_ = json.NewEncoder(w).Encode(st)
 	})
 	mux.HandleFunc("POST /clock", func(w http.ResponseWriter, r *http.Request) {
-		var req ClockRequest
-		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil {
+		// JSON only: a web page can POST text/plain or a form cross-site
+		// without a preflight, never application/json.
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			http.Error(w, "clock request: Content-Type must be application/json", http.StatusUnsupportedMediaType)
+			return
+		}
+		offset, err := decodeClock(io.LimitReader(r.Body, 4096))
+		if err != nil {
 			http.Error(w, "bad clock request: want {\"offset_ns\": N}: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		clk.SetOffset(time.Duration(req.OffsetNS))
+		clk.SetOffset(offset)
 		w.WriteHeader(http.StatusNoContent)
 	})
 	return mux
+}
+
+// decodeClock reads a clock request: one object whose offset_ns is given
+// (an empty {} must not silently reset the clock) and nothing else.
+func decodeClock(r io.Reader) (time.Duration, error) {
+	var req struct {
+		OffsetNS *int64 `json:"offset_ns"`
+	}
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return 0, err
+	}
+	if dec.More() {
+		return 0, fmt.Errorf("more than one JSON value")
+	}
+	if req.OffsetNS == nil {
+		return 0, fmt.Errorf("offset_ns missing")
+	}
+	return time.Duration(*req.OffsetNS), nil
 }
 
 // GetStatus asks the admin endpoint at addr (host:port) for its status.

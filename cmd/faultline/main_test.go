@@ -443,3 +443,44 @@ func TestCheckOfAHistoryWithNothingJudgedIsUnknown(t *testing.T) {
 		t.Fatalf("check exit %d, want 3 (unknown)\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// check writes its visualizations and report into the run dir; symlinks
+// planted there under those names are replaced, and the files they point
+// to, outside the run dir, are left as they were.
+func TestCheckNeverWritesThroughAPlantedSymlink(t *testing.T) {
+	run := t.TempDir()
+	hist := `{"process":0,"type":"invoke","f":"write","key":"x","value":1}
+{"process":0,"type":"ok","f":"write","key":"x","value":1}
+{"process":1,"type":"invoke","f":"write","key":"x","value":2}
+{"process":1,"type":"ok","f":"write","key":"x","value":2}
+{"process":2,"type":"invoke","f":"read","key":"x","value":null}
+{"process":2,"type":"ok","f":"read","key":"x","value":1}
+`
+	if err := os.WriteFile(filepath.Join(run, "history.jsonl"), []byte(hist), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outside := t.TempDir()
+	planted := map[string]string{}
+	for _, name := range []string{"linearizable-x.html", "report.html"} {
+		target := filepath.Join(outside, name+".precious")
+		if err := os.WriteFile(target, []byte("precious"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, filepath.Join(run, name)); err != nil {
+			t.Fatal(err)
+		}
+		planted[name] = target
+	}
+	r := cli(t, time.Minute, nil, "check", "--workload", "register", run)
+	if r.code != 1 {
+		t.Fatalf("check exit %d, want 1 (the stale read)\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for name, target := range planted {
+		if b, err := os.ReadFile(target); err != nil || string(b) != "precious" {
+			t.Errorf("check wrote through the symlink %s: its target holds %.40q (%v)", name, b, err)
+		}
+		if fi, err := os.Lstat(filepath.Join(run, name)); err != nil || !fi.Mode().IsRegular() {
+			t.Errorf("%s is not a regular file after check (%v)", name, err)
+		}
+	}
+}

@@ -61,7 +61,11 @@ func NewRun(results, label string, now time.Time) (string, error) {
 		if err := os.MkdirAll(filepath.Join(dir, "nodes"), 0o755); err != nil {
 			return "", fmt.Errorf("store: %w", err)
 		}
-		return dir, pointLatest(results, id)
+		if err := pointLatest(results, id); err != nil {
+			return dir, err
+		}
+		// The run dir's name and latest survive a power loss.
+		return dir, SyncDir(results)
 	}
 }
 
@@ -80,22 +84,106 @@ func pointLatest(results, id string) error {
 	return nil
 }
 
-// WriteJSON writes v, indented, to dir/name through a temp file and rename,
-// so a crash leaves the old file or the new one, never half of one.
+// WriteJSON writes v, indented, to dir/name through WriteFile: a crash
+// leaves the old file or the new one, never half of one, and a symlink at
+// dir/name is replaced, never followed.
 func WriteJSON(dir, name string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("store: encode %s: %w", name, err)
 	}
-	tmp := filepath.Join(dir, "."+name+".tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	return WriteFile(dir, name, append(b, '\n'))
+}
+
+// WriteFile writes data to dir/name, durably and without following
+// symlinks: into a temp file of its own in dir (created exclusively, so a
+// planted name is never opened), fsynced, then renamed over dir/name —
+// which replaces a symlink there rather than writing through it — and the
+// directory fsynced so the rename survives a power loss. name must be a
+// plain file name.
+func WriteFile(dir, name string, data []byte) error {
+	return writeFile(dir, name, data, true)
+}
+
+// writeFile is WriteFile; durable false skips the fsyncs (for files that
+// can be made again from the history, such as checker artifacts).
+func writeFile(dir, name string, data []byte, durable bool) error {
+	if name != filepath.Base(name) || name == "." || name == ".." || name == "" {
+		return fmt.Errorf("store: %q is not a plain file name", name)
+	}
+	f, err := os.CreateTemp(dir, "."+name+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("store: write %s: %w", name, err)
+	}
+	tmp := f.Name()
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("store: write %s: %w", name, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return fail(err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
+	}
+	if durable {
+		if err := syncFile(f); err != nil {
+			return fail(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("store: write %s: %w", name, err)
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("store: write %s: %w", name, err)
+	}
+	if durable {
+		if err := SyncDir(dir); err != nil {
+			return fmt.Errorf("store: write %s: %w", name, err)
+		}
 	}
 	return nil
 }
+
+// CloseDurably fsyncs f (a file of a run dir still being written, such as
+// the history), closes it and fsyncs its directory, so what was written
+// survives a power loss once it returns nil. f is closed either way.
+func CloseDurably(f *os.File) error {
+	err := syncFile(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", filepath.Base(f.Name()), err)
+	}
+	return nil
+}
+
+// SyncDir fsyncs directory dir, so the names created or renamed in it
+// survive a power loss.
+func SyncDir(dir string) error {
+	return syncDir(dir)
+}
+
+// syncFile and syncDir are the fsyncs; tests replace them to see that
+// the paths above call them.
+var (
+	syncFile = (*os.File).Sync
+	syncDir  = func(dir string) error {
+		d, err := os.Open(dir)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		if err := d.Sync(); err != nil {
+			return fmt.Errorf("sync %s: %w", dir, err)
+		}
+		return nil
+	}
+)
 
 // ReadJSON reads dir/name into v.
 func ReadJSON(dir, name string, v any) error {
@@ -174,7 +262,10 @@ func WriteArtifacts(dir string, rs checkers.Results) error {
 				errs = append(errs, fmt.Errorf("store: %w", err))
 				continue
 			}
-			if err := os.WriteFile(filepath.Join(dir, a.Name), a.Data, 0o644); err != nil {
+			// Through a rename: a symlink planted under an artifact's
+			// name is replaced, never written through.
+			// (Not fsynced: faultline check makes them again.)
+			if err := writeFile(dir, a.Name, a.Data, false); err != nil {
 				errs = append(errs, fmt.Errorf("store: %s artifact: %w", name, err))
 				continue
 			}

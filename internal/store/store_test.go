@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,5 +114,99 @@ func TestWriteArtifactsWritesDataAndKeepsOnlyWhatExists(t *testing.T) {
 	as := rs["linearizable"].Artifacts
 	if len(as) != 2 || as[0].Name != "linearizable-k1.html" || as[0].Key != "k1" || as[0].Data != nil || as[1].Name != "stored-before.html" {
 		t.Errorf("artifacts after writing: %+v", as)
+	}
+}
+
+// A symlink planted under the name of a file the store writes (an
+// artifact, results.json) is replaced by the file; its target, outside
+// the dir, is left as it was.
+func TestWritesReplaceAPlantedSymlinkAndNeverFollowIt(t *testing.T) {
+	dir := t.TempDir()
+	outside := filepath.Join(t.TempDir(), "precious.txt")
+	if err := os.WriteFile(outside, []byte("precious"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"linearizable-k1.html", ResultsFile} {
+		if err := os.Symlink(outside, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A planted temp name the old code used is not followed either.
+	if err := os.Symlink(outside, filepath.Join(dir, "."+ResultsFile+".tmp")); err != nil {
+		t.Fatal(err)
+	}
+	rs := checkers.Results{"linearizable": {Verdict: checkers.Invalid, Artifacts: []checkers.Artifact{
+		{Name: "linearizable-k1.html", Key: "k1", Data: []byte("<html>k1</html>")},
+	}}}
+	if err := WriteArtifacts(dir, rs); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJSON(dir, ResultsFile, map[string]string{"verdict": "valid"}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(outside); err != nil || string(b) != "precious" {
+		t.Fatalf("the symlink's target outside the dir now holds %q (%v)", b, err)
+	}
+	for _, name := range []string{"linearizable-k1.html", ResultsFile} {
+		fi, err := os.Lstat(filepath.Join(dir, name))
+		if err != nil || !fi.Mode().IsRegular() {
+			t.Errorf("%s: %v, %v; want a regular file in place of the symlink", name, fi.Mode(), err)
+		}
+	}
+	if fi, _ := os.Lstat(filepath.Join(dir, ResultsFile)); fi != nil && fi.Mode().Perm() != 0o644 {
+		t.Errorf("results.json mode %v, want 0644", fi.Mode().Perm())
+	}
+}
+
+// WriteJSON and CloseDurably fsync the file and (WriteJSON) the dir after
+// the rename; artifacts, which check makes again, are not fsynced.
+func TestDurableWritesFsyncFileAndDir(t *testing.T) {
+	var synced []string
+	oldFile, oldDir := syncFile, syncDir
+	t.Cleanup(func() { syncFile, syncDir = oldFile, oldDir })
+	syncFile = func(f *os.File) error {
+		synced = append(synced, "file "+strings.SplitN(filepath.Base(f.Name()), ".tmp", 2)[0])
+		return f.Sync()
+	}
+	syncDir = func(dir string) error {
+		synced = append(synced, "dir "+filepath.Base(dir))
+		return oldDir(dir)
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJSON(dir, ResultsFile, 1); err != nil {
+		t.Fatal(err)
+	}
+	if len(synced) != 2 || !strings.HasPrefix(synced[0], "file ."+ResultsFile+".") || synced[1] != "dir run" {
+		t.Fatalf("WriteJSON synced %q; want the temp file, then the dir after the rename", synced)
+	}
+	synced = nil
+	h, err := os.Create(filepath.Join(dir, HistoryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CloseDurably(h); err != nil {
+		t.Fatal(err)
+	}
+	if len(synced) != 1 || synced[0] != "file "+HistoryFile {
+		t.Fatalf("CloseDurably synced %q; want the history", synced)
+	}
+	if err := h.Close(); err == nil {
+		t.Error("CloseDurably left the file open")
+	}
+	synced = nil
+	rs := checkers.Results{"l": {Artifacts: []checkers.Artifact{{Name: "a.html", Data: []byte("x")}}}}
+	if err := WriteArtifacts(dir, rs); err != nil || len(synced) != 0 {
+		t.Fatalf("WriteArtifacts: %v, synced %q; want no fsync", err, synced)
+	}
+	// A failing fsync is an error, not a silent success.
+	syncFile = func(*os.File) error { return errors.New("EIO") }
+	if err := WriteJSON(dir, TestFile, 1); err == nil || !strings.Contains(err.Error(), "EIO") {
+		t.Fatalf("WriteJSON with a failing fsync: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, TestFile)); err == nil {
+		t.Error("a file whose fsync failed was renamed into place")
 	}
 }

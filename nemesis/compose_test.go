@@ -119,6 +119,25 @@ func TestExpandRejectsBadPlans(t *testing.T) {
 	}
 }
 
+// A random schedule too dense to run (a 1ns interval over 30s would be
+// 30 billion episodes) is refused after drawing a bounded number of
+// steps, not laid out whole; and a lane that is full for the rest of the
+// time limit ends the drawing early.
+func TestDenseRandomScheduleIsRefusedQuickly(t *testing.T) {
+	fs := mustGet(t, "kill-one", "partition-one")
+	start := time.Now()
+	_, err := Expand(RandomOver(time.Nanosecond), 1, fs, ids5(), 30*time.Second)
+	if err == nil || !strings.Contains(err.Error(), "more than 4000 steps") {
+		t.Fatalf("err %v, want the step bound", err)
+	}
+	if steps := Plan(1, fs, ids5(), time.Nanosecond, 30*time.Second); len(steps) > maxSteps+2 {
+		t.Fatalf("Plan drew %d steps, want at most about %d", len(steps), maxSteps)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("took %s", took)
+	}
+}
+
 // electing is a fake whose leadership follows the faults as a Raft
 // cluster's would: cut off or killed, a leader is replaced by the lowest
 // node that still sees a majority.

@@ -53,6 +53,12 @@ func Plan(seed uint64, faults []Fault, ids []int, interval, timeLimit time.Durat
 	rng := rand.New(rand.NewPCG(seed, Stream))
 	around := func() time.Duration { return time.Duration((0.5 + rng.Float64()) * float64(interval)) }
 	free := map[string]time.Duration{}
+	over, lanes := map[string]bool{}, 0
+	for _, f := range faults {
+		if _, ok := free[f.Lane()]; !ok {
+			free[f.Lane()], lanes = 0, lanes+1
+		}
+	}
 	var steps []Step
 	var bag []int
 	for t := around(); t < timeLimit; t += around() {
@@ -66,6 +72,12 @@ func Plan(seed uint64, faults []Fault, ids []int, interval, timeLimit time.Durat
 		dur := around()
 		ch := f.Choose(rng, ids)
 		if start >= timeLimit {
+			// This lane is done for good (its free time only grows); once
+			// every lane is, the rest of the loop would draw nothing.
+			over[f.Lane()] = true
+			if len(over) == lanes {
+				break
+			}
 			continue
 		}
 		stop := start + dur
@@ -73,6 +85,11 @@ func Plan(seed uint64, faults []Fault, ids []int, interval, timeLimit time.Durat
 		steps = append(steps, Step{At: start, Fault: i, Name: f.Name(), Start: true, Choice: &ch})
 		if stop < timeLimit {
 			steps = append(steps, Step{At: stop, Fault: i, Name: f.Name()})
+		}
+		if len(steps) > maxSteps {
+			// Past what an expansion takes (a 1ns interval): Expand
+			// refuses it, so drawing more would only use memory.
+			break
 		}
 	}
 	// Stops sort before starts at the same instant.

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/internal/bounds"
 	"github.com/faultline/faultline/systems"
 	"github.com/faultline/faultline/systems/nodekit/simdisk"
 	"github.com/faultline/faultline/systems/registry"
@@ -136,24 +137,32 @@ func (c *Config) Validate() (systems.Simulated, workloads.Workload, error) {
 		return nil, nil, fmt.Errorf("workload %s runs client sessions, which the simulator does not model (simulated: counter, register, set)", c.Workload)
 	}
 	switch {
-	case c.Nodes < sys.MinNodes():
-		return nil, nil, fmt.Errorf("nodes %d: system %s needs at least %d", c.Nodes, c.System, sys.MinNodes())
-	case c.Steps < 0 || c.TimeLimit < 0:
-		return nil, nil, errors.New("steps and time limit must not be negative")
+	case c.Nodes < sys.MinNodes() && c.Nodes >= bounds.Nodes.Min:
+		return nil, nil, fmt.Errorf("--nodes %d: system %s needs at least %d", c.Nodes, c.System, sys.MinNodes())
 	case c.Steps == 0 && c.TimeLimit == 0:
 		return nil, nil, errors.New("give steps or a time limit (or both)")
-	case c.Concurrency < 1:
-		return nil, nil, fmt.Errorf("concurrency %d: want at least 1", c.Concurrency)
-	case c.Rate <= 0:
-		return nil, nil, fmt.Errorf("rate %g: want more than 0 operations per simulated second", c.Rate)
-	case c.OpTimeout <= 0:
-		return nil, nil, fmt.Errorf("op timeout %s: want more than 0", c.OpTimeout)
-	case len(c.Faults) > 0 && c.FaultInterval <= 0:
-		return nil, nil, fmt.Errorf("fault interval %s: want more than 0", c.FaultInterval)
-	case c.Net.MinDelay < 0 || c.Net.MaxDelay < c.Net.MinDelay:
-		return nil, nil, fmt.Errorf("network delay %s..%s: want 0 <= min <= max", c.Net.MinDelay, c.Net.MaxDelay)
-	case c.Net.Drop < 0 || c.Net.Drop >= 1 || c.Net.Dup < 0 || c.Net.Dup >= 1:
-		return nil, nil, fmt.Errorf("network drop %g, dup %g: want probabilities in [0, 1)", c.Net.Drop, c.Net.Dup)
+	case c.Net.MaxDelay < c.Net.MinDelay:
+		return nil, nil, fmt.Errorf("network delay %s..%s: want --min-delay <= --max-delay", c.Net.MinDelay, c.Net.MaxDelay)
+	}
+	// The same bounds as faultline sim's --help (internal/bounds).
+	errs := []error{
+		bounds.Nodes.Check(c.Nodes),
+		bounds.SimSteps.Check(c.Steps),
+		bounds.SimTimeLimit.Check(c.TimeLimit),
+		bounds.Concurrency.Check(c.Concurrency),
+		bounds.SimRate.Check(c.Rate),
+		bounds.SimOpTimeout.Check(c.OpTimeout),
+		bounds.SimMaxFaults.Check(c.MaxFaults),
+		bounds.SimDelay.Named("min-delay").Check(c.Net.MinDelay),
+		bounds.SimDelay.Named("max-delay").Check(c.Net.MaxDelay),
+		bounds.SimProbability.Named("drop").Check(c.Net.Drop),
+		bounds.SimProbability.Named("dup").Check(c.Net.Dup),
+	}
+	if len(c.Faults) > 0 {
+		errs = append(errs, bounds.SimFaultInterval.Check(c.FaultInterval))
+	}
+	if err := bounds.First(errs...); err != nil {
+		return nil, nil, err
 	}
 	for _, f := range c.Faults {
 		if err := checkFault(f, sys); err != nil {

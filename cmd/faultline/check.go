@@ -15,6 +15,7 @@ import (
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/checkers/stats"
 	"github.com/faultline/faultline/history"
+	"github.com/faultline/faultline/internal/bounds"
 	"github.com/faultline/faultline/internal/exitcode"
 	"github.com/faultline/faultline/internal/runner"
 	"github.com/faultline/faultline/internal/store"
@@ -43,6 +44,10 @@ written is a warning; it does not change the exit code.`,
   faultline check --workload register some/history.jsonl`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// The same bounds as run's --check-timeout (internal/bounds).
+			if err := bounds.CheckTimeout.Check(timeout); err != nil {
+				return usageErr("%v", err)
+			}
 			path := args[0]
 			fi, err := os.Stat(path)
 			if err != nil {
@@ -112,7 +117,7 @@ written is a warning; it does not change the exit code.`,
 	}
 	cmd.Flags().StringVar(&workload, "workload", "register", "workload whose checkers judge the history")
 	cmd.Flags().StringVar(&out, "out", "", "directory for checker artifacts such as visualizations (default: the run dir when PATH is one)")
-	cmd.Flags().DurationVar(&timeout, "check-timeout", 2*time.Minute, "time limit for the checkers; past it the verdict is unknown")
+	cmd.Flags().DurationVar(&timeout, "check-timeout", runner.DefaultTest().CheckTimeout.D(), bounds.CheckTimeout.Help("time limit for the checkers; past it the verdict is unknown"))
 	return cmd
 }
 

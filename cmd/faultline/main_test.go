@@ -253,14 +253,14 @@ func TestBadInputExitsTwoWithAOneLineReason(t *testing.T) {
 		{[]string{"run", "--grudge", "n1|n2"}, `a grudge was given but --nemesis does not include partition-grudge`},
 		{[]string{"run", "--bug", "no-such-bug"}, `unknown bug "no-such-bug" for system quorum (valid: no-write-back)`},
 		{[]string{"run", "--nodes", "2"}, `--nodes 2 is too few for quorum: it needs at least 3`},
-		{[]string{"run", "--time-limit", "-1s"}, `--time-limit must be positive`},
+		{[]string{"run", "--time-limit", "-1s"}, `--time-limit -1s: want 100ms..24h`},
 		{[]string{"run", "--frobnicate"}, `unknown flag: --frobnicate`},
 		{[]string{"check", bad}, bad + `:2: type "done" is not one of invoke, ok, fail, info`},
 		{[]string{"check", filepath.Join(dir, "missing")}, `cannot read`},
 		{[]string{"check", "--workload", "bank", bad}, `unknown workload "bank"`},
 		{[]string{"run", "--system", "quorum", "--nemesis", "figure8"}, `nemesis figure8 needs a system whose nodes elect a leader, and quorum has none (systems with leaders: raft)`},
 		{[]string{"shrink", filepath.Join(dir, "missing")}, `shrink ` + filepath.Join(dir, "missing")},
-		{[]string{"shrink", "--replays", "0", filepath.Join(dir, "missing")}, `shrink `},
+		{[]string{"shrink", "--replays", "0", filepath.Join(dir, "missing")}, `--replays 0: want 1..100`},
 	}
 	for _, c := range cases {
 		r := cli(t, 30*time.Second, nil, append(c.args, "--results", dir)...)

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/faultline/faultline"
+	"github.com/faultline/faultline/internal/bounds"
 	"github.com/faultline/faultline/internal/exitcode"
 	"github.com/faultline/faultline/internal/runner"
 	"github.com/faultline/faultline/nemesis"
@@ -107,17 +108,17 @@ healed and every node came back (healed); if not, the verdict is unknown
 	f.StringVar(&t.Workload, "workload", t.Workload, "workload clients run")
 	f.StringSliceVar(&nemeses, "nemesis", t.Nemesis, "faults to inject, comma-separated: default (partition, kill and the system's aimed sequences), families (partition, link, kill, pause, clock, power-loss), specific faults (partition-bridge, kill:leader …), sequences (figure8, stale-leader, strand-write), all, or none; see faultline list")
 	f.StringSliceVar(&t.Bugs, "bug", nil, "named bug to switch on in every node (repeatable)")
-	f.IntVar(&t.Nodes, "nodes", t.Nodes, "number of nodes")
+	f.IntVar(&t.Nodes, "nodes", t.Nodes, bounds.Nodes.Help("number of nodes, at least the system's minimum (faultline list)"))
 	f.StringVar(&t.Runtime, "runtime", t.Runtime, "how nodes run: process (child processes), docker (containers; needs a Docker engine) or auto (docker when an engine answers, else process)")
-	f.DurationVar(&timeLimit, "time-limit", t.TimeLimit.D(), "how long clients run")
-	f.IntVar(&t.Concurrency, "concurrency", t.Concurrency, "client workers")
-	f.Float64Var(&t.Rate, "rate", t.Rate, "total operations per second across workers (0 = unlimited)")
+	f.DurationVar(&timeLimit, "time-limit", t.TimeLimit.D(), bounds.TimeLimit.Help("how long clients run"))
+	f.IntVar(&t.Concurrency, "concurrency", t.Concurrency, bounds.Concurrency.Help("client workers"))
+	f.Float64Var(&t.Rate, "rate", t.Rate, bounds.Rate.Help("total operations per second across workers"))
 	f.Uint64Var(&t.Seed, "seed", 0, "seed for every random choice, the fault schedule included (default: random, printed and stored in test.json)")
 	f.StringVar(&t.ResultsDir, "results", t.ResultsDir, "directory runs are stored under")
-	f.DurationVar(&interval, "nemesis-interval", t.NemesisInterval.D(), "mean time between fault starts (each fault lasts about as long)")
-	f.DurationVar(&opTimeout, "op-timeout", t.OpTimeout.D(), "per-operation timeout; past it the outcome is unknown (info)")
-	f.DurationVar(&recoveryTimeout, "recovery-timeout", t.RecoveryTimeout.D(), "time for the cluster to be healthy again after the faults stop")
-	f.DurationVar(&checkTime, "check-timeout", t.CheckTimeout.D(), "time limit for the checkers; past it the verdict is unknown")
+	f.DurationVar(&interval, "nemesis-interval", t.NemesisInterval.D(), bounds.NemesisInterval.Help(fmt.Sprintf("mean time between fault starts (each fault lasts about as long); at most %d per --time-limit", bounds.MaxEpisodes)))
+	f.DurationVar(&opTimeout, "op-timeout", t.OpTimeout.D(), bounds.OpTimeout.Help("per-operation timeout; past it the outcome is unknown (info)"))
+	f.DurationVar(&recoveryTimeout, "recovery-timeout", t.RecoveryTimeout.D(), bounds.RecoveryTimeout.Help("time for the cluster to be healthy again after the faults stop"))
+	f.DurationVar(&checkTime, "check-timeout", t.CheckTimeout.D(), bounds.CheckTimeout.Help("time limit for the checkers; past it the verdict is unknown"))
 	f.BoolVar(&noFinalReads, "no-final-reads", false, "skip the final reads after recovery (every key once; for set, counter and lww, every node until the answers settle)")
 	f.StringVar(&grudge, "grudge", "", "custom grudge for partition-grudge: groups that do not hear each other (n1,n2|n3,n4,n5) or JSON node -> nodes it does not hear ({\"n1\":[\"n2\"]})")
 	f.StringVar(&grudgeFile, "grudge-file", "", "read the custom grudge from a file (same forms as --grudge)")

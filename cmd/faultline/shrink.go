@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/faultline/faultline/internal/bounds"
 	"github.com/faultline/faultline/internal/exitcode"
 	"github.com/faultline/faultline/internal/runner"
 )
@@ -39,6 +40,9 @@ run that is not invalid or bad flags, 3 when no candidate could be judged.`,
   faultline shrink --replays 2 --max-tries 20 --max-time 20m results/20260101T000000.000Z-raft-register-s3`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := bounds.First(bounds.Replays.Check(o.Replays), bounds.MaxTries.Check(o.MaxTries), bounds.MaxTime.Check(o.MaxTime)); err != nil {
+				return usageErr("%v", err)
+			}
 			exe, err := os.Executable()
 			if err != nil {
 				return usageErr("cannot find my own executable to run nodes with: %v", err)
@@ -68,9 +72,9 @@ run that is not invalid or bad flags, 3 when no candidate could be judged.`,
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&o.Replays, "replays", o.Replays, "runs of each candidate at most; it fails if any run is invalid")
-	f.IntVar(&o.MaxTries, "max-tries", o.MaxTries, "candidates to try at most (0: no limit)")
-	f.DurationVar(&o.MaxTime, "max-time", o.MaxTime, "time to search at most (0: no limit); a candidate begun runs to its end")
+	f.IntVar(&o.Replays, "replays", o.Replays, bounds.Replays.Help("runs of each candidate at most; it fails if any run is invalid"))
+	f.IntVar(&o.MaxTries, "max-tries", o.MaxTries, bounds.MaxTries.Help("candidates to try at most (0: no limit)"))
+	f.DurationVar(&o.MaxTime, "max-time", o.MaxTime, bounds.MaxTime.Help("time to search at most; a candidate begun runs to its end"))
 	f.StringVar(&o.Out, "out", "", "directory for shrink.jsonl, minimal.json and the candidates' runs (default RUN_DIR-shrink)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log each run's progress to stderr")
 	return cmd

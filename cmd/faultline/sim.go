@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/faultline/faultline/checkers"
+	"github.com/faultline/faultline/internal/bounds"
 	"github.com/faultline/faultline/internal/exitcode"
 	"github.com/faultline/faultline/sim"
 )
@@ -68,6 +69,15 @@ func newSimCmd(stdout, stderr io.Writer) *cobra.Command {
 				c.Faults = strings.Split(faults, ",")
 			}
 			c.Seed = max(seed, 1)
+			if err := bounds.First(
+				bounds.SimSeeds.Check(int(min(seeds, uint64(bounds.SimSeeds.Max)+1))),
+				bounds.SimWallLimit.Check(wallLimit),
+				bounds.SimWorkers.Check(workers),
+				bounds.ShrinkRuns.Check(shrinkBudget),
+				bounds.CheckTimeout.Check(checkTimeout),
+			); err != nil {
+				return usageErr("%v", err)
+			}
 			if _, _, err := c.Validate(); err != nil {
 				return usageErr("%v", err)
 			}
@@ -118,27 +128,27 @@ func newSimCmd(stdout, stderr io.Writer) *cobra.Command {
 	fl.StringVar(&c.System, "system", c.System, "system to simulate (raft, quorum, gossip)")
 	fl.StringVar(&c.Workload, "workload", "", "workload (default: register, or the system's first)")
 	fl.StringSliceVar(&c.Bugs, "bug", nil, "named bug to switch on (repeatable)")
-	fl.IntVar(&c.Nodes, "nodes", c.Nodes, "cluster size")
+	fl.IntVar(&c.Nodes, "nodes", c.Nodes, bounds.Nodes.Help("cluster size, at least the system's minimum"))
 	fl.Uint64Var(&seed, "seed", 1, "run this one seed")
-	fl.Uint64Var(&seeds, "seeds", 0, "search seeds 1..N, stopping at the first failure")
-	fl.IntVar(&c.Steps, "steps", c.Steps, "client operations per run (0: until --time-limit)")
-	fl.DurationVar(&c.TimeLimit, "time-limit", 0, "simulated time of the client phase (0: until --steps)")
-	fl.IntVar(&c.Concurrency, "concurrency", c.Concurrency, "simulated clients")
-	fl.Float64Var(&c.Rate, "rate", c.Rate, "client operations per simulated second, all clients together")
-	fl.DurationVar(&c.OpTimeout, "op-timeout", c.OpTimeout, "simulated time after which an operation is recorded info")
+	fl.Uint64Var(&seeds, "seeds", 0, bounds.SimSeeds.Help("search seeds 1..N, stopping at the first failure"))
+	fl.IntVar(&c.Steps, "steps", c.Steps, bounds.SimSteps.Help("client operations per run (0: until --time-limit)"))
+	fl.DurationVar(&c.TimeLimit, "time-limit", 0, bounds.SimTimeLimit.Help("simulated time of the client phase"))
+	fl.IntVar(&c.Concurrency, "concurrency", c.Concurrency, bounds.Concurrency.Help("simulated clients"))
+	fl.Float64Var(&c.Rate, "rate", c.Rate, bounds.SimRate.Help("client operations per simulated second, all clients together"))
+	fl.DurationVar(&c.OpTimeout, "op-timeout", c.OpTimeout, bounds.SimOpTimeout.Help("simulated time after which an operation is recorded info"))
 	fl.StringVar(&faults, "faults", strings.Join(c.Faults, ","), "comma-separated faults, or none (see above)")
-	fl.DurationVar(&c.FaultInterval, "fault-interval", c.FaultInterval, "simulated time between a fault's start and stop, and between faults")
-	fl.IntVar(&c.MaxFaults, "max-faults", 0, "cap on fault episodes (0: none; shrinking sets it)")
-	fl.DurationVar(&c.Net.MinDelay, "min-delay", c.Net.MinDelay, "least one-way message delay")
-	fl.DurationVar(&c.Net.MaxDelay, "max-delay", c.Net.MaxDelay, "greatest one-way message delay (delays are uniform in between, so messages reorder)")
-	fl.Float64Var(&c.Net.Drop, "drop", c.Net.Drop, "probability a message is lost")
-	fl.Float64Var(&c.Net.Dup, "dup", c.Net.Dup, "probability a message is delivered twice")
+	fl.DurationVar(&c.FaultInterval, "fault-interval", c.FaultInterval, bounds.SimFaultInterval.Help("simulated time between a fault's start and stop, and between faults"))
+	fl.IntVar(&c.MaxFaults, "max-faults", 0, bounds.SimMaxFaults.Help("cap on fault episodes (0: none; shrinking sets it)"))
+	fl.DurationVar(&c.Net.MinDelay, "min-delay", c.Net.MinDelay, bounds.SimDelay.Help("least one-way message delay"))
+	fl.DurationVar(&c.Net.MaxDelay, "max-delay", c.Net.MaxDelay, bounds.SimDelay.Help("greatest one-way message delay, at least --min-delay (delays are uniform in between, so messages reorder)"))
+	fl.Float64Var(&c.Net.Drop, "drop", c.Net.Drop, bounds.SimProbability.Help("probability a message is lost"))
+	fl.Float64Var(&c.Net.Dup, "dup", c.Net.Dup, bounds.SimProbability.Help("probability a message is delivered twice"))
 	fl.StringVar(&results, "results", "results", "directory for run dirs")
-	fl.DurationVar(&wallLimit, "wall-limit", 0, "wall time after which a search starts no new seed (0: none)")
-	fl.IntVar(&workers, "workers", 0, "seeds simulated in parallel (0: one per core)")
-	fl.IntVar(&shrinkBudget, "shrink-runs", 20, "most runs spent shrinking a failing seed")
+	fl.DurationVar(&wallLimit, "wall-limit", 0, bounds.SimWallLimit.Help("wall time after which a search starts no new seed"))
+	fl.IntVar(&workers, "workers", 0, bounds.SimWorkers.Help("seeds simulated in parallel (0: one per core)"))
+	fl.IntVar(&shrinkBudget, "shrink-runs", 20, bounds.ShrinkRuns.Help("most runs spent shrinking a failing seed"))
 	fl.BoolVar(&noShrink, "no-shrink", false, "store the failing seed as found")
-	fl.DurationVar(&checkTimeout, "check-timeout", 2*time.Minute, "time limit for the checkers; past it the verdict is unknown")
+	fl.DurationVar(&checkTimeout, "check-timeout", 2*time.Minute, bounds.CheckTimeout.Help("time limit for the checkers; past it the verdict is unknown"))
 	return cmd
 }
 

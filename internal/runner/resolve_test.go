@@ -3,8 +3,12 @@ package runner
 import (
 	"context"
 	"errors"
+	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/internal/exitcode"
@@ -173,5 +177,41 @@ func TestResolveRefusesASequenceWithASkippedFault(t *testing.T) {
 	_, err := Resolve(extTest(foreignSys{systems.Advertised}, "figure8"))
 	if err == nil || !strings.Contains(err.Error(), "nemesis figure8 needs partition") {
 		t.Fatalf("err = %v, want the sequence and the skipped fault named", err)
+	}
+}
+
+// The Go API refuses what the CLI refuses: the bounds of internal/bounds
+// hold for a Test however it was made, and a refused test writes nothing.
+func TestResolveEnforcesTheFlagBounds(t *testing.T) {
+	for _, tc := range []struct {
+		mut  func(*Test)
+		want string
+	}{
+		{func(t *Test) { t.Rate = math.NaN() }, "--rate NaN"},
+		{func(t *Test) { t.Rate = math.Inf(1) }, "--rate +Inf"},
+		{func(t *Test) { t.Concurrency = math.MaxInt32 }, "--concurrency 2147483647: want 1..1000"},
+		{func(t *Test) { t.NemesisInterval = 1 }, "--nemesis-interval 1ns: want 100ms..1h"},
+		{func(t *Test) { t.TimeLimit = Duration(time.Hour); t.NemesisInterval = Duration(time.Second) }, "3600 fault episodes: want at most 1000"},
+		{func(t *Test) { t.CheckTimeout = 0 }, "--check-timeout 0s"},
+		{func(t *Test) { t.StartTimeout = Duration(2 * time.Hour) }, "--start-timeout 2h0m0s: want 0 (the default, 60s) or 1s..1h"},
+		{func(t *Test) { t.Nodes = 99 }, "--nodes 99: want 1..15"},
+	} {
+		tt := DefaultTest()
+		tt.ResultsDir = filepath.Join(t.TempDir(), "results")
+		tc.mut(&tt)
+		_, err := Run(context.Background(), tt, Options{NodeCommand: []string{"/bin/false"}})
+		var ce *exitcode.ConfigError
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("got %v, want a *ConfigError containing %q", err, tc.want)
+		}
+		if _, err := os.Stat(tt.ResultsDir); err == nil {
+			t.Errorf("%q: a refused test wrote %s", tc.want, tt.ResultsDir)
+		}
+	}
+	// With no faults the interval does not matter.
+	tt := DefaultTest()
+	tt.Nemesis, tt.NemesisInterval = []string{"none"}, 1
+	if _, err := Resolve(tt); err != nil {
+		t.Errorf("a test without faults with a 1ns interval: %v", err)
 	}
 }

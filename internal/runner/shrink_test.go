@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/faultline/faultline/checkers"
 	"github.com/faultline/faultline/internal/exitcode"
@@ -22,7 +23,7 @@ import (
 func TestShrinkOfABugThatNeedsNoFaults(t *testing.T) {
 	tt := memTest(t, "kill", "partition")
 	tt.Bugs = []string{bugStaleRead}
-	tt.NemesisInterval = Duration(30_000_000) // 30ms: a few steps in 150ms
+	tt.TimeLimit, tt.NemesisInterval = Duration(400*time.Millisecond), Duration(100*time.Millisecond) // a few steps
 	out, _, err := runMem(context.Background(), t, tt, nil)
 	if err != nil || out.Verdict != checkers.Invalid {
 		t.Fatalf("the run to shrink: %v, %v", out.Verdict, err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/faultline/faultline/cluster"
+	"github.com/faultline/faultline/internal/bounds"
 	"github.com/faultline/faultline/internal/exitcode"
 	"github.com/faultline/faultline/nemesis"
 	"github.com/faultline/faultline/outcome"
@@ -213,30 +214,39 @@ func resolveOn(t Test, d cluster.Driver) (*Resolved, error) {
 	if err := systems.CheckBugs(sys, t.Bugs); err != nil {
 		return nil, &exitcode.ConfigError{Err: err}
 	}
-	switch {
-	case t.Nodes < sys.MinNodes():
+	if t.Nodes < sys.MinNodes() && t.Nodes >= bounds.Nodes.Min {
 		return bad("--nodes %d is too few for %s: it needs at least %d", t.Nodes, sys.Name(), sys.MinNodes())
-	case t.Nodes > 15:
-		return bad("--nodes %d is too many: at most 15 (the mesh has n*(n-1) proxies)", t.Nodes)
-	case t.TimeLimit <= 0:
-		return bad("--time-limit must be positive, got %s", t.TimeLimit.D())
-	case t.Concurrency < 1:
-		return bad("--concurrency must be at least 1, got %d", t.Concurrency)
-	case t.Rate < 0:
-		return bad("--rate must be >= 0 (0 = unlimited), got %g", t.Rate)
-	case t.OpTimeout <= 0:
-		return bad("--op-timeout must be positive, got %s", t.OpTimeout.D())
-	case len(faults) > 0 && t.NemesisInterval <= 0:
-		return bad("--nemesis-interval must be positive, got %s", t.NemesisInterval.D())
-	case t.RecoveryTimeout <= 0 || t.CheckTimeout <= 0:
-		return bad("recovery and check timeouts must be positive")
-	case t.StartTimeout < 0:
-		return bad("start timeout must be positive (0: the default, 60s), got %s", t.StartTimeout.D())
-	case t.ResultsDir == "":
+	}
+	if err := CheckBounds(t, len(faults) > 0); err != nil {
+		return nil, &exitcode.ConfigError{Err: err}
+	}
+	if t.ResultsDir == "" {
 		return bad("--results must name a directory")
 	}
 	t.Impl = sys
 	return &Resolved{Test: t, System: sys, Workload: w, Faults: faults}, nil
+}
+
+// CheckBounds checks every numeric and duration setting of t against its
+// bounds (internal/bounds), the same the CLI's --help states; faulty says
+// whether the test injects faults (the nemesis interval matters only then).
+func CheckBounds(t Test, faulty bool) error {
+	errs := []error{
+		bounds.Nodes.Check(t.Nodes),
+		bounds.TimeLimit.Check(t.TimeLimit.D()),
+		bounds.Concurrency.Check(t.Concurrency),
+		bounds.Rate.Check(t.Rate),
+		bounds.OpTimeout.Check(t.OpTimeout.D()),
+	}
+	if faulty {
+		errs = append(errs, bounds.NemesisInterval.Check(t.NemesisInterval.D()),
+			bounds.CheckEpisodes(t.TimeLimit.D(), t.NemesisInterval.D()))
+	}
+	errs = append(errs,
+		bounds.RecoveryTimeout.Check(t.RecoveryTimeout.D()),
+		bounds.StartTimeout.Check(t.StartTimeout.D()),
+		bounds.CheckTimeout.Check(t.CheckTimeout.D()))
+	return bounds.First(errs...)
 }
 
 // checkNodes checks that sys says how its nodes run, and that the

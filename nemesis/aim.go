@@ -21,6 +21,11 @@ type Aim struct {
 	New   int
 	// Side is the smaller side the last partition with two sides cut off.
 	Side []int
+	// Lag is the follower a follower partition cut off (it missed writes);
+	// LagSide the leader and the others a lag-majority cut put with it,
+	// Lag not included.
+	Lag     int
+	LagSide []int
 	// Seen and SeenCommit are the leader the last wait saw and its commit
 	// index then: commit-moves counts from there, so a commit that lands
 	// between two waits is not missed.
@@ -44,6 +49,18 @@ func (a *Aim) side() []int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.Side
+}
+
+func (a *Aim) lag() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.Lag
+}
+
+func (a *Aim) lagSide() []int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.LagSide
 }
 
 // aimer is a fault that reads or writes the run's Aim.
@@ -225,7 +242,11 @@ func (r *Runner) holds(w *waitState, sts map[int]systems.Status) (bool, int) {
 //   - old-leader: the old leader (else whoever leads now);
 //   - rest: every node but the old leader, its buddy and the new leader;
 //   - cut-side: the side the last two-sided partition cut off;
-//   - old-side: the old leader and its buddy again.
+//   - old-side: the old leader and its buddy again;
+//   - follower: one follower, not the leader; it becomes the lagging node;
+//   - lag-majority: the leader, the lagging node and just enough other
+//     nodes for a bare majority; all but the lagging node become LagSide;
+//     as a process target, LagSide.
 //
 // Without a leader (a leaderless system, an election under way) the
 // choice's seeded nodes stand in; a replay uses its pinned nodes.
@@ -273,6 +294,24 @@ func resolveAimed(ctx context.Context, c Cluster, ch Choice, aim *Aim) ([]int, s
 			if side := aim.side(); len(side) > 0 {
 				nodes, how = side, leaderFound
 			}
+		case "follower":
+			if id, ok := leader(ctx, c); ok {
+				nodes, how = []int{buddyOf(id, ch.Nodes, nodeIDs(c))}, leaderFound
+				aim.set(func(a *Aim) { a.Lag, a.LagSide = nodes[0], nil })
+			}
+		case "lag-majority":
+			if ch.Target != "" {
+				if side := aim.lagSide(); len(side) > 0 {
+					nodes, how = side, leaderFound
+				}
+				break
+			}
+			lag := aim.lag()
+			if id, ok := leader(ctx, c); ok && lag > 0 && lag != id {
+				nodes, how = lagMajority(id, lag, ch.Nodes, nodeIDs(c)), leaderFound
+				side := slices.DeleteFunc(slices.Clone(nodes), func(n int) bool { return n == lag })
+				aim.set(func(a *Aim) { a.LagSide = side })
+			}
 		case "rest":
 			if old > 0 {
 				nodes, how = nil, leaderFound
@@ -296,6 +335,22 @@ func resolveAimed(ctx context.Context, c Cluster, ch Choice, aim *Aim) ([]int, s
 		resolved = nodes
 	}
 	return nodes, how, resolved
+}
+
+// lagMajority is the leader, the lagging node and, from the seeded nodes
+// then the rest in order, just enough others for a bare majority of ids.
+func lagMajority(lead, lag int, seeded, ids []int) []int {
+	out := []int{lead, lag}
+	for _, id := range append(slices.Clone(seeded), ids...) {
+		if len(out) >= len(ids)/2+1 {
+			break
+		}
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // buddyOf picks the follower cut off with leader lead: the first of the

@@ -270,3 +270,64 @@ func TestFigure8AimsAtTheLeadersItWaitsFor(t *testing.T) {
 		t.Fatalf("figure8 did not wait for the old side to lead and commit, then cut it off: %q", got)
 	}
 }
+
+// The lagging-follower round isolates a follower (never the leader), then
+// cuts the leader, that follower and one more node (a bare majority of
+// five) off from the rest, and kills that side but the follower.
+func TestLaggingFollowerAimsAtTheLeaderAndTheFollowerItCutOff(t *testing.T) {
+	seq, _ := SequenceByName("lagging-follower")
+	fs := mustGet(t, "lagging-follower")
+	if got := faultNames(fs); !reflect.DeepEqual(got, seq.Faults) {
+		t.Fatalf("lagging-follower brings faults %v, want %v", got, seq.Faults)
+	}
+	for seed := uint64(1); seed <= 5; seed++ {
+		steps, err := Expand(seq.Body(), seed, fs, ids5(), time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range steps {
+			if steps[i].Sleep > 0 {
+				steps[i].Sleep = time.Millisecond
+			}
+		}
+		c := newFake(5)
+		c.leader = 3
+		for _, f := range fs {
+			if p, ok := f.(*Partition); ok {
+				p.Onset = -1
+			}
+		}
+		rec := &memRecorder{}
+		r := &Runner{Cluster: c, Faults: fs, Steps: steps, History: rec, Logger: slog.New(slog.DiscardHandler), StepTimeout: time.Second}
+		r.Run(context.Background(), time.Now())
+		r.StopAll(context.Background())
+		lag, side := r.aim.Lag, r.aim.LagSide
+		if lag == 0 || lag == 3 || len(side) != 2 || !slices.Contains(side, 3) || slices.Contains(side, lag) {
+			t.Fatalf("seed %d: aim %+v, want a lagging follower (not n3) and a side of n3 and one other", seed, r.aim)
+		}
+		var did []string
+		for _, e := range rec.ev {
+			if e.Type == history.Info && e.Process == history.NemesisProcess {
+				did = append(did, string(e.F)+" "+e.Node)
+			}
+		}
+		majority := append(slices.Clone(side), lag)
+		slices.Sort(majority)
+		want := []string{
+			"start-partition " + systems.NodeName(lag),
+			"stop-partition",
+			"start-partition " + nodeField(majority),
+			"kill " + nodeField(side),
+			"stop-partition",
+			"restart " + nodeField(side),
+		}
+		if len(did) != len(want) {
+			t.Fatalf("seed %d: lagging-follower did %q, want %q", seed, did, want)
+		}
+		for i, w := range want {
+			if !strings.HasPrefix(did[i], w) {
+				t.Fatalf("seed %d: lagging-follower did %q; step %d want %q", seed, did, i, w)
+			}
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"time"
 
@@ -26,6 +27,8 @@ var partitionSummary = map[string]string{
 	"leader-plus-one": "cut off the leader with one follower, against the rest (the leader keeps uncommitted entries; remembered as the old leader)",
 	"new-leader":      "isolate whichever node leads now that is not the old leader (after a leader-plus-one cut, the majority's new leader)",
 	"old-side":        "cut off the old leader and its follower again (after a leader-plus-one cut), so the rest, new leader included, form the majority",
+	"follower":        "isolate one follower, not the leader (remembered as the lagging node: it misses the writes committed meanwhile)",
+	"lag-majority":    "after a follower cut: the leader, the lagging node and just enough others for a bare majority, against the rest (writes then commit counting the lagging node)",
 }
 
 // Partition cuts links by a grudge of one of Kinds, chosen per episode.
@@ -68,11 +71,14 @@ func (p *Partition) Choose(rng *rand.Rand, ids []int) Choice {
 	case "halves":
 		ch.Nodes = pickN(rng, ids, len(ids)/2)
 		ch.Grudge = Bisect(ids, ch.Nodes)
-	case "one", "leader", "new-leader":
+	case "one", "leader", "new-leader", "follower":
 		ch.Nodes = pickN(rng, ids, 1)
 		ch.Grudge = Bisect(ids, ch.Nodes)
 	case "leader-plus-one", "old-side":
 		ch.Nodes = pickN(rng, ids, 2)
+		ch.Grudge = Bisect(ids, ch.Nodes)
+	case "lag-majority":
+		ch.Nodes = pickN(rng, ids, len(ids)/2+1)
 		ch.Grudge = Bisect(ids, ch.Nodes)
 	case "majority-ring":
 		ch.Grudge = MajorityRing(rng.Perm(len(ids)), ids)
@@ -111,7 +117,7 @@ func (p *Partition) Start(ctx context.Context, c Cluster, ch Choice) (Action, er
 			a.Resolved = ch.Nodes
 		}
 		g = Bisect(ids, ch.Nodes)
-	case "leader-plus-one", "new-leader", "old-side":
+	case "leader-plus-one", "new-leader", "old-side", "follower", "lag-majority":
 		ch.Nodes, how, a.Resolved = resolveAimed(ctx, c, ch, p.aim)
 		g = Bisect(ids, ch.Nodes)
 		// An aimed cut lands at once: its moment is its point.
@@ -122,9 +128,12 @@ func (p *Partition) Start(ctx context.Context, c Cluster, ch Choice) (Action, er
 		a.Value["leader"] = how
 	}
 	switch ch.Kind {
-	case "halves", "one", "leader", "leader-plus-one", "new-leader", "old-side":
+	case "halves", "one", "leader", "leader-plus-one", "new-leader", "old-side", "follower", "lag-majority":
 		if p.aim != nil {
 			side := ch.Nodes
+			if ch.Kind == "lag-majority" { // the majority is named; the rest is cut off
+				side = slices.DeleteFunc(slices.Clone(ids), func(n int) bool { return slices.Contains(ch.Nodes, n) })
+			}
 			p.aim.set(func(a *Aim) { a.Side = side })
 		}
 		a.Value["components"] = components(ids, ch.Nodes)

@@ -13,7 +13,7 @@ import (
 )
 
 // Targets are how process faults pick their nodes.
-var Targets = []string{"one", "minority", "majority", "leader", "all", "leader-plus-one", "new-leader", "old-leader", "rest", "cut-side"}
+var Targets = []string{"one", "minority", "majority", "leader", "all", "leader-plus-one", "new-leader", "old-leader", "rest", "cut-side", "lag-majority"}
 
 // defaultTargets are what a family name alone mixes. Kill and pause keep
 // a majority up, so a correct system stays available while its dead or
@@ -36,6 +36,7 @@ var targetSummary = map[string]string{
 	"old-leader":      "the old leader (the one a leader-plus-one fault cut off), else the current leader",
 	"rest":            "every node but the old leader, its buddy and the new leader (the bystanders of figure8)",
 	"cut-side":        "the nodes the last two-sided partition cut off (a random minority if none did)",
+	"lag-majority":    "the leader and the others a lag-majority partition put with the lagging node, the lagging node spared (a random minority if none did)",
 }
 
 // Process is a fault on node processes. Action says which:
@@ -93,7 +94,7 @@ func (p *Process) Choose(rng *rand.Rand, ids []int) Choice {
 		ch.Nodes = pickN(rng, ids, 2)
 	case "rest":
 		ch.Nodes = pickN(rng, ids, max(1, len(ids)-3))
-	case "minority", "cut-side":
+	case "minority", "cut-side", "lag-majority":
 		ch.Nodes = pickN(rng, ids, 1+rng.IntN(max(1, (n-1)/2)))
 	case "majority":
 		ch.Nodes = pickN(rng, ids, n/2+1)
@@ -112,7 +113,7 @@ func (p *Process) Start(ctx context.Context, c Cluster, ch Choice) (Action, erro
 		if how == leaderFound {
 			a.Resolved = nodes
 		}
-	case "leader-plus-one", "new-leader", "old-leader", "rest", "cut-side":
+	case "leader-plus-one", "new-leader", "old-leader", "rest", "cut-side", "lag-majority":
 		nodes, how, a.Resolved = resolveAimed(ctx, c, ch, p.aim)
 	}
 	do := c.Kill

@@ -61,7 +61,9 @@ func Default() *Registry {
 	for _, s := range PartitionShapes {
 		add("partition-"+s, "partition", partitionSummary[s], part("partition-"+s, s))
 	}
-	add("partition-old-side", "partition", partitionSummary["old-side"], part("partition-old-side", "old-side"))
+	for _, k := range []string{"old-side", "follower", "lag-majority"} {
+		add("partition-"+k, "partition", partitionSummary[k], part("partition-"+k, k))
+	}
 	add("partition-grudge", "partition", "the custom grudge given with --grudge or --grudge-file",
 		func(o Options) (Fault, error) {
 			if len(o.Grudge) == 0 {

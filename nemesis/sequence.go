@@ -45,6 +45,17 @@ func Sequences() []Sequence {
 			Body:        staleLeader,
 		},
 		{
+			Name: "lagging-follower",
+			Summary: "count a lagging follower's acknowledgements: isolate one follower while the others commit, " +
+				"heal it so the leader's appends reach it, cut the leader, it and just enough others for a bare " +
+				"majority off from the rest so writes commit counting it, then kill that side but the follower and " +
+				"heal: the follower and the rest elect (a follower without the previous-entry check took appends at " +
+				"the wrong place and acknowledged entries it does not hold, so those writes vanish)",
+			NeedsLeader: true,
+			Faults:      []string{"partition-follower", "partition-lag-majority", "kill-lag-majority"},
+			Body:        laggingFollower,
+		},
+		{
 			Name: "strand-write",
 			Summary: "strand writes on a minority: cut a minority off while clients write through it, kill it so " +
 				"its coordinators never finish a write's second phase, heal and restart it: the new values sit " +
@@ -111,6 +122,29 @@ func staleLeader() Sched {
 		StartFault("kill-leader", nil),
 		SleepFor(time.Second),
 		StopFault("kill-leader"),
+		SleepFor(time.Second),
+	)
+}
+
+// laggingFollower is one round against a follower that acknowledges
+// appends it put at the wrong index. A correct follower that acknowledged
+// the writes of the bare majority holds them, so it is the most up to
+// date once the rest of that majority dies, and it wins; a buggy one has a
+// shorter log than the nodes that were cut off, and one of them wins
+// without those writes.
+func laggingFollower() Sched {
+	return Seq(
+		Until("leader", 5*time.Second),
+		StartFault("partition-follower", nil),
+		SleepFor(1500*time.Millisecond),
+		StopFault("partition-follower"),
+		SleepFor(300*time.Millisecond),
+		StartFault("partition-lag-majority", nil),
+		SleepFor(800*time.Millisecond),
+		StartFault("kill-lag-majority", nil),
+		StopFault("partition-lag-majority"),
+		SleepFor(1500*time.Millisecond),
+		StopFault("kill-lag-majority"),
 		SleepFor(time.Second),
 	)
 }

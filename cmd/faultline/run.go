@@ -37,13 +37,14 @@ results.json).
 --nemesis takes a comma list of fault families (partition, link, kill, pause,
 clock, power-loss), specific faults (partition-bridge or partition:bridge,
 link-reset, clock-strobe, kill-leader or kill:leader …), sequences (figure8,
-stale-leader, strand-write: aimed steps that wait on the cluster's state), all
-(every family), none, or default (the default: partition and kill, plus the
-sequences aimed at the system — stale-leader for raft, strand-write for
-quorum — each round picked at random). A family picks a member at random for
+stale-leader, lagging-follower, strand-write: aimed steps that wait on the
+cluster's state), all (every family), none, or default (the default:
+partition and kill, plus the sequences aimed at the system — stale-leader
+and lagging-follower for raft, strand-write for quorum — each round picked
+at random). A family picks a member at random for
 each episode. Process faults (kill, pause, power-loss) take a target: one,
 minority, majority, leader, all, or one aimed by the cluster's state
-(leader-plus-one, new-leader, old-leader, rest, cut-side). A sequence about a
+(leader-plus-one, new-leader, old-leader, rest, cut-side, lag-majority). A sequence about a
 leader on a system without one is a usage error (exit 2).
 faultline list describes every fault. Faults of one kind never overlap
 (partitions; link toxics; kill, pause and power loss; clocks); different
@@ -106,7 +107,7 @@ healed and every node came back (healed); if not, the verdict is unknown
 	f := cmd.Flags()
 	f.StringVar(&t.System, "system", t.System, "system under test (see faultline list)")
 	f.StringVar(&t.Workload, "workload", t.Workload, "workload clients run")
-	f.StringSliceVar(&nemeses, "nemesis", t.Nemesis, "faults to inject, comma-separated: default (partition, kill and the system's aimed sequences), families (partition, link, kill, pause, clock, power-loss), specific faults (partition-bridge, kill:leader …), sequences (figure8, stale-leader, strand-write), all, or none; see faultline list")
+	f.StringSliceVar(&nemeses, "nemesis", t.Nemesis, "faults to inject, comma-separated: default (partition, kill and the system's aimed sequences), families (partition, link, kill, pause, clock, power-loss), specific faults (partition-bridge, kill:leader …), sequences (figure8, stale-leader, lagging-follower, strand-write), all, or none; see faultline list")
 	f.StringSliceVar(&t.Bugs, "bug", nil, "named bug to switch on in every node (repeatable)")
 	f.IntVar(&t.Nodes, "nodes", t.Nodes, bounds.Nodes.Help("number of nodes, at least the system's minimum (faultline list)"))
 	f.StringVar(&t.Runtime, "runtime", t.Runtime, "how nodes run: process (child processes), docker (containers; needs a Docker engine) or auto (docker when an engine answers, else process)")

@@ -106,7 +106,7 @@ func TestDefaultMixAddsTheSystemsAimedSequences(t *testing.T) {
 		system, plan string
 		want         []string
 	}{
-		{"raft", "forever", []string{"partition", "kill", "stale-leader"}},
+		{"raft", "forever", []string{"partition", "kill", "stale-leader", "lagging-follower"}},
 		{"quorum", "forever", []string{"partition", "kill", "strand-write"}},
 		{"gossip", "random", []string{"partition", "kill"}},
 	} {

@@ -123,9 +123,10 @@ func about() included.About {
 // Elects: Raft nodes elect a leader and report role, term and commit.
 func (system) Elects() bool { return true }
 
-// AimedSequences: a stale node standing for election is where Raft's
-// vote and append checks matter.
-func (system) AimedSequences() []string { return []string{"stale-leader"} }
+// AimedSequences: a stale node standing for election, and a lagging
+// follower whose acknowledgements count, are where Raft's vote and
+// append checks matter.
+func (system) AimedSequences() []string { return []string{"stale-leader", "lagging-follower"} }
 
 var (
 	_ systems.Elector = system{}

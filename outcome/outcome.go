@@ -40,6 +40,11 @@ type Result struct {
 	Recovered *bool `json:"recovered,omitempty"`
 	// Healed is the end-of-run check behind Recovered.
 	Healed *Healed `json:"healed,omitempty"`
+	// HistoryError is why history.jsonl misses events (a write, fsync or
+	// create error); empty when every event was written. The run was
+	// judged on the events it kept in memory, but a verdict the stored
+	// history cannot reproduce is unknown unless anomalies were found.
+	HistoryError string `json:"history_error,omitempty"`
 
 	// Test is what ran, from the run dir's test.json (zero for a bare
 	// history file).
@@ -119,6 +124,9 @@ func (s Spec) MinimalLine() string {
 //
 //   - Any checker Invalid: invalid, even if the run was cut short (an
 //     anomaly found is an anomaly).
+//   - The history could not be stored in full (HistoryError): unknown.
+//     The checkers judged every event, from memory, but the run dir
+//     could not reproduce a valid verdict.
 //   - Interrupted, or the cluster did not recover: unknown.
 //   - No checker, no operation that succeeded, or a checker undecided:
 //     unknown. Nothing judged proves nothing.
@@ -130,6 +138,8 @@ func (r *Result) Judge() {
 	switch {
 	case v == checkers.Invalid:
 		r.Verdict, r.Reason = checkers.Invalid, "anomalies found"
+	case r.HistoryError != "":
+		r.Verdict, r.Reason = checkers.Unknown, "the history could not be stored in full ("+r.HistoryError+"); history.jsonl misses events, so no verdict is claimed"
 	case r.Interrupted:
 		r.Verdict, r.Reason = checkers.Unknown, "run interrupted; no anomaly in what was recorded and checked"
 	case r.Recovered != nil && !*r.Recovered:
@@ -253,6 +263,9 @@ func (r *Result) Describe(maxAnomalies int) string {
 	}
 	if r.RunDir != "" {
 		fmt.Fprintf(&b, "  run dir: %s\n", r.RunDir)
+	}
+	if r.HistoryError != "" && r.Verdict == checkers.Invalid {
+		fmt.Fprintf(&b, "  warning: history.jsonl misses events (%s); the anomalies were found in the events kept in memory\n", r.HistoryError)
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }

@@ -22,6 +22,9 @@ func TestJudgeIsTheOnePlaceAVerdictIsDerived(t *testing.T) {
 	}{
 		{"valid", Result{Checkers: checkers.Results{"a": valid}}, checkers.Valid, ""},
 		{"an anomaly wins over an interruption", Result{Checkers: checkers.Results{"a": valid, "b": invalid}, Interrupted: true}, checkers.Invalid, "anomalies found"},
+		{"history not stored in full", Result{Checkers: checkers.Results{"a": valid}, Recovered: &yes, HistoryError: "history: write event 7: no space left on device"},
+			checkers.Unknown, "the history could not be stored in full (history: write event 7: no space left on device)"},
+		{"an anomaly wins over a history not stored in full", Result{Checkers: checkers.Results{"b": invalid}, HistoryError: "EIO"}, checkers.Invalid, "anomalies found"},
 		{"interrupted", Result{Checkers: checkers.Results{"a": valid}, Interrupted: true}, checkers.Unknown, "run interrupted"},
 		{"not recovered", Result{Checkers: checkers.Results{"a": valid}, Recovered: &no, Healed: &Healed{LinksHealed: true, NodesUp: 4, Nodes: 5},
 			Test: Spec{RecoveryTimeout: "30s"}}, checkers.Unknown, "cluster did not recover within 30s after the faults stopped (links healed: true, nodes up: 4 of 5)"},

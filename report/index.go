@@ -126,11 +126,11 @@ func indexRowOf(results, id string) (indexRow, []string) {
 // logged and never changes the run's verdict.
 func Publish(ctx context.Context, runDir string, log *slog.Logger) {
 	if path, err := Write(ctx, Input{Dir: runDir}); err != nil {
-		log.Error("writing the HTML report", "err", err)
+		log.Warn("no HTML report", "err", err)
 	} else {
 		log.Info("report written", "path", path)
 	}
 	if _, err := WriteIndex(filepath.Dir(runDir)); err != nil {
-		log.Error("writing the results index", "err", err)
+		log.Warn("no results index", "err", err)
 	}
 }

@@ -3,12 +3,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -50,8 +53,17 @@ func usageErr(format string, args ...any) error {
 }
 
 // execute runs the command line args and returns the process exit code. It
-// never calls os.Exit, so tests can drive it.
-func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// never calls os.Exit, so tests can drive it. A panic on its goroutine
+// (the command's own path: start-up, the checkers, the report) is an
+// internal error: one line, the stack, exit 4. The run's client, nemesis
+// and watch goroutines catch their own (the runner returns an
+// *exitcode.InternalError).
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if v := recover(); v != nil {
+			code = internalError(stderr, &exitcode.InternalError{Err: fmt.Errorf("internal error: panic: %v", v), Stack: debug.Stack()})
+		}
+	}()
 	root := newRoot(stdout, stderr)
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -67,18 +79,32 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return ee.code
 	}
-	code := exitcode.FromError(err)
+	code = exitcode.FromError(err)
 	var (
 		ce *exitcode.ConfigError
 		cl *exitcode.ClusterError
 		ie *exitcode.InternalError
 	)
+	if errors.As(err, &ie) && len(ie.Stack) > 0 {
+		return internalError(stderr, err)
+	}
 	if !errors.As(err, &ce) && !errors.As(err, &cl) && !errors.As(err, &ie) {
 		// Anything cobra rejected (unknown flag, bad value) is bad usage.
 		code = exitcode.Usage
 	}
 	fmt.Fprintln(stderr, "faultline:", err)
 	return code
+}
+
+// internalError prints err on one line, then the stack of the panic it
+// carries, and returns exit code 4.
+func internalError(stderr io.Writer, err error) int {
+	fmt.Fprintln(stderr, "faultline:", strings.ReplaceAll(err.Error(), "\n", " "))
+	var ie *exitcode.InternalError
+	if errors.As(err, &ie) && len(ie.Stack) > 0 {
+		fmt.Fprintf(stderr, "%s\n", bytes.TrimRight(ie.Stack, "\n"))
+	}
+	return exitcode.Internal
 }
 
 const rootLong = `faultline starts a real cluster, puts a Toxiproxy proxy on every link between
@@ -95,7 +121,8 @@ Exit codes (run and check):
   3  unknown: a checker gave up, no checker judged the history or no
      operation in it succeeded, the run was interrupted, or the cluster
      could not be brought up or did not recover
-  4  internal error in faultline (what was recorded is kept)`
+  4  internal error in faultline, such as a panic (one line, then the
+     stack; what was recorded is kept)`
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{

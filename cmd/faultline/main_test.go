@@ -484,3 +484,46 @@ func TestCheckNeverWritesThroughAPlantedSymlink(t *testing.T) {
 		}
 	}
 }
+
+// A panic on the command's path is an internal error: exit 4, one line
+// naming it, then the stack — not Go's exit 2, which means bad usage. (The
+// list command given no stdout panics on its first write.)
+func TestPanicInACommandExitsFourWithOneLineAndTheStack(t *testing.T) {
+	var stderr bytes.Buffer
+	code := execute(context.Background(), []string{"list"}, nil, &stderr)
+	if code != 4 {
+		t.Fatalf("exit %d, want 4 (internal error)\n%s", code, stderr.String())
+	}
+	lines := strings.Split(stderr.String(), "\n")
+	if !strings.HasPrefix(lines[0], "faultline: internal error: panic: ") || !strings.Contains(lines[0], "nil pointer") {
+		t.Errorf("first line %q; want the panic on one line", lines[0])
+	}
+	if len(lines) < 3 || !strings.HasPrefix(lines[1], "goroutine ") || !strings.Contains(stderr.String(), "newListCmd") {
+		t.Errorf("no stack after the line:\n%s", stderr.String())
+	}
+}
+
+// The results dir removed while the run goes on: the verdict still prints
+// and the exit code is the verdict's; what could not be stored is a
+// warning on stderr.
+func TestRunWhoseResultsDirIsRemovedStillPrintsItsVerdict(t *testing.T) {
+	results := filepath.Join(t.TempDir(), "results")
+	removed := make(chan error, 1)
+	go func() {
+		waitFirstEvent([]string{"--results", results})
+		removed <- os.RemoveAll(results)
+	}()
+	r := cli(t, 2*time.Minute, nil, "run", "--nodes", "3", "--nemesis", "none", "--time-limit", "3s", "--seed", "1", "--results", results, "-q")
+	if err := <-removed; err != nil {
+		t.Fatal(err)
+	}
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "valid") {
+		t.Fatalf("exit %d, want 0 with the verdict printed\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, tail(r.stderr, 10))
+	}
+	if !strings.Contains(r.stderr, "results.json not stored") || !strings.Contains(r.stderr, "level=WARN") {
+		t.Errorf("stderr does not warn that results.json was not stored:\n%s", tail(r.stderr, 10))
+	}
+	if _, err := os.Stat(results); err == nil {
+		t.Error("the results dir came back")
+	}
+}

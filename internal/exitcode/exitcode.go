@@ -35,8 +35,12 @@ func (e *ClusterError) Error() string { return e.Err.Error() }
 func (e *ClusterError) Unwrap() error { return e.Err }
 
 // InternalError is a failure of faultline itself (a panic, an impossible
-// state): exit 4.
-type InternalError struct{ Err error }
+// state): exit 4. Stack, when set, is the goroutine stack of a panic; the
+// CLI prints it after the one-line error.
+type InternalError struct {
+	Err   error
+	Stack []byte
+}
 
 func (e *InternalError) Error() string { return e.Err.Error() }
 func (e *InternalError) Unwrap() error { return e.Err }

@@ -24,6 +24,11 @@ import (
 type memSystem struct {
 	d         *inmem.Driver
 	failStart int // the node that fails at once when it starts (0: none)
+	// onNewClient and onInvoke, when set, run as the harness makes the
+	// workload's client and before each operation (the data-safety tests
+	// remove the results dir or panic from them).
+	onNewClient func()
+	onInvoke    func(op systems.Op)
 
 	mu     sync.Mutex
 	up     map[int]*memNode // running nodes by ID
@@ -122,12 +127,18 @@ func (s *memSystem) NewClient(c systems.ClientConfig) (systems.Client, error) {
 	if workload != "register" {
 		return nil, fmt.Errorf("mem serves register only, not %q", workload)
 	}
+	if s.onNewClient != nil {
+		s.onNewClient()
+	}
 	return memClient{s}, nil
 }
 
 type memClient struct{ s *memSystem }
 
 func (c memClient) Invoke(ctx context.Context, ep systems.Endpoint, op systems.Op) systems.Completion {
+	if c.s.onInvoke != nil {
+		c.s.onInvoke(op)
+	}
 	n, err := c.s.reach(ctx, ep.ID)
 	switch {
 	case ctx.Err() != nil:

@@ -24,6 +24,7 @@ func (r *run) watchMembership(ctx context.Context) (stop func()) {
 	var wg sync.WaitGroup
 	for _, n := range r.nodes {
 		wg.Go(func() {
+			defer r.guard("the membership watch of " + n.Name)
 			var last map[string]string
 			t := time.NewTicker(membershipPoll)
 			defer t.Stop()

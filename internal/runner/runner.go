@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -184,9 +186,14 @@ type run struct {
 	gen     workloads.Generator
 	clients *clients // what client-pause stalls
 	wopts   workloads.Options
-	history *os.File
+	history historyFile // nil when it could not be created (histErr says why)
+	histErr error
 	rec     *history.Recorder
 	nodes   []systems.Endpoint
+
+	stop    context.CancelFunc // ends the run's phases early (a panic)
+	panicMu sync.Mutex
+	panic   *exitcode.InternalError // the first panic a guarded goroutine caught
 }
 
 // run is the path of one run: start the cluster, set up clients and the
@@ -199,17 +206,74 @@ func (r *run) run(ctx context.Context, d cluster.Driver) (*outcome.Result, error
 	if err := r.setUp(); err != nil {
 		return nil, err
 	}
-	defer r.history.Close()
-	results := r.exercise(ctx)
+	// rctx ends with ctx (an interrupt) or when a guarded goroutine
+	// panics; only ctx says whether the run was interrupted.
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	r.stop = stop
+	results := r.exercise(rctx)
 	interrupted := ctx.Err() != nil
 	r.closeCluster()
-	if err := r.rec.Err(); err != nil {
-		r.log.Error("history was not fully written", "err", err)
+	if histErr := r.closeHistory(); histErr != nil {
+		r.log.Error("the history was not stored in full; the verdict will be unknown unless anomalies are found", "err", histErr)
+		results.HistoryError = histErr.Error()
+	}
+	if p := r.caught(); p != nil {
+		r.log.Error(p.Err.Error(), "stack", string(p.Stack))
+		return nil, r.abort(p)
 	}
 	r.judge(ctx, results, interrupted)
 	r.storeResults(results)
 	r.log.Info("done", "valid", results.Verdict.String(), "dir", r.dir)
 	return results, nil
+}
+
+// closeHistory ends the history file: fsynced, closed and its directory
+// fsynced. It returns why history.jsonl misses events, if it does: it
+// could not be created, a line could not be written (the recorder stops
+// writing at the first error, so the file never has a hole), or the
+// fsync or close failed. A directory that cannot be fsynced (the results
+// dir removed mid-run) is only a warning: the history was written to the
+// open file.
+func (r *run) closeHistory() error {
+	if r.history == nil {
+		return r.histErr
+	}
+	err := r.rec.Err()
+	if cerr := store.CloseDurably(r.history); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		if derr := store.SyncDir(r.dir); derr != nil {
+			r.log.Warn("the run dir could not be fsynced", "err", derr)
+		}
+	}
+	return err
+}
+
+// guard, deferred at the top of a goroutine of the run, turns a panic in it
+// into an internal error: the first one is kept (with its stack), the run's
+// phases end, and Run returns it (exit 4) after tearing the cluster down.
+func (r *run) guard(where string) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	r.panicMu.Lock()
+	if r.panic == nil {
+		r.panic = &exitcode.InternalError{Err: fmt.Errorf("internal error: panic in %s: %v", where, v), Stack: debug.Stack()}
+	}
+	r.panicMu.Unlock()
+	if r.stop != nil {
+		r.stop()
+	}
+}
+
+// caught is the first panic guard caught, or nil.
+func (r *run) caught() *exitcode.InternalError {
+	r.panicMu.Lock()
+	defer r.panicMu.Unlock()
+	return r.panic
 }
 
 // abort stores a result without a verdict that says why the run stopped
@@ -264,11 +328,31 @@ func (r *run) setUp() error {
 	}
 	r.gen = r.res.Workload.NewGenerator(r.wopts)
 	r.clients = newClients(t.Concurrency)
-	r.history, err = os.OpenFile(filepath.Join(r.dir, store.HistoryFile), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
+	r.history, err = createHistory(filepath.Join(r.dir, store.HistoryFile))
 	if err != nil {
-		return r.abort(&exitcode.ConfigError{Err: fmt.Errorf("create history: %w", err)})
+		// The run goes on and is judged from memory (the results dir may
+		// have been removed under it); its verdict says the history is
+		// missing.
+		r.history, r.histErr = nil, fmt.Errorf("create history: %w", err)
+		r.log.Error("the history cannot be stored; the verdict will be unknown unless anomalies are found", "err", err)
 	}
 	return nil
+}
+
+// historyFile is what a run writes its history to: an *os.File, or in
+// tests a file that fails.
+type historyFile interface {
+	io.Writer
+	store.File
+}
+
+// createHistory creates a run's history file; tests replace it.
+var createHistory = func(path string) (historyFile, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return f, nil
 }
 
 // exercise runs the clients and the nemesis for the time limit, then,
@@ -277,7 +361,11 @@ func (r *run) setUp() error {
 func (r *run) exercise(ctx context.Context) *outcome.Result {
 	t := r.t
 	start := time.Now()
-	r.rec = history.NewRecorder(r.history, start)
+	var w io.Writer = io.Discard // no history file: events are kept in memory only
+	if r.history != nil {
+		w = r.history
+	}
+	r.rec = history.NewRecorder(w, start)
 	r.log.Info("running", "time_limit", t.TimeLimit.D(), "concurrency", t.Concurrency, "rate", t.Rate, "faults", t.Nemesis)
 	nem := &nemesis.Runner{
 		Cluster: withClients{r.cluster, r.clients}, Faults: r.res.Faults, Steps: t.Schedule,
@@ -331,7 +419,9 @@ func (r *run) storeResults(res *outcome.Result) {
 		res.Checkers = checkers.Results{}
 	}
 	if err := store.WriteJSON(r.dir, store.ResultsFile, res); err != nil {
-		r.log.Error("storing results", "err", err)
+		// The verdict stands and is returned (the CLI prints it and exits
+		// with its code); only its copy on disk is missing.
+		r.log.Warn("results.json not stored; the verdict stands", "err", err)
 	}
 	// Not ctx: an interrupted run still gets its page (bounded in report).
 	report.Publish(context.Background(), r.dir, r.log)
@@ -343,9 +433,13 @@ func (r *run) drive(ctx context.Context, start time.Time, nem *nemesis.Runner) {
 	runCtx, cancel := context.WithDeadline(ctx, start.Add(t.TimeLimit.D()))
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Go(func() { nem.Run(runCtx, start) })
+	wg.Go(func() {
+		defer r.guard("the nemesis")
+		nem.Run(runCtx, start)
+	})
 	for w := range t.Concurrency {
 		wg.Go(func() {
+			defer r.guard(fmt.Sprintf("client worker %d", w))
 			rng := rand.New(rand.NewPCG(t.Seed, uint64(1000+w)))
 			pace := newPacer(t.Rate/float64(t.Concurrency), rng, time.Now())
 			next := r.gen.Next
@@ -500,6 +594,7 @@ func (r *run) finalReads(ctx context.Context) {
 	var wg sync.WaitGroup
 	for w := range r.t.Concurrency {
 		wg.Go(func() {
+			defer r.guard(fmt.Sprintf("final-read worker %d", w))
 			process := base + w
 			for i := range work {
 				node := r.nodes[(i+w)%len(r.nodes)]

@@ -34,6 +34,7 @@ func (r *run) settleReads(ctx context.Context, s workloads.Settle) {
 		var wg sync.WaitGroup
 		for i, n := range r.nodes {
 			wg.Go(func() {
+				defer r.guard("a settling read of " + n.Name)
 				answers[i] = map[string]string{}
 				for _, k := range keys {
 					c, v := r.invokeValue(ctx, procs[i], n, systems.Op{F: history.OpRead, Key: k})

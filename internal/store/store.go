@@ -148,11 +148,23 @@ func writeFile(dir, name string, data []byte, durable bool) error {
 	return nil
 }
 
+// File is the part of an *os.File CloseDurably needs.
+type File interface {
+	Sync() error
+	Close() error
+	Name() string
+}
+
 // CloseDurably fsyncs f (a file of a run dir still being written, such as
 // the history), closes it and fsyncs its directory, so what was written
 // survives a power loss once it returns nil. f is closed either way.
-func CloseDurably(f *os.File) error {
-	err := syncFile(f)
+func CloseDurably(f File) error {
+	var err error
+	if of, ok := f.(*os.File); ok {
+		err = syncFile(of)
+	} else {
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -92,6 +92,12 @@ written is a warning; it does not change the exit code.`,
 			if fi.IsDir() {
 				res.RunDir = path
 				res.Test, _ = outcome.ReadSpec(path) // what ran, when test.json says
+				// A run whose history could not be stored in full stays
+				// unknown: its history.jsonl is a prefix of what ran.
+				if stored, err := outcome.Read(path); err == nil && stored.HistoryError != "" {
+					res.HistoryError = stored.HistoryError
+					fmt.Fprintf(stderr, "faultline: warning: the run could not store its history in full (%s); judging the events it kept\n", stored.HistoryError)
+				}
 			}
 			// The checkers return their artifacts; --out is where they go.
 			if out != "" && len(artifacts(res)) > 0 {

@@ -527,3 +527,25 @@ func TestRunWhoseResultsDirIsRemovedStillPrintsItsVerdict(t *testing.T) {
 		t.Error("the results dir came back")
 	}
 }
+
+// A run dir whose results.json says its history could not be stored in
+// full is re-judged unknown by check: the file is only a prefix of what
+// ran, so the valid prefix proves nothing.
+func TestCheckOfARunWithAHistoryErrorStaysUnknown(t *testing.T) {
+	run := t.TempDir()
+	hist := `{"process":0,"type":"invoke","f":"write","key":"x","value":1}
+{"process":0,"type":"ok","f":"write","key":"x","value":1}
+{"process":1,"type":"invoke","f":"read","key":"x","value":null}
+{"process":1,"type":"ok","f":"read","key":"x","value":1}
+`
+	res := `{"valid": "unknown", "reason": "the history could not be stored in full", "checkers": {}, "stats": {}, "history_error": "history: write event 4: no space left on device"}`
+	for name, body := range map[string]string{"history.jsonl": hist, "results.json": res} {
+		if err := os.WriteFile(filepath.Join(run, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := cli(t, time.Minute, nil, "check", "--workload", "register", run)
+	if r.code != 3 || !strings.Contains(r.stdout, "could not be stored in full") || !strings.Contains(r.stderr, "no space left on device") {
+		t.Fatalf("check exit %d, want 3 naming the history error\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -3,6 +3,7 @@ package history
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -43,7 +44,11 @@ var ErrNotRegular = errors.New("not a regular file")
 // ReadFile reads a JSON-lines history from path, which must be a regular
 // file. It is opened non-blocking, so a FIFO is refused instead of waiting
 // for a writer.
-func ReadFile(path string) ([]Event, error) {
+func ReadFile(path string) ([]Event, error) { return ReadFileContext(context.Background(), path) }
+
+// ReadFileContext is ReadFile that stops when ctx ends (an interrupt while
+// reading millions of lines), within a few milliseconds, with ctx's error.
+func ReadFileContext(ctx context.Context, path string) ([]Event, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)
@@ -59,7 +64,7 @@ func ReadFile(path string) ([]Event, error) {
 	// Sized from the file, the events slice is not regrown (and copied)
 	// twenty times on the way to millions of events. Lines are rarely
 	// shorter than 80 bytes.
-	return read(f, path, int(min(fi.Size()/80, 1<<26)))
+	return read(ctx, f, path, int(min(fi.Size()/80, 1<<26)))
 }
 
 // Read reads a JSON-lines history; name is used in errors. Blank lines are
@@ -75,10 +80,19 @@ func ReadFile(path string) ([]Event, error) {
 // open invoke of its process.
 //
 // Every error is a *LineError naming the offending line.
-func Read(r io.Reader, name string) ([]Event, error) { return read(r, name, 0) }
+func Read(r io.Reader, name string) ([]Event, error) { return read(context.Background(), r, name, 0) }
 
-// read is Read with room for hint events.
-func read(r io.Reader, name string, hint int) ([]Event, error) {
+// ReadContext is Read that stops when ctx ends, with ctx's error.
+func ReadContext(ctx context.Context, r io.Reader, name string) ([]Event, error) {
+	return read(ctx, r, name, 0)
+}
+
+// checkEvery is how many lines are read between looks at the context: a
+// few milliseconds of work.
+const checkEvery = 1 << 12
+
+// read is Read with room for hint events, stopping when ctx ends.
+func read(ctx context.Context, r io.Reader, name string, hint int) ([]Event, error) {
 	events := make([]Event, 0, hint)
 	lines := make([]int, 0, hint) // lines[i] is the line events[i] came from
 	in := &interner{m: map[string]string{}}
@@ -86,6 +100,9 @@ func read(r io.Reader, name string, hint int) ([]Event, error) {
 	var long []byte // a line longer than the reader's buffer, gathered
 	var readErr error
 	for lineNo := 1; ; lineNo++ {
+		if lineNo%checkEvery == 0 && ctx.Err() != nil {
+			return nil, fmt.Errorf("history: read %s: stopped at line %d: %w", name, lineNo, ctx.Err())
+		}
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			long = append(long[:0], line...)
@@ -131,8 +148,14 @@ func read(r io.Reader, name string, hint int) ([]Event, error) {
 			break
 		}
 	}
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("history: read %s: %w", name, ctx.Err())
+	}
 	events, lines = sortByTime(events, lines)
-	if err := validate(events, lines, name); err != nil {
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("history: read %s: %w", name, ctx.Err())
+	}
+	if err := validate(ctx, events, lines, name); err != nil {
 		return nil, err
 	}
 	return events, readErr
@@ -164,7 +187,7 @@ func sortByTime(events []Event, lines []int) ([]Event, []int) {
 // non-negative, and a completion names the f and key of the operation its
 // process has open (a write of k completed by a read of j is two
 // operations confused, not one).
-func validate(events []Event, lines []int, name string) error {
+func validate(ctx context.Context, events []Event, lines []int, name string) error {
 	type openOp struct {
 		f    Func
 		key  string
@@ -174,6 +197,9 @@ func validate(events []Event, lines []int, name string) error {
 	var seen map[int]int // index -> line, once indices stop increasing
 	last := -1
 	for i, e := range events {
+		if i%checkEvery == 0 && ctx.Err() != nil {
+			return fmt.Errorf("history: read %s: %w", name, ctx.Err())
+		}
 		fail := func(format string, args ...any) error {
 			return &LineError{File: name, Line: lines[i], Err: fmt.Errorf(format, args...)}
 		}

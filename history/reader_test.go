@@ -1,8 +1,10 @@
 package history
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -191,3 +193,30 @@ func TestReadWrittenAndReadNumbersCompareEqual(t *testing.T) {
 }
 
 func numberOf(s string) any { return json.Number(s) }
+
+// endless is a history that never ends: valid lines forever.
+type endless struct{ n int }
+
+func (e *endless) Read(p []byte) (int, error) {
+	k := 0
+	for k+128 < len(p) {
+		k += copy(p[k:], fmt.Sprintf("{\"index\":%d,\"process\":0,\"type\":\"invoke\",\"f\":\"read\",\"key\":\"x\"}\n{\"index\":%d,\"process\":0,\"type\":\"ok\",\"f\":\"read\",\"key\":\"x\"}\n", e.n, e.n+1))
+		e.n += 2
+	}
+	return k, nil
+}
+
+// An interrupt stops a read within milliseconds, however long the input:
+// ctx is looked at every few thousand lines.
+func TestReadStopsWhenTheContextEnds(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := ReadContext(ctx, &endless{}, "endless")
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("read stopped %s after start, want within a second of the cancel", took)
+	}
+}

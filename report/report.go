@@ -87,6 +87,11 @@ func Write(ctx context.Context, in Input) (string, error) {
 		return "", err
 	}
 	page := build(ctx, m, filepath.Dir(out), in.ExplainBudget)
+	if ctx.Err() != nil {
+		// Interrupted (a check's Ctrl-C): no page rather than a late one.
+		// A run publishes with a context of its own, so it keeps its page.
+		return "", fmt.Errorf("report: %w", ctx.Err())
+	}
 	// A temp name of its own: two writers (runs ending together, a check
 	// during a run) never rename each other's half-written file.
 	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp")

@@ -72,7 +72,10 @@ written is a warning; it does not change the exit code.`,
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			events, err := history.ReadFile(histPath)
+			events, err := history.ReadFileContext(cmd.Context(), histPath)
+			if err != nil && cmd.Context().Err() != nil {
+				return interrupted(err)
+			}
 			if err != nil {
 				var le *history.LineError
 				if !errors.As(err, &le) || !errors.Is(err, history.ErrTruncated) {
@@ -81,13 +84,24 @@ written is a warning; it does not change the exit code.`,
 				fmt.Fprintf(stderr, "faultline: warning: %v; checking the %d complete events before it\n", err, len(events))
 			}
 			if v, ok := w.(workloads.Validator); ok {
-				if err := v.Validate(events); err != nil {
+				err, cut := whileLive(cmd.Context(), func() error { return v.Validate(events) })
+				if cut != nil {
+					return interrupted(cut)
+				}
+				if err != nil {
 					return usageErr("%s: %v", histPath, err)
 				}
 			}
-			res := &outcome.Result{
-				Checkers: checkers.Run(cmd.Context(), w.Checkers(workloads.Options{CheckTimeout: timeout, NoArtifacts: out == ""}), events),
-				Stats:    stats.Compute(events),
+			res, cut := whileLive(cmd.Context(), func() *outcome.Result {
+				return &outcome.Result{
+					Checkers: checkers.Run(cmd.Context(), w.Checkers(workloads.Options{CheckTimeout: timeout, NoArtifacts: out == ""}), events),
+					Stats:    stats.Compute(events),
+				}
+			})
+			if cut != nil || cmd.Context().Err() != nil {
+				// Interrupted: no verdict to print, and no report or
+				// artifacts of a check cut short.
+				return interrupted(cmd.Context().Err())
 			}
 			if fi.IsDir() {
 				res.RunDir = path
@@ -125,6 +139,29 @@ written is a warning; it does not change the exit code.`,
 	cmd.Flags().StringVar(&out, "out", "", "directory for checker artifacts such as visualizations (default: the run dir when PATH is one)")
 	cmd.Flags().DurationVar(&timeout, "check-timeout", runner.DefaultTest().CheckTimeout.D(), bounds.CheckTimeout.Help("time limit for the checkers; past it the verdict is unknown"))
 	return cmd
+}
+
+// whileLive returns what f returns, or ctx's error as soon as ctx ends,
+// whichever comes first. The phases of a check that do not look at ctx
+// (preparing and pairing millions of operations) must not hold up an
+// interrupt: the command ends, and what f was computing goes with the
+// process. f must write nothing.
+func whileLive[T any](ctx context.Context, f func() T) (T, error) {
+	done := make(chan T, 1)
+	go func() { done <- f() }()
+	select {
+	case v := <-done:
+		return v, nil
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+// interrupted is the error of a check stopped by a signal: no verdict,
+// exit 3.
+func interrupted(err error) error {
+	return &exitError{code: exitcode.Unknown, err: fmt.Errorf("interrupted, no verdict: %w", err)}
 }
 
 // writeReport writes the HTML report of a check and returns its path.

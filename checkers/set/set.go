@@ -13,6 +13,16 @@
 //     the element. Expected of an eventually consistent store, so a note
 //     and a figure (count, worst delay), not an anomaly.
 //
+//   - vanished: an element a node had held — it acknowledged an add of it,
+//     or returned it in a read — missing from a later read on that node
+//     (begun after), no remove of it ever attempted, the node not
+//     restarted in between. A replica of a set without removes only grows;
+//     this is read-your-writes and monotonic reads per node, and it is
+//     what shows a lost update mid-run, before the final reads. Invalid.
+//     It assumes a node answers from its own replica (the included gossip
+//     store does); it is judged on reads before the final phase, whose
+//     lacks are "lost".
+//
 //   - resurrected: the observed-remove (OR-set) rule. An element with one
 //     add that did not certainly fail, removed by an acknowledged remove
 //     on a node that had already returned it (and did not restart in
@@ -29,7 +39,9 @@ package set
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -58,6 +70,11 @@ const (
 	// Stale (a note): reads that began after the add was acknowledged and
 	// lacked the element. Its events: the add and the last such read.
 	Stale checkers.Kind = "stale"
+	// Vanished: an element missing from a read on a node that had held it
+	// (acknowledged its add or returned it) and was not restarted since.
+	// Its events: the add's acknowledgement or the read that showed it,
+	// and the read that lacked it.
+	Vanished checkers.Kind = "vanished"
 	// Resurrected: an element still in a final read after a remove that
 	// had observed its only add (the observed-remove rule). Its events:
 	// the remove, the read that showed the remove's node the element, and
@@ -87,6 +104,46 @@ type element struct {
 	lastStale     settled.Read // the last stale read
 	// missingFinal are the final reads (one per node) that lack it.
 	missingFinal []settled.Read
+	// heldOn is, per node and per life of that node (restarts before),
+	// the first sign the node held it: an acknowledged add there or a
+	// read there that returned it.
+	heldOn map[string]map[int]held
+	// vanished is the first read that lacked it on a node that held it.
+	vanished   settled.Read
+	vanishedBy held
+}
+
+// held is a sign that a node held an element: the event and its time.
+type held struct {
+	time  int64
+	index int
+}
+
+// life is which life of node a time falls in: how many restarts came
+// before it.
+func (m *model) life(node string, t int64) int {
+	rs := m.restarts[node]
+	return sort.Search(len(rs), func(i int) bool { return rs[i] >= t })
+}
+
+// hold records that node held e during op (an acknowledged add, or a read
+// that returned it), unless the node restarted while op was open: then
+// which life answered is not known.
+func (m *model) hold(e *element, op history.Op) {
+	node := op.Invoke.Node
+	l := m.life(node, op.Invoke.Time)
+	if node == "" || l != m.life(node, op.Complete.Time) {
+		return
+	}
+	if e.heldOn == nil {
+		e.heldOn = map[string]map[int]held{}
+	}
+	if e.heldOn[node] == nil {
+		e.heldOn[node] = map[int]held{}
+	}
+	if h, ok := e.heldOn[node][l]; !ok || op.Complete.Time < h.time {
+		e.heldOn[node][l] = held{time: op.Complete.Time, index: op.Complete.Index}
+	}
 }
 
 // merge folds a repeated add of the element into it, per operation: the
@@ -118,7 +175,7 @@ func (e *element) merge(op history.Op) {
 type model struct {
 	elems    map[string]map[string]*element // key -> element -> state
 	ops      []history.Op
-	restarts map[string][]int64 // node -> times it came back from a kill or power loss
+	restarts map[string][]int64 // node -> times it was killed, lost power or came back
 }
 
 // observedRemove returns an acknowledged remove of e that had observed
@@ -158,6 +215,18 @@ func build(events []history.Event) (*model, error) {
 		return nil, err
 	}
 	m := &model{elems: map[string]map[string]*element{}, ops: ops, restarts: map[string][]int64{}}
+	for _, e := range events {
+		// A life ends at a kill, not only at the restart: the restarted
+		// process may answer before the harness records the restart.
+		if e.IsNemesis() && e.Type != history.Invoke && (e.F == history.Kill || e.F == history.PowerLoss || e.F == history.Restart || e.F == history.PowerRestore) {
+			for _, n := range e.Nodes() {
+				m.restarts[n] = append(m.restarts[n], e.Time)
+			}
+		}
+	}
+	for _, rs := range m.restarts {
+		slices.Sort(rs)
+	}
 	for _, op := range ops {
 		if op.F != history.OpAdd {
 			continue
@@ -193,11 +262,9 @@ func build(events []history.Event) (*model, error) {
 			}
 		}
 	}
-	for _, e := range events {
-		if e.IsNemesis() && e.Type != history.Invoke && (e.F == history.Restart || e.F == history.PowerRestore) {
-			for _, n := range e.Nodes() {
-				m.restarts[n] = append(m.restarts[n], e.Time)
-			}
+	for _, op := range ops {
+		if op.F == history.OpAdd && op.Outcome() == history.OK {
+			m.hold(m.elems[op.Key][history.ValueKey(op.Invoke.Value)], op)
 		}
 	}
 	return m, nil
@@ -230,11 +297,26 @@ func (Checker) Check(ctx context.Context, events []history.Event) checkers.Resul
 	}
 	recovered, _, ok := settled.RecoveredAt(events)
 	if !ok {
-		return unknown("no final phase: the history has no completed recover, so no read is known to come after the faults")
+		recovered = math.MaxInt64 // every read is mid-run
 	}
 	unexpected, reads, err := m.judgeReads(ctx, recovered)
 	if err != nil {
 		return unknown(err.Error())
+	}
+	if !ok {
+		// Without a final phase nothing can be lost yet, but what the
+		// reads so far show stands (a prefix of a run is judged so).
+		f := m.figures()
+		if len(unexpected)+len(f.vanished) == 0 {
+			return unknown("no final phase: the history has no completed recover, so no read is known to come after the faults")
+		}
+		res := checkers.Result{Verdict: checkers.Invalid, Details: f.details}
+		res.Anomalies = append(res.Anomalies, unexpected[:min(len(unexpected), checkers.MaxExamples)]...)
+		for _, e := range f.vanished[:min(len(f.vanished), checkers.MaxExamples)] {
+			res.Anomalies = append(res.Anomalies, vanishedAnomaly(e))
+		}
+		res.Reason = fmt.Sprintf("no final phase yet; %d unexpected, %d vanished", len(unexpected), len(f.vanished))
+		return res
 	}
 	finalReads, err := m.judgeFinals(recovered)
 	if err != nil {
@@ -258,11 +340,14 @@ func (Checker) Check(ctx context.Context, events []history.Event) checkers.Resul
 	for _, e := range f.resurrected[:min(len(f.resurrected), checkers.MaxExamples)] {
 		res.Anomalies = append(res.Anomalies, resurrectedAnomaly(e))
 	}
-	if len(f.lost)+len(unexpected)+len(f.resurrected) > 0 {
+	for _, e := range f.vanished[:min(len(f.vanished), checkers.MaxExamples)] {
+		res.Anomalies = append(res.Anomalies, vanishedAnomaly(e))
+	}
+	if len(f.lost)+len(unexpected)+len(f.resurrected)+len(f.vanished) > 0 {
 		res.Verdict = checkers.Invalid
 	}
-	res.Reason = fmt.Sprintf("%d acknowledged, %d lost, %d unexpected, %d resurrected, %d stale; %d final reads",
-		f.details["acknowledged"], len(f.lost), len(unexpected), len(f.resurrected), len(f.stale), finalReads)
+	res.Reason = fmt.Sprintf("%d acknowledged, %d lost, %d unexpected, %d resurrected, %d vanished, %d stale; %d final reads",
+		f.details["acknowledged"], len(f.lost), len(unexpected), len(f.resurrected), len(f.vanished), len(f.stale), finalReads)
 	return res
 }
 
@@ -280,11 +365,15 @@ func (m *model) judgeReads(ctx context.Context, recovered int64) (unexpected []c
 		if err != nil {
 			return nil, 0, fmt.Errorf("event %d: %w", op.Complete.Index, err)
 		}
+		if op.Invoke.Time < recovered {
+			m.judgeVanished(op, got)
+		}
 		for v := range got {
 			if a, bad := m.unexpected(op, v); bad {
 				unexpected = append(unexpected, a)
 			} else {
 				e := m.elems[op.Key][v]
+				m.hold(e, op)
 				e.lastSeen = op.Complete.Index
 				if first, ok := e.seenOn[op.Invoke.Node]; !ok || op.Complete.Time < first.Complete {
 					e.seenOn[op.Invoke.Node] = settled.Read{Node: op.Invoke.Node, Invoke: op.Invoke.Time, Complete: op.Complete.Time, Index: op.Complete.Index}
@@ -308,6 +397,24 @@ func (m *model) judgeReads(ctx context.Context, recovered int64) (unexpected []c
 	}
 	slices.SortStableFunc(unexpected, func(a, b checkers.Anomaly) int { return a.Events[0] - b.Events[0] })
 	return unexpected, reads, nil
+}
+
+// judgeVanished notes, for every element never removed that read op
+// lacks, whether op's node had held it earlier in the same life: a sign
+// that completed before op began (reads come in invoke order, so every
+// read that could be such a sign has been seen).
+func (m *model) judgeVanished(op history.Op, got map[string]bool) {
+	node := op.Invoke.Node
+	l := m.life(node, op.Invoke.Time)
+	for _, e := range m.elems[op.Key] {
+		if e.removed || got[e.value] || e.vanished.Index != 0 {
+			continue
+		}
+		if h, ok := e.heldOn[node][l]; ok && h.time < op.Invoke.Time {
+			e.vanished = settled.Read{Node: node, Invoke: op.Invoke.Time, Complete: op.Complete.Time, Index: op.Complete.Index}
+			e.vanishedBy = h
+		}
+	}
 }
 
 // unexpected says whether element v in read op is one the read could not
@@ -368,8 +475,8 @@ func (m *model) judgeFinals(recovered int64) (int, error) {
 // figures are the counts of every element, and the lost and stale ones:
 // lost in add order, stale worst first.
 type figures struct {
-	details                  map[string]any
-	lost, stale, resurrected []*element
+	details                            map[string]any
+	lost, stale, resurrected, vanished []*element
 }
 
 func (m *model) figures() figures {
@@ -407,6 +514,9 @@ func (m *model) figures() figures {
 		if len(e.resurrected) > 0 {
 			f.resurrected = append(f.resurrected, e)
 		}
+		if e.vanished.Index != 0 {
+			f.vanished = append(f.vanished, e)
+		}
 		if e.staleReads > 0 {
 			f.stale = append(f.stale, e)
 			counts["stale_reads"] += e.staleReads
@@ -418,6 +528,7 @@ func (m *model) figures() figures {
 		"keys":                    len(m.elems),
 		"lost":                    len(f.lost),
 		"resurrected":             len(f.resurrected),
+		"vanished":                len(f.vanished),
 		"stale":                   len(f.stale),
 		"worst_stale_ms":          float64(worstStale) / float64(time.Millisecond),
 		"attempted":               counts["attempted"],
@@ -466,6 +577,13 @@ func resurrectedAnomaly(e *element) checkers.Anomaly {
 	a.Text = fmt.Sprintf("%s: %s removed on %s (acknowledged, event %d) after %s had read it (event %d), and its only add was before; still in the final read of %s",
 		e.key, e.value, rm.Invoke.Node, rm.Complete.Index, seen.Node, seen.Index, strings.Join(nodes, ","))
 	return a
+}
+
+func vanishedAnomaly(e *element) checkers.Anomaly {
+	r, h := e.vanished, e.vanishedBy
+	return checkers.Anomaly{Kind: Vanished, Key: e.key, Events: []int{h.index, r.Index},
+		Text: fmt.Sprintf("%s: %s held by %s at %s (event %d), missing from its read begun %s later (event %d); never removed, %s not restarted in between",
+			e.key, e.value, r.Node, ms(h.time), h.index, time.Duration(r.Invoke-h.time).Round(time.Millisecond), r.Index, r.Node)}
 }
 
 func staleNote(e *element) checkers.Anomaly {

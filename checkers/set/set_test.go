@@ -185,3 +185,84 @@ func TestAnObservedRemoveMustHold(t *testing.T) {
 		t.Errorf("unobserved remove: %v %+v", r.Verdict, r.Anomalies)
 	}
 }
+
+// A node that acknowledged an add, or returned the element, and lacks it
+// in a later read (no remove, no restart in between) lost it: judged
+// mid-run, and without a final phase, so a prefix of the run shows it.
+func TestAnElementAReplicaHeldMustNotVanishFromIt(t *testing.T) {
+	restartAfter := false
+	build := func(mod func(b *hb.B), final bool) []history.Event {
+		var b hb.B
+		b.Op(0, "n1", "add", "s", 1, 0, 5, history.OK, nil)
+		b.Op(1, "n2", "add", "s", 2, 0, 5, history.OK, nil)
+		b.Op(2, "n3", "read", "s", nil, 6, 8, history.OK, list(2)) // n3 has 2
+		if mod != nil {
+			mod(&b)
+		}
+		b.Op(3, "n1", "read", "s", nil, 20, 22, history.OK, list(2)) // n1 lacks its own 1
+		b.Op(4, "n3", "read", "s", nil, 20, 22, history.OK, list(1)) // n3 lacks 2 it returned
+		if restartAfter {
+			b.Nemesis("restart", 25, "n1,n3", nil)
+		}
+		if final {
+			b.Nemesis("recover", 100, "", nil)
+			for i, n := range []string{"n1", "n2", "n3"} {
+				b.Op(10+i, n, "read", "s", nil, 110, 111, history.OK, list(1, 2))
+			}
+		}
+		return b.Events
+	}
+	for _, final := range []bool{true, false} {
+		r := New().Check(context.Background(), build(nil, final))
+		if r.Verdict != checkers.Invalid || r.Details["vanished"] != 2 || len(r.Anomalies) != 2 {
+			t.Fatalf("final phase %v: got %v %v %+v, want invalid with 2 vanished", final, r.Verdict, r.Details, r.Anomalies)
+		}
+		// Events: 0-1 add 1, 2-3 add 2, 4-5 n3's read of [2], 6-7 n1's
+		// read, 8-9 n3's read.
+		want := map[string]string{"s: 1 ": "[1 7]", "s: 2 ": "[5 9]"}
+		for _, a := range r.Anomalies {
+			for prefix, ev := range want {
+				if strings.HasPrefix(a.Text, prefix) && (a.Kind != Vanished || fmt.Sprint(a.Events) != ev) {
+					t.Errorf("anomaly %+v, want kind vanished with events %s", a, ev)
+				}
+			}
+		}
+	}
+	for name, mod := range map[string]func(b *hb.B){
+		// The restart is recorded after the new process already answered
+		// (the harness waits for it to be ready): the kill ends the life.
+		"restarts of both nodes": func(b *hb.B) {
+			b.Nemesis("kill", 10, "n1,n3", nil)
+			restartAfter = true
+		},
+		"removes of both elements": func(b *hb.B) {
+			b.Op(5, "n2", "remove", "s", 1, 10, 30, history.Info, nil)
+			b.Op(6, "n2", "remove", "s", 2, 10, 12, history.Fail, nil) // certainly failed: still judged
+		},
+	} {
+		restartAfter = false
+		r := New().Check(context.Background(), build(mod, true))
+		switch name {
+		case "restarts of both nodes":
+			if r.Verdict != checkers.Valid || r.Details["vanished"] != 0 {
+				t.Errorf("%s: %v %+v", name, r.Verdict, r.Anomalies)
+			}
+		default:
+			if r.Details["vanished"] != 1 || r.Anomalies[0].Kind != Vanished || !strings.HasPrefix(r.Anomalies[0].Text, "s: 2 ") {
+				t.Errorf("%s: %v %+v, want only 2 vanished (1's remove may have happened)", name, r.Verdict, r.Anomalies)
+			}
+		}
+	}
+	// A read on another node that lacks an element is stale, not vanished;
+	// a read begun before the sign completed proves nothing.
+	var b hb.B
+	b.Op(0, "n1", "add", "s", 1, 0, 5, history.OK, nil)
+	b.Op(1, "n2", "read", "s", nil, 10, 12, history.OK, list())
+	b.Op(2, "n1", "read", "s", nil, 4, 12, history.OK, list())
+	b.Nemesis("recover", 100, "", nil)
+	b.Op(10, "n1", "read", "s", nil, 110, 111, history.OK, list(1))
+	b.Op(11, "n2", "read", "s", nil, 110, 111, history.OK, list(1))
+	if r := New().Check(context.Background(), b.Events); r.Verdict != checkers.Valid || r.Details["stale"] != 1 {
+		t.Errorf("stale read on another node: %v %v %+v", r.Verdict, r.Details, r.Anomalies)
+	}
+}

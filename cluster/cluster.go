@@ -148,7 +148,11 @@ func (n *node) running() bool {
 
 // Start starts spec.Nodes nodes on d, wired through d's mesh, and returns
 // once every node reports ready. On failure it has closed everything it
-// started. The wait is bounded by ctx and by a minute.
+// started. Each node's wait for readiness is bounded by spec.ReadyTimeout
+// (a minute by default) from its spawn; laying the cluster out and the
+// spawns before it are bounded by ctx only, so a caller wanting a bound on
+// the whole start gives ctx a deadline (the runner does: runner.StartBound,
+// and it stops waiting for a Start that overruns it).
 func Start(ctx context.Context, spec Spec, d Driver) (_ *Cluster, err error) {
 	c, err := prepare(ctx, spec, d)
 	if err != nil {

@@ -97,3 +97,31 @@ func TestHelpStatesTheBounds(t *testing.T) {
 		}
 	}
 }
+
+// A cluster whose nodes never become ready: start-up ends at its bound
+// (--start-timeout) with a clear error, exit 3, a goroutine dump in the
+// run's harness.log and an unknown results.json.
+func TestStartUpPastItsBoundExitsThreeWithAGoroutineDump(t *testing.T) {
+	results := t.TempDir()
+	start := time.Now()
+	r := cli(t, time.Minute, []string{"FAULTLINE_TEST_NODE_HANGS=1"}, "run", "--nodes", "3", "--time-limit", "5s",
+		"--start-timeout", "2s", "--results", results, "-q")
+	took := time.Since(start)
+	if r.code != 3 {
+		t.Fatalf("exit %d, want 3\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "faultline: cluster did not come up within its start-up bound (start timeout 2s per node") || !strings.Contains(r.stderr, "goroutine dump in ") {
+		t.Errorf("stderr does not say which bound expired:\n%s", r.stderr)
+	}
+	t.Logf("start-up gave up %s after the command began (start timeout 2s)", took.Round(time.Millisecond))
+	log, err := os.ReadFile(filepath.Join(results, "latest", "harness.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(log), "=== goroutine dump: cluster did not come up") || !strings.Contains(string(log), "goroutine ") {
+		t.Errorf("harness.log has no goroutine dump:\n%s", log)
+	}
+	if res := readResults(t, filepath.Join(results, "latest")); res["valid"] != "unknown" {
+		t.Errorf("results.json valid = %v, want unknown", res["valid"])
+	}
+}

@@ -119,8 +119,9 @@ Exit codes (run and check):
   2  bad usage or configuration (unknown system, workload, nemesis or bug;
      malformed history)
   3  unknown: a checker gave up, no checker judged the history or no
-     operation in it succeeded, the run was interrupted, or the cluster
-     could not be brought up or did not recover
+     operation in it succeeded, the run or check was interrupted, or the
+     cluster could not be brought up or did not recover (a start-up or
+     recovery past its bound also writes a goroutine dump to harness.log)
   4  internal error in faultline, such as a panic (one line, then the
      stack; what was recorded is kept)`
 

@@ -21,6 +21,9 @@ import (
 // os.Executable, so they are this binary too and inherit the variable.
 func TestMain(m *testing.M) {
 	if os.Getenv("FAULTLINE_AS_CLI") != "" {
+		if os.Getenv("FAULTLINE_TEST_NODE_HANGS") != "" && len(os.Args) > 1 && os.Args[1] == "node" {
+			select {} // never listens, never ready; killed with the cluster
+		}
 		if os.Getenv("FAULTLINE_TEST_NODE_FAILS") != "" && len(os.Args) > 1 && os.Args[1] == "node" {
 			fmt.Fprintln(os.Stderr, "test node: failing on purpose before listening")
 			os.Exit(1)

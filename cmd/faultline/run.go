@@ -23,6 +23,7 @@ func newRunCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		nemeses                                                    []string
 		timeLimit, opTimeout, interval, recoveryTimeout, checkTime time.Duration
+		startTimeout                                               time.Duration
 		noFinalReads, quiet                                        bool
 		grudge, grudgeFile, replay                                 string
 	)
@@ -55,6 +56,11 @@ live in process memory and die with it); test.json records the storage mode.
 schedule), with leader targets pinned to the nodes its history recorded. Only
 --results and --quiet may be given with it.
 
+Start-up and recovery are bounded: --start-timeout for each node to become
+ready (the whole start-up: that plus 30s, or 5m on docker), --recovery-timeout
+for the cluster to heal after the faults. Past its bound a phase ends with a
+clear error, every goroutine's stack in the run's harness.log, and exit 3.
+
 After the run every fault is undone; results.json records whether every link
 healed and every node came back (healed); if not, the verdict is unknown
 (exit 3).`,
@@ -79,7 +85,7 @@ healed and every node came back (healed); if not, the verdict is unknown
 			t.Nemesis = splitList(nemeses)
 			t.Bugs = splitList(t.Bugs)
 			t.TimeLimit, t.OpTimeout, t.NemesisInterval = runner.Duration(timeLimit), runner.Duration(opTimeout), runner.Duration(interval)
-			t.RecoveryTimeout, t.CheckTimeout = runner.Duration(recoveryTimeout), runner.Duration(checkTime)
+			t.RecoveryTimeout, t.CheckTimeout, t.StartTimeout = runner.Duration(recoveryTimeout), runner.Duration(checkTime), runner.Duration(startTimeout)
 			t.FinalReads = !noFinalReads
 			if !cmd.Flags().Changed("seed") {
 				t.Seed = uint64(time.Now().UnixNano() % 1_000_000)
@@ -119,6 +125,7 @@ healed and every node came back (healed); if not, the verdict is unknown
 	f.DurationVar(&interval, "nemesis-interval", t.NemesisInterval.D(), bounds.NemesisInterval.Help(fmt.Sprintf("mean time between fault starts (each fault lasts about as long); at most %d per --time-limit", bounds.MaxEpisodes)))
 	f.DurationVar(&opTimeout, "op-timeout", t.OpTimeout.D(), bounds.OpTimeout.Help("per-operation timeout; past it the outcome is unknown (info)"))
 	f.DurationVar(&recoveryTimeout, "recovery-timeout", t.RecoveryTimeout.D(), bounds.RecoveryTimeout.Help("time for the cluster to be healthy again after the faults stop"))
+	f.DurationVar(&startTimeout, "start-timeout", t.StartTimeout.D(), bounds.StartTimeout.Help("time for each node to become ready when the cluster starts; the whole start-up may take this plus 30s (docker: plus 5m, for building the node image), after which the run ends unknown (exit 3) with a goroutine dump in harness.log"))
 	f.DurationVar(&checkTime, "check-timeout", t.CheckTimeout.D(), bounds.CheckTimeout.Help("time limit for the checkers; past it the verdict is unknown"))
 	f.BoolVar(&noFinalReads, "no-final-reads", false, "skip the final reads after recovery (every key once; for set, counter and lww, every node until the answers settle)")
 	f.StringVar(&grudge, "grudge", "", "custom grudge for partition-grudge: groups that do not hear each other (n1,n2|n3,n4,n5) or JSON node -> nodes it does not hear ({\"n1\":[\"n2\"]})")

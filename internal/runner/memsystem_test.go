@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/faultline/faultline/cluster"
@@ -29,6 +30,11 @@ type memSystem struct {
 	// remove the results dir or panic from them).
 	onNewClient func()
 	onInvoke    func(op systems.Op)
+	// notReady makes every node say it is not ready; statusHang, when
+	// not nil, makes status probes block until it is closed, whatever
+	// their context says (an admin probe that ignores its deadline).
+	notReady   atomic.Bool
+	statusHang chan struct{}
 
 	mu     sync.Mutex
 	up     map[int]*memNode // running nodes by ID
@@ -102,13 +108,16 @@ func (s *memSystem) reach(ctx context.Context, id int) (*memNode, error) {
 // Status says a node is ready once it has registered, which a node that
 // fails at start never does.
 func (s *memSystem) Status(ctx context.Context, ep systems.Endpoint) (systems.Status, error) {
+	if s.statusHang != nil {
+		<-s.statusHang
+	}
 	n, err := s.reach(ctx, ep.ID)
 	if err != nil {
 		return systems.Status{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return systems.Status{Node: ep.Name, Ready: true, ClockOffsetNS: int64(n.clock)}, nil
+	return systems.Status{Node: ep.Name, Ready: !s.notReady.Load(), ClockOffsetNS: int64(n.clock)}, nil
 }
 
 func (s *memSystem) SetClock(ctx context.Context, ep systems.Endpoint, offset time.Duration) error {

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -86,6 +87,11 @@ func Run(ctx context.Context, t Test, opts Options) (*outcome.Result, error) {
 		return nil, &exitcode.ConfigError{Err: err}
 	}
 	res.Test = t
+	// An interrupt while the test was resolved and its schedule laid out
+	// stops here, before anything is written.
+	if err := ctx.Err(); err != nil {
+		return nil, &exitcode.ClusterError{Err: fmt.Errorf("interrupted before the run started: %w", err)}
+	}
 	r, err := newRun(res, opts)
 	if err != nil {
 		return nil, err
@@ -296,11 +302,22 @@ func (r *run) startCluster(ctx context.Context, d cluster.Driver) error {
 		ReadyTimeout: t.StartTimeout.D(),
 	}
 	spec.Foreign, _ = r.res.System.(systems.Foreign)
-	var err error
-	r.cluster, err = cluster.Start(ctx, spec, d)
-	if err != nil {
+	bound := StartBound(t, d.Name())
+	c, err, stuck := startWithin(ctx, bound, spec, d)
+	switch {
+	case stuck:
+		why := fmt.Sprintf("cluster start-up did not end within its bound of %s (start timeout %s + %s for the %s runtime to lay the cluster out) nor %s after it: something under it ignores its deadline",
+			bound, cmp.Or(t.StartTimeout.D(), DefaultStartTimeout), startSlack(d.Name()), d.Name(), phaseGrace)
+		r.dumpGoroutines(why)
+		return r.abort(&exitcode.ClusterError{Err: fmt.Errorf("%s (goroutine dump in %s)", why, filepath.Join(r.dir, store.HarnessLog))})
+	case err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
+		why := fmt.Sprintf("cluster did not come up within its start-up bound (start timeout %s per node, %s in all)", cmp.Or(t.StartTimeout.D(), DefaultStartTimeout), bound)
+		r.dumpGoroutines(why)
+		return r.abort(&exitcode.ClusterError{Err: fmt.Errorf("%s (goroutine dump in %s): %w", why, filepath.Join(r.dir, store.HarnessLog), err)})
+	case err != nil:
 		return r.abort(&exitcode.ClusterError{Err: fmt.Errorf("cluster did not come up: %w", err)})
 	}
+	r.cluster = c
 	r.nodes = r.cluster.Nodes()
 	return nil
 }
@@ -378,7 +395,7 @@ func (r *run) exercise(ctx context.Context) *outcome.Result {
 	if ctx.Err() != nil {
 		return results
 	}
-	h := r.recover(ctx, nem)
+	h := r.recoverWithin(ctx, nem)
 	ok := h.OK()
 	results.Recovered, results.Healed = &ok, &h
 	if s, settles := r.res.Workload.(workloads.Settler); ok && t.FinalReads && settles {

@@ -62,7 +62,11 @@ type Option func(*Test)
 // New returns a test of sys with every default filled in (the CLI's
 // defaults: register workload, partition and kill faults, 5 nodes, 30 s, the
 // process runtime) and opts applied in order. Nothing is checked until Run
-// (a nil sys is refused there).
+// (a nil sys is refused there). Run checks every number and duration
+// against the bounds of the CLI's flags (README, "Flag bounds": Nodes
+// 1..15, Concurrency 1..1000, a finite Rate 0..100000, NemesisInterval
+// 100ms..1h and at most 1000 per TimeLimit, …) before it writes anything;
+// a value out of bounds is a *ConfigError (exit code 2).
 func New(sys System, opts ...Option) Test {
 	t := runner.DefaultTest()
 	t.System, t.Impl = "", sys
@@ -159,8 +163,9 @@ func ResultsDir(dir string) Option { return func(t *Test) { t.ResultsDir = dir }
 func OpTimeout(d time.Duration) Option { return func(t *Test) { t.OpTimeout = runner.Duration(d) } }
 
 // StartTimeout sets how long each node has to become ready when it starts
-// (default 60 s); past it the run ends with exit code 3, naming the node
-// and its log.
+// (default 60 s; 1s..1h); past it the run ends with exit code 3, naming the
+// node and its log, with every goroutine's stack in harness.log. The whole
+// start-up is bounded by it plus 30 s (docker: plus 5 min).
 func StartTimeout(d time.Duration) Option {
 	return func(t *Test) { t.StartTimeout = runner.Duration(d) }
 }

@@ -40,10 +40,17 @@ vet:
 
 # The whole test suite: unit tests, real-socket mesh tests, real-process
 # runtime tests and end-to-end runs of the CLI.
+# The example modules (real etcd; a primary-backup store of a user's own)
+# run beside the main suite, their output shown when both are done: they
+# mostly wait on real time, and in series they added a minute and a half.
 test: vet build etcd
-	$(GO) test -count=1 -timeout 25m ./...
-	cd examples/external && $(GO) vet ./... && $(GO) test -count=1 -timeout 10m ./etcd/
-	cd examples/primarybackup && $(GO) test -count=1 -timeout 5m ./...
+	@examples=$$(mktemp); \
+	( cd examples/external && $(GO) vet ./... && $(GO) test -count=1 -timeout 10m ./etcd/ && \
+	  cd ../primarybackup && $(GO) test -count=1 -timeout 5m ./... ) >$$examples 2>&1 & pid=$$!; \
+	$(GO) test -count=1 -timeout 25m ./...; rc=$$?; \
+	wait $$pid; erc=$$?; \
+	echo "--- examples/external/etcd and examples/primarybackup:"; cat $$examples; rm -f $$examples; \
+	[ $$rc -eq 0 ] && [ $$erc -eq 0 ]
 
 # A short demo: a 5-node quorum store through partitions and kills.
 chaos: build

@@ -17,6 +17,7 @@ import (
 	"github.com/faultline/faultline/history"
 	"github.com/faultline/faultline/internal/bounds"
 	"github.com/faultline/faultline/internal/exitcode"
+	"github.com/faultline/faultline/internal/memguard"
 	"github.com/faultline/faultline/internal/runner"
 	"github.com/faultline/faultline/internal/store"
 	"github.com/faultline/faultline/outcome"
@@ -28,6 +29,7 @@ func newCheckCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		workload, out string
 		timeout       time.Duration
+		memoryMiB     int
 	)
 	cmd := &cobra.Command{
 		Use:   "check PATH",
@@ -39,7 +41,12 @@ short (the harness killed) is checked up to its last complete line.
 
 It also writes the HTML report of this verdict: report.html in a run dir, or
 NAME.report.html beside a history file NAME.jsonl. A report that cannot be
-written is a warning; it does not change the exit code.`,
+written is a warning; it does not change the exit code.
+
+Reading and checking get --memory-limit-mb of heap (1024 by default): the
+garbage collector works harder as the heap nears it, and a check whose heap
+still passes it by a quarter is stopped and judged unknown (exit 3), never
+killed for memory.`,
 		Example: `  faultline check results/latest
   faultline check --workload register some/history.jsonl`,
 		Args: cobra.ExactArgs(1),
@@ -47,6 +54,16 @@ written is a warning; it does not change the exit code.`,
 			// The same bounds as run's --check-timeout (internal/bounds).
 			if err := bounds.CheckTimeout.Check(timeout); err != nil {
 				return usageErr("%v", err)
+			}
+			if err := bounds.MemoryLimit.Check(memoryMiB); err != nil {
+				return usageErr("%v", err)
+			}
+			ctx, stopGuard := memguard.Guard(cmd.Context(), memguard.MiB(memoryMiB))
+			defer stopGuard()
+			overMemory := func() error {
+				cause, _ := memguard.Exceeded(ctx)
+				fmt.Fprintf(stdout, "unknown: %v (--memory-limit-mb %d); no verdict is claimed\n", cause, memoryMiB)
+				return &exitError{code: exitcode.Unknown}
 			}
 			path := args[0]
 			fi, err := os.Stat(path)
@@ -72,9 +89,12 @@ written is a warning; it does not change the exit code.`,
 			if err != nil {
 				return usageErr("%v", err)
 			}
-			events, err := history.ReadFileContext(cmd.Context(), histPath)
+			events, err := history.ReadFileContext(ctx, histPath)
 			if err != nil && cmd.Context().Err() != nil {
 				return interrupted(err)
+			}
+			if _, over := memguard.Exceeded(ctx); over {
+				return overMemory()
 			}
 			if err != nil {
 				var le *history.LineError
@@ -84,7 +104,10 @@ written is a warning; it does not change the exit code.`,
 				fmt.Fprintf(stderr, "faultline: warning: %v; checking the %d complete events before it\n", err, len(events))
 			}
 			if v, ok := w.(workloads.Validator); ok {
-				err, cut := whileLive(cmd.Context(), func() error { return v.Validate(events) })
+				err, cut := whileLive(ctx, func() error { return v.Validate(events) })
+				if _, over := memguard.Exceeded(ctx); over {
+					return overMemory()
+				}
 				if cut != nil {
 					return interrupted(cut)
 				}
@@ -92,12 +115,15 @@ written is a warning; it does not change the exit code.`,
 					return usageErr("%s: %v", histPath, err)
 				}
 			}
-			res, cut := whileLive(cmd.Context(), func() *outcome.Result {
+			res, cut := whileLive(ctx, func() *outcome.Result {
 				return &outcome.Result{
-					Checkers: checkers.Run(cmd.Context(), w.Checkers(workloads.Options{CheckTimeout: timeout, NoArtifacts: out == ""}), events),
+					Checkers: checkers.Run(ctx, w.Checkers(workloads.Options{CheckTimeout: timeout, NoArtifacts: out == ""}), events),
 					Stats:    stats.Compute(events),
 				}
 			})
+			if _, over := memguard.Exceeded(ctx); over && cmd.Context().Err() == nil {
+				return overMemory()
+			}
 			if cut != nil || cmd.Context().Err() != nil {
 				// Interrupted: no verdict to print, and no report or
 				// artifacts of a check cut short.
@@ -137,6 +163,7 @@ written is a warning; it does not change the exit code.`,
 	}
 	cmd.Flags().StringVar(&workload, "workload", "register", "workload whose checkers judge the history")
 	cmd.Flags().StringVar(&out, "out", "", "directory for checker artifacts such as visualizations (default: the run dir when PATH is one)")
+	cmd.Flags().IntVar(&memoryMiB, "memory-limit-mb", 1024, bounds.MemoryLimit.Help("MiB of heap for reading and checking (0: no limit); past it by a quarter the verdict is unknown"))
 	cmd.Flags().DurationVar(&timeout, "check-timeout", runner.DefaultTest().CheckTimeout.D(), bounds.CheckTimeout.Help("time limit for the checkers; past it the verdict is unknown"))
 	return cmd
 }

@@ -142,6 +142,8 @@ var (
 		Why: "time for every node to start and become ready"}
 	CheckTimeout = Duration{Flag: "check-timeout", Min: time.Second, Max: 24 * time.Hour,
 		Why: "time for the checkers; past it the verdict is unknown"}
+	MemoryLimit = Int{Flag: "memory-limit-mb", Min: 0, Max: 1 << 20,
+		Why: "MiB of heap for reading and checking the history (0: no limit); past it by a quarter the check stops, unknown"}
 )
 
 // MaxEpisodes bounds --time-limit / --nemesis-interval: the random

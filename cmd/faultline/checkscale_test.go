@@ -203,3 +203,28 @@ func plainPorcupine(b *testing.B, path string) porcupine.CheckResult {
 	}
 	return porcupine.CheckOperationsTimeout(model, kept, 0)
 }
+
+// A check that needs more heap than --memory-limit-mb gives it ends
+// unknown (exit 3) and says why; the same history under the default limit
+// is judged.
+func TestCheckPastItsMemoryLimitIsUnknown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: checks a 100,000-operation history twice")
+	}
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	if err := writeHistory(path, histgen.Registers(1, 100_000, 100, 10)); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb strings.Builder
+	code := execute(context.Background(), []string{"check", "--memory-limit-mb", "4", path}, &out, &errb)
+	if code != exitcode.Unknown || !strings.Contains(out.String(), "memory limit exceeded") || !strings.Contains(out.String(), "--memory-limit-mb 4") {
+		t.Fatalf("check under 4 MiB: exit %d, stdout %q, stderr %q; want exit 3 naming the memory limit", code, out.String(), errb.String())
+	}
+	out.Reset()
+	if code := execute(context.Background(), []string{"check", path}, &out, io.Discard); code != exitcode.Valid {
+		t.Fatalf("check under the default limit: exit %d\n%s", code, out.String())
+	}
+	if code := execute(context.Background(), []string{"check", "--memory-limit-mb", "-1", path}, io.Discard, io.Discard); code != exitcode.Usage {
+		t.Fatalf("--memory-limit-mb -1: exit %d, want 2", code)
+	}
+}

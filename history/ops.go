@@ -7,7 +7,9 @@ type Op struct {
 	Process int
 	F       Func
 	Key     string
-	Invoke  Event
+	// Invoke and Complete point into the events Pair was given (no copy:
+	// a million operations would copy a quarter of a gigabyte).
+	Invoke *Event
 	// Complete is the ok, fail or info event that ended the operation, or
 	// nil when the history ends before it does (the same as info).
 	Complete *Event
@@ -25,11 +27,13 @@ func (o Op) Outcome() Type {
 // process, in history order. Nemesis and observer events are skipped. It fails on a
 // completion with no open invoke, or a second invoke on a process whose
 // operation is still open: histories where a process does two things at once
-// cannot be judged.
+// cannot be judged. The ops point into events, which must not change while
+// they are in use.
 func Pair(events []Event) ([]Op, error) {
 	ops := make([]Op, 0, len(events)/2+1)
 	open := map[int]int{} // process -> index into ops
-	for _, e := range events {
+	for j := range events {
+		e := &events[j]
 		if !e.IsClient() {
 			continue
 		}
@@ -46,8 +50,7 @@ func Pair(events []Event) ([]Op, error) {
 		if !ok {
 			return nil, fmt.Errorf("event %d: %s completion on process %d, which has no open invoke", e.Index, e.Type, e.Process)
 		}
-		c := e
-		ops[i].Complete = &c
+		ops[i].Complete = e
 		delete(open, e.Process)
 	}
 	return ops, nil

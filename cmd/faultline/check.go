@@ -44,8 +44,8 @@ NAME.report.html beside a history file NAME.jsonl. A report that cannot be
 written is a warning; it does not change the exit code.
 
 Reading and checking get --memory-limit-mb of heap (1024 by default): the
-garbage collector works harder as the heap nears it, and a check whose heap
-still passes it by a quarter is stopped and judged unknown (exit 3), never
+garbage collector works harder from three quarters of it on, and a check
+whose heap still passes it is stopped and judged unknown (exit 3), never
 killed for memory.`,
 		Example: `  faultline check results/latest
   faultline check --workload register some/history.jsonl`,
@@ -163,7 +163,7 @@ killed for memory.`,
 	}
 	cmd.Flags().StringVar(&workload, "workload", "register", "workload whose checkers judge the history")
 	cmd.Flags().StringVar(&out, "out", "", "directory for checker artifacts such as visualizations (default: the run dir when PATH is one)")
-	cmd.Flags().IntVar(&memoryMiB, "memory-limit-mb", 1024, bounds.MemoryLimit.Help("MiB of heap for reading and checking (0: no limit); past it by a quarter the verdict is unknown"))
+	cmd.Flags().IntVar(&memoryMiB, "memory-limit-mb", 1024, bounds.MemoryLimit.Help("MiB of heap for reading and checking (0: no limit); past it the verdict is unknown"))
 	cmd.Flags().DurationVar(&timeout, "check-timeout", runner.DefaultTest().CheckTimeout.D(), bounds.CheckTimeout.Help("time limit for the checkers; past it the verdict is unknown"))
 	return cmd
 }

@@ -143,7 +143,7 @@ var (
 	CheckTimeout = Duration{Flag: "check-timeout", Min: time.Second, Max: 24 * time.Hour,
 		Why: "time for the checkers; past it the verdict is unknown"}
 	MemoryLimit = Int{Flag: "memory-limit-mb", Min: 0, Max: 1 << 20,
-		Why: "MiB of heap for reading and checking the history (0: no limit); past it by a quarter the check stops, unknown"}
+		Why: "MiB of heap for reading and checking the history (0: no limit); the GC works harder from three quarters of it, and past it the check stops, unknown"}
 )
 
 // MaxEpisodes bounds --time-limit / --nemesis-interval: the random

@@ -1,9 +1,9 @@
 // Package memguard bounds the memory of a phase that reads or checks a
-// history of any size: it sets the Go runtime's soft memory limit, so the
-// garbage collector works harder as the heap nears it, and stops the phase
-// (cancels its context) once the heap's live objects pass the limit by a
-// quarter anyway. A check that needs more than it is given ends unknown,
-// never in an out-of-memory kill.
+// history of any size: it sets the Go runtime's soft memory limit to three
+// quarters of the limit, so the garbage collector works harder well before
+// it, and stops the phase (cancels its context) once the heap's objects
+// pass the limit anyway. A check that needs more than it is given ends
+// unknown, never in an out-of-memory kill.
 package memguard
 
 import (
@@ -27,19 +27,19 @@ const heapObjects = "/memory/classes/heap/objects:bytes"
 // not stop the world.
 const poll = 20 * time.Millisecond
 
-// Guard sets the soft memory limit to limit bytes and returns a context
-// that is cancelled with cause ErrExceeded (wrapped with the figures) once
-// the heap's objects pass limit*5/4. stop ends the watch and restores the
-// previous soft limit. limit <= 0 guards nothing.
+// Guard sets the soft memory limit to limit*3/4 bytes and returns a
+// context that is cancelled with cause ErrExceeded (wrapped with the
+// figures) once the heap's objects pass limit. stop ends the watch and
+// restores the previous soft limit. limit <= 0 guards nothing.
 func Guard(ctx context.Context, limit int64) (guarded context.Context, stop func()) {
 	if limit <= 0 {
 		return ctx, func() {}
 	}
-	prev := debug.SetMemoryLimit(limit)
+	prev := debug.SetMemoryLimit(limit / 4 * 3)
 	gctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
 	go func() {
-		hard := limit + limit/4
+		hard := limit
 		sample := []metrics.Sample{{Name: heapObjects}}
 		t := time.NewTicker(poll)
 		defer t.Stop()
@@ -56,7 +56,7 @@ func Guard(ctx context.Context, limit int64) (guarded context.Context, stop func
 				return // not measurable here: the soft limit still applies
 			}
 			if used := sample[0].Value.Uint64(); used > uint64(hard) {
-				cancel(fmt.Errorf("%w: the heap held %d MiB, past the limit of %d MiB by more than a quarter", ErrExceeded, used>>20, limit>>20))
+				cancel(fmt.Errorf("%w: the heap held %d MiB, past the limit of %d MiB", ErrExceeded, used>>20, limit>>20))
 				return
 			}
 		}

@@ -14,8 +14,8 @@ import (
 func TestGuardStopsAPhasePastTheLimitAndRestoresTheSoftLimit(t *testing.T) {
 	before := debug.SetMemoryLimit(-1)
 	ctx, stop := Guard(context.Background(), 64<<20)
-	if got := debug.SetMemoryLimit(-1); got != 64<<20 {
-		t.Fatalf("soft limit %d, want 64 MiB", got)
+	if got := debug.SetMemoryLimit(-1); got != 48<<20 {
+		t.Fatalf("soft limit %d, want 48 MiB (three quarters of 64)", got)
 	}
 	var keep [][]byte
 	deadline := time.Now().Add(10 * time.Second)
@@ -27,8 +27,8 @@ func TestGuardStopsAPhasePastTheLimitAndRestoresTheSoftLimit(t *testing.T) {
 	if !ok || !errors.Is(err, ErrExceeded) {
 		t.Fatalf("after %d MiB held: cause %v, want the memory limit", len(keep), context.Cause(ctx))
 	}
-	if len(keep) < 64 {
-		t.Fatalf("stopped after %d MiB, before the limit of 64 MiB", len(keep))
+	if len(keep) < 48 {
+		t.Fatalf("stopped after %d MiB, before the soft limit of 48 MiB", len(keep))
 	}
 	stop()
 	if got := debug.SetMemoryLimit(-1); got != before {

@@ -61,8 +61,7 @@ killed for memory.`,
 			ctx, stopGuard := memguard.Guard(cmd.Context(), memguard.MiB(memoryMiB))
 			defer stopGuard()
 			overMemory := func() error {
-				cause, _ := memguard.Exceeded(ctx)
-				fmt.Fprintf(stdout, "unknown: %v (--memory-limit-mb %d); no verdict is claimed\n", cause, memoryMiB)
+				fmt.Fprintf(stdout, "unknown: %v (--memory-limit-mb %d); no verdict is claimed\n", memguard.Exceeded(ctx), memoryMiB)
 				return &exitError{code: exitcode.Unknown}
 			}
 			path := args[0]
@@ -93,7 +92,7 @@ killed for memory.`,
 			if err != nil && cmd.Context().Err() != nil {
 				return interrupted(err)
 			}
-			if _, over := memguard.Exceeded(ctx); over {
+			if memguard.Exceeded(ctx) != nil {
 				return overMemory()
 			}
 			if err != nil {
@@ -105,7 +104,7 @@ killed for memory.`,
 			}
 			if v, ok := w.(workloads.Validator); ok {
 				err, cut := whileLive(ctx, func() error { return v.Validate(events) })
-				if _, over := memguard.Exceeded(ctx); over {
+				if memguard.Exceeded(ctx) != nil {
 					return overMemory()
 				}
 				if cut != nil {
@@ -121,7 +120,7 @@ killed for memory.`,
 					Stats:    stats.Compute(events),
 				}
 			})
-			if _, over := memguard.Exceeded(ctx); over && cmd.Context().Err() == nil {
+			if memguard.Exceeded(ctx) != nil && cmd.Context().Err() == nil {
 				return overMemory()
 			}
 			if cut != nil || cmd.Context().Err() != nil {

@@ -69,6 +69,30 @@ type result struct {
 }
 
 // cli runs the faultline CLI as a child process with a hard deadline.
+// wantUsageLine asserts a refusal: exit 2 and one line on stderr
+// containing want. It reports whether the exit code was 2.
+func wantUsageLine(t *testing.T, args []string, r result, want string) bool {
+	t.Helper()
+	if r.code != 2 {
+		t.Errorf("%v: exit %d, want 2\n%s", args, r.code, r.stderr)
+		return false
+	}
+	if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); len(lines) != 1 || !strings.Contains(lines[0], want) {
+		t.Errorf("%v: stderr %q, want one line containing %q", args, r.stderr, want)
+	}
+	return true
+}
+
+// staleReadHistory writes 1 then 2 to x and then reads 1: not
+// linearizable.
+const staleReadHistory = `{"process":0,"type":"invoke","f":"write","key":"x","value":1}
+{"process":0,"type":"ok","f":"write","key":"x","value":1}
+{"process":1,"type":"invoke","f":"write","key":"x","value":2}
+{"process":1,"type":"ok","f":"write","key":"x","value":2}
+{"process":2,"type":"invoke","f":"read","key":"x","value":null}
+{"process":2,"type":"ok","f":"read","key":"x","value":1}
+`
+
 func cli(t *testing.T, timeout time.Duration, env []string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -211,13 +235,7 @@ func TestRunThenCheckReproducesTheVerdict(t *testing.T) {
 func TestCheckFindsAStaleReadAndWritesTheVisualization(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "h.jsonl")
-	hist := `{"process":0,"type":"invoke","f":"write","key":"x","value":1}
-{"process":0,"type":"ok","f":"write","key":"x","value":1}
-{"process":1,"type":"invoke","f":"write","key":"x","value":2}
-{"process":1,"type":"ok","f":"write","key":"x","value":2}
-{"process":2,"type":"invoke","f":"read","key":"x","value":null}
-{"process":2,"type":"ok","f":"read","key":"x","value":1}
-`
+	hist := staleReadHistory
 	if err := os.WriteFile(path, []byte(hist), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -270,14 +288,7 @@ func TestBadInputExitsTwoWithAOneLineReason(t *testing.T) {
 		if c.args[0] == "check" || c.args[0] == "shrink" {
 			r = cli(t, 30*time.Second, nil, c.args...)
 		}
-		if r.code != 2 {
-			t.Errorf("%v: exit %d, want 2\n%s", c.args, r.code, r.stderr)
-			continue
-		}
-		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
-		if len(lines) != 1 || !strings.Contains(lines[0], c.want) {
-			t.Errorf("%v: stderr %q, want one line containing %q", c.args, r.stderr, c.want)
-		}
+		wantUsageLine(t, c.args, r, c.want)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("bad runs left results behind: %v", entries)
@@ -454,13 +465,7 @@ func TestCheckOfAHistoryWithNothingJudgedIsUnknown(t *testing.T) {
 // to, outside the run dir, are left as they were.
 func TestCheckNeverWritesThroughAPlantedSymlink(t *testing.T) {
 	run := t.TempDir()
-	hist := `{"process":0,"type":"invoke","f":"write","key":"x","value":1}
-{"process":0,"type":"ok","f":"write","key":"x","value":1}
-{"process":1,"type":"invoke","f":"write","key":"x","value":2}
-{"process":1,"type":"ok","f":"write","key":"x","value":2}
-{"process":2,"type":"invoke","f":"read","key":"x","value":null}
-{"process":2,"type":"ok","f":"read","key":"x","value":1}
-`
+	hist := staleReadHistory
 	if err := os.WriteFile(filepath.Join(run, "history.jsonl"), []byte(hist), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -140,7 +141,7 @@ func resultsHandler(dir, listenHost string) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
-	files := http.FileServerFS(root.FS())
+	files := http.FileServerFS(notFoundFS{root.FS()})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", serveCSP)
@@ -173,14 +174,6 @@ func resultsHandler(dir, listenHost string) (http.Handler, error) {
 			http.ServeContent(w, r, store.IndexFile, time.Time{}, bytes.NewReader(b.Bytes()))
 			return
 		}
-		// Whatever the root cannot open (missing, or a symlink that leads
-		// out of the tree, which os.Root refuses) is simply not here.
-		f, err := root.Open(strings.TrimPrefix(p, "/"))
-		if err != nil {
-			http.NotFound(w, r)
-			return
-		}
-		f.Close()
 		// Histories and logs are text, whatever they contain: never let a
 		// browser sniff a node log into HTML.
 		switch path.Ext(p) {
@@ -191,4 +184,17 @@ func resultsHandler(dir, listenHost string) (http.Handler, error) {
 		}
 		files.ServeHTTP(w, r)
 	}), nil
+}
+
+// notFoundFS answers every file it cannot open as not existing: a symlink
+// that leads out of the tree, which os.Root refuses, is simply not here
+// (404), where the file server would answer 500.
+type notFoundFS struct{ fs.FS }
+
+func (n notFoundFS) Open(name string) (fs.File, error) {
+	f, err := n.FS.Open(name)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return f, nil
 }

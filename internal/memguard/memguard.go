@@ -68,12 +68,13 @@ func Guard(ctx context.Context, limit int64) (guarded context.Context, stop func
 	}
 }
 
-// Exceeded returns the cause of ctx's end when it was the memory limit.
-func Exceeded(ctx context.Context) (error, bool) {
-	if err := context.Cause(ctx); err != nil && errors.Is(err, ErrExceeded) {
-		return err, true
+// Exceeded returns the cause of ctx's end when it was the memory limit,
+// else nil.
+func Exceeded(ctx context.Context) error {
+	if err := context.Cause(ctx); errors.Is(err, ErrExceeded) {
+		return err
 	}
-	return nil, false
+	return nil
 }
 
 // MiB converts a size in MiB to bytes, saturating.

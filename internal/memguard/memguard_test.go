@@ -23,8 +23,7 @@ func TestGuardStopsAPhasePastTheLimitAndRestoresTheSoftLimit(t *testing.T) {
 		keep = append(keep, make([]byte, 1<<20)) // live: the GC cannot free it
 		time.Sleep(time.Millisecond)
 	}
-	err, ok := Exceeded(ctx)
-	if !ok || !errors.Is(err, ErrExceeded) {
+	if err := Exceeded(ctx); !errors.Is(err, ErrExceeded) {
 		t.Fatalf("after %d MiB held: cause %v, want the memory limit", len(keep), context.Cause(ctx))
 	}
 	if len(keep) < 48 {

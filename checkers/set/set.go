@@ -104,7 +104,7 @@ type element struct {
 	lastStale     settled.Read // the last stale read
 	// missingFinal are the final reads (one per node) that lack it.
 	missingFinal []settled.Read
-	// heldOn is, per node and per life of that node (restarts before),
+	// heldOn is, per node and per life of that node (kills and restarts before),
 	// the first sign the node held it: an acknowledged add there or a
 	// read there that returned it.
 	heldOn map[string]map[int]held
@@ -119,10 +119,10 @@ type held struct {
 	index int
 }
 
-// life is which life of node a time falls in: how many restarts came
+// life is which life of node a time falls in: how many kills and restarts came
 // before it.
 func (m *model) life(node string, t int64) int {
-	rs := m.restarts[node]
+	rs := m.lifeEnds[node]
 	return sort.Search(len(rs), func(i int) bool { return rs[i] >= t })
 }
 
@@ -175,7 +175,7 @@ func (e *element) merge(op history.Op) {
 type model struct {
 	elems    map[string]map[string]*element // key -> element -> state
 	ops      []history.Op
-	restarts map[string][]int64 // node -> times it was killed, lost power or came back
+	lifeEnds map[string][]int64 // node -> times it was killed, lost power or came back
 }
 
 // observedRemove returns an acknowledged remove of e that had observed
@@ -199,7 +199,7 @@ func (m *model) observedRemove(e *element) (history.Op, bool) {
 			continue
 		}
 		restarted := false
-		for _, t := range m.restarts[node] {
+		for _, t := range m.lifeEnds[node] {
 			restarted = restarted || (t > r.Complete && t < rm.Invoke.Time)
 		}
 		if !restarted {
@@ -214,17 +214,17 @@ func build(events []history.Event) (*model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &model{elems: map[string]map[string]*element{}, ops: ops, restarts: map[string][]int64{}}
+	m := &model{elems: map[string]map[string]*element{}, ops: ops, lifeEnds: map[string][]int64{}}
 	for _, e := range events {
 		// A life ends at a kill, not only at the restart: the restarted
 		// process may answer before the harness records the restart.
 		if e.IsNemesis() && e.Type != history.Invoke && (e.F == history.Kill || e.F == history.PowerLoss || e.F == history.Restart || e.F == history.PowerRestore) {
 			for _, n := range e.Nodes() {
-				m.restarts[n] = append(m.restarts[n], e.Time)
+				m.lifeEnds[n] = append(m.lifeEnds[n], e.Time)
 			}
 		}
 	}
-	for _, rs := range m.restarts {
+	for _, rs := range m.lifeEnds {
 		slices.Sort(rs)
 	}
 	for _, op := range ops {

@@ -21,12 +21,23 @@ import (
 // tens of thousands of operations would exhaust memory. A small pool of
 // active keys keeps several workers on each key at once, which is what
 // exposes anomalies.
+//
+// A few reads revisit recently retired keys. A write lost to a fault
+// (an overwritten log, a power loss) usually sits on a key that retired
+// long before the next read of it, which was the final reads: revisits
+// show the loss seconds after it happens, judged by the same checker.
 type Register struct{}
 
 const (
 	registerMinOpsPerKey = 100
 	registerMaxOpsPerKey = 200
 	registerStream       = 0x7265676973746572 // "register"
+	// registerRevisitPercent of operations read one of the last
+	// registerRevisitWindow retired keys (about the last 15 s at the
+	// default rate): enough that a key is read every few seconds after it
+	// retires, few enough to leave the active keys busy.
+	registerRevisitPercent = 5
+	registerRevisitWindow  = 32
 )
 
 func (Register) Name() string { return "register" }
@@ -80,6 +91,8 @@ type registerGen struct {
 	nkeys  int
 	active []*registerKey
 	keys   []string
+	// retired is the last registerRevisitWindow retired keys, oldest first.
+	retired []string
 }
 
 func (g *registerGen) newKey() *registerKey {
@@ -96,11 +109,18 @@ func (g *registerGen) newKey() *registerKey {
 func (g *registerGen) Next() systems.Op {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if len(g.retired) > 0 && g.rng.IntN(100) < registerRevisitPercent {
+		return systems.Op{F: history.OpRead, Key: g.retired[g.rng.IntN(len(g.retired))]}
+	}
 	slot := g.rng.IntN(len(g.active))
 	k := g.active[slot]
 	k.remaining--
 	if k.remaining <= 0 {
 		g.active[slot] = g.newKey()
+		if len(g.retired) == registerRevisitWindow {
+			g.retired = g.retired[1:]
+		}
+		g.retired = append(g.retired, k.name)
 	}
 
 	roll := g.rng.IntN(100)

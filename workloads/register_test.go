@@ -2,6 +2,7 @@ package workloads
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/faultline/faultline/history"
@@ -9,12 +10,38 @@ import (
 
 func TestRegisterGeneratorRetiresKeysAndKeepsValuesUnique(t *testing.T) {
 	g := Register{}.NewGenerator(Options{Seed: 3, Concurrency: 10, Functions: []history.Func{history.OpRead, history.OpWrite, history.OpCAS}})
+	rg := g.(*registerGen)
 	perKey := map[string]int{}
 	written := map[string]map[string]bool{}
 	sawCAS := false
-	for range 20000 {
+	var retiredOrder []string // keys in the order they retired
+	revisits := 0
+	const total = 20000
+	for range total {
+		active := map[string]bool{}
+		for _, k := range rg.active {
+			active[k.name] = true
+		}
 		op := g.Next()
+		if !active[op.Key] {
+			// A revisit: a read of one of the last few retired keys.
+			revisits++
+			if op.F != history.OpRead {
+				t.Fatalf("%s of retired key %s; revisits must be reads", op.F, op.Key)
+			}
+			i := slices.Index(retiredOrder, op.Key)
+			if i < 0 || i < len(retiredOrder)-registerRevisitWindow {
+				t.Fatalf("revisit of %s, which is not among the last %d retired keys", op.Key, registerRevisitWindow)
+			}
+			continue
+		}
 		perKey[op.Key]++
+		for _, k := range rg.active {
+			delete(active, k.name)
+		}
+		for k := range active {
+			retiredOrder = append(retiredOrder, k)
+		}
 		switch op.F {
 		case "write":
 			v := history.ValueKey(op.Value)
@@ -49,6 +76,10 @@ func TestRegisterGeneratorRetiresKeysAndKeepsValuesUnique(t *testing.T) {
 	}
 	if !sawCAS {
 		t.Fatal("no cas generated although the system offers it")
+	}
+	// 5% of 20,000, less the revisits impossible before the first key retired.
+	if lo, hi := total*(registerRevisitPercent-1)/100, total*(registerRevisitPercent+1)/100; revisits < lo || revisits > hi {
+		t.Fatalf("%d revisits of retired keys in %d operations, want %d..%d", revisits, total, lo, hi)
 	}
 	if len(g.Keys()) != len(perKey) {
 		t.Fatalf("Keys() lists %d keys, %d were used", len(g.Keys()), len(perKey))

@@ -244,6 +244,8 @@ func (r *Runner) holds(w *waitState, sts map[int]systems.Status) (bool, int) {
 //   - cut-side: the side the last two-sided partition cut off;
 //   - old-side: the old leader and its buddy again;
 //   - follower: one follower, not the leader; it becomes the lagging node;
+//   - hub: the node the last one-node cut isolated (Side, when it holds
+//     one node);
 //   - lag-majority: the leader, the lagging node and just enough other
 //     nodes for a bare majority; all but the lagging node become LagSide;
 //     as a process target, LagSide.
@@ -292,6 +294,12 @@ func resolveAimed(ctx context.Context, c Cluster, ch Choice, aim *Aim) ([]int, s
 			}
 		case "cut-side":
 			if side := aim.side(); len(side) > 0 {
+				nodes, how = side, leaderFound
+			}
+		case "hub":
+			// The node the last one-node cut isolated: it missed what
+			// the others committed meanwhile.
+			if side := aim.side(); len(side) == 1 {
 				nodes, how = side, leaderFound
 			}
 		case "follower":

@@ -332,3 +332,58 @@ func TestLaggingFollowerAimsAtTheLeaderAndTheFollowerItCutOff(t *testing.T) {
 		}
 	}
 }
+
+func TestStaleLeaderMakesTheNodeItCutOffTheHubOfTheRest(t *testing.T) {
+	seq, _ := SequenceByName("stale-leader")
+	fs := mustGet(t, "stale-leader")
+	for seed := uint64(1); seed <= 5; seed++ {
+		steps, err := Expand(seq.Body(), seed, fs, ids5(), time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range steps {
+			if steps[i].Sleep > 0 {
+				steps[i].Sleep = time.Millisecond
+			}
+		}
+		c := newFake(5)
+		c.leader = 3
+		for _, f := range fs {
+			if p, ok := f.(*Partition); ok {
+				p.Onset = -1
+			}
+		}
+		rec := &memRecorder{}
+		r := &Runner{Cluster: c, Faults: fs, Steps: steps, History: rec, Logger: slog.New(slog.DiscardHandler), StepTimeout: time.Second}
+		r.Run(context.Background(), time.Now())
+		r.StopAll(context.Background())
+		var cut, hub string
+		var hubGrudge map[string][]string
+		for _, e := range rec.ev {
+			if e.Type != history.Info || e.Process != history.NemesisProcess || e.F != history.StartPartition {
+				continue
+			}
+			v, _ := e.Value.(map[string]any)
+			switch v["fault"] {
+			case "partition-one":
+				cut = e.Node
+			case "partition-hub":
+				hub = e.Node
+				hubGrudge, _ = v["grudge"].(map[string][]string)
+			}
+		}
+		if cut == "" || hub != cut {
+			t.Fatalf("seed %d: partition-one cut off %q, the hub is %q; want the same node", seed, cut, hub)
+		}
+		// Every node but the hub stops hearing the three others but the hub
+		// (the dead leader included); the hub hears everyone.
+		if len(hubGrudge[hub]) != 0 || len(hubGrudge) != 4 {
+			t.Fatalf("seed %d: hub grudge %v, want four nodes cut from each other and %s from no one", seed, hubGrudge, hub)
+		}
+		for n, from := range hubGrudge {
+			if len(from) != 3 || slices.Contains(from, hub) {
+				t.Fatalf("seed %d: %s stops hearing %v, want the three others but hub %s", seed, n, from, hub)
+			}
+		}
+	}
+}

@@ -29,6 +29,7 @@ var partitionSummary = map[string]string{
 	"old-side":        "cut off the old leader and its follower again (after a leader-plus-one cut), so the rest, new leader included, form the majority",
 	"follower":        "isolate one follower, not the leader (remembered as the lagging node: it misses the writes committed meanwhile)",
 	"lag-majority":    "after a follower cut: the leader, the lagging node and just enough others for a bare majority, against the rest (writes then commit counting the lagging node)",
+	"hub":             "after a one-node cut: that node hears and is heard by all, and no two others hear each other, so it alone can gather a majority of votes (a node that missed writes can lead only if voters skip the log check)",
 }
 
 // Partition cuts links by a grudge of one of Kinds, chosen per episode.
@@ -74,6 +75,9 @@ func (p *Partition) Choose(rng *rand.Rand, ids []int) Choice {
 	case "one", "leader", "new-leader", "follower":
 		ch.Nodes = pickN(rng, ids, 1)
 		ch.Grudge = Bisect(ids, ch.Nodes)
+	case "hub":
+		ch.Nodes = pickN(rng, ids, 1)
+		ch.Grudge = Hub(ids, ch.Nodes[0])
 	case "leader-plus-one", "old-side":
 		ch.Nodes = pickN(rng, ids, 2)
 		ch.Grudge = Bisect(ids, ch.Nodes)
@@ -117,9 +121,12 @@ func (p *Partition) Start(ctx context.Context, c Cluster, ch Choice) (Action, er
 			a.Resolved = ch.Nodes
 		}
 		g = Bisect(ids, ch.Nodes)
-	case "leader-plus-one", "new-leader", "old-side", "follower", "lag-majority":
+	case "leader-plus-one", "new-leader", "old-side", "follower", "lag-majority", "hub":
 		ch.Nodes, how, a.Resolved = resolveAimed(ctx, c, ch, p.aim)
 		g = Bisect(ids, ch.Nodes)
+		if ch.Kind == "hub" {
+			g = Hub(ids, ch.Nodes[0])
+		}
 		// An aimed cut lands at once: its moment is its point.
 		onset = -1
 	}
@@ -140,7 +147,7 @@ func (p *Partition) Start(ctx context.Context, c Cluster, ch Choice) (Action, er
 		a.Label = partitionLabel(ch.Kind, ids, ch.Nodes, g)
 		a.Value["nodes"] = names(ch.Nodes)
 		a.Node = nodeField(ch.Nodes)
-	case "bridge", "one-way":
+	case "bridge", "one-way", "hub":
 		a.Label = partitionLabel(ch.Kind, ids, nil, g)
 		a.Value["nodes"] = names(ch.Nodes)
 		a.Node = nodeField(ch.Nodes)
@@ -236,6 +243,20 @@ func Bridge(ids []int, bridge int, side []int) cluster.Grudge {
 	for _, a := range ids {
 		for _, b := range ids {
 			if a != bridge && b != bridge && in[a] != in[b] {
+				g[a] = append(g[a], b)
+			}
+		}
+	}
+	return g
+}
+
+// Hub returns the grudge in which hub hears, and is heard by, every node
+// and no two other nodes hear each other.
+func Hub(ids []int, hub int) cluster.Grudge {
+	g := cluster.Grudge{}
+	for _, a := range ids {
+		for _, b := range ids {
+			if a != b && a != hub && b != hub {
 				g[a] = append(g[a], b)
 			}
 		}

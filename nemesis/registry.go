@@ -61,7 +61,7 @@ func Default() *Registry {
 	for _, s := range PartitionShapes {
 		add("partition-"+s, "partition", partitionSummary[s], part("partition-"+s, s))
 	}
-	for _, k := range []string{"old-side", "follower", "lag-majority"} {
+	for _, k := range []string{"old-side", "follower", "lag-majority", "hub"} {
 		add("partition-"+k, "partition", partitionSummary[k], part("partition-"+k, k))
 	}
 	add("partition-grudge", "partition", "the custom grudge given with --grudge or --grudge-file",

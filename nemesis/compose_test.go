@@ -271,6 +271,33 @@ func TestFigure8AimsAtTheLeadersItWaitsFor(t *testing.T) {
 	}
 }
 
+// runRoundOnFake runs one round of seq, its sleeps cut to a millisecond
+// and its cuts landing at once, against five fake nodes led by n3.
+func runRoundOnFake(t *testing.T, seq Sequence, fs []Fault, seed uint64) (*Runner, *memRecorder) {
+	t.Helper()
+	steps, err := Expand(seq.Body(), seed, fs, ids5(), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range steps {
+		if steps[i].Sleep > 0 {
+			steps[i].Sleep = time.Millisecond
+		}
+	}
+	c := newFake(5)
+	c.leader = 3
+	for _, f := range fs {
+		if p, ok := f.(*Partition); ok {
+			p.Onset = -1
+		}
+	}
+	rec := &memRecorder{}
+	r := &Runner{Cluster: c, Faults: fs, Steps: steps, History: rec, Logger: slog.New(slog.DiscardHandler), StepTimeout: time.Second}
+	r.Run(context.Background(), time.Now())
+	r.StopAll(context.Background())
+	return r, rec
+}
+
 // The lagging-follower round, twice over, isolates a follower (never the
 // leader), then cuts the leader, that follower and one more node (a bare
 // majority of five) off from the rest, and kills that side but the
@@ -282,26 +309,7 @@ func TestLaggingFollowerAimsAtTheLeaderAndTheFollowerItCutOff(t *testing.T) {
 		t.Fatalf("lagging-follower brings faults %v, want %v", got, seq.Faults)
 	}
 	for seed := uint64(1); seed <= 5; seed++ {
-		steps, err := Expand(seq.Body(), seed, fs, ids5(), time.Minute)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range steps {
-			if steps[i].Sleep > 0 {
-				steps[i].Sleep = time.Millisecond
-			}
-		}
-		c := newFake(5)
-		c.leader = 3
-		for _, f := range fs {
-			if p, ok := f.(*Partition); ok {
-				p.Onset = -1
-			}
-		}
-		rec := &memRecorder{}
-		r := &Runner{Cluster: c, Faults: fs, Steps: steps, History: rec, Logger: slog.New(slog.DiscardHandler), StepTimeout: time.Second}
-		r.Run(context.Background(), time.Now())
-		r.StopAll(context.Background())
+		r, rec := runRoundOnFake(t, seq, fs, seed)
 		lag, side := r.aim.Lag, r.aim.LagSide
 		if lag == 0 || lag == 3 || len(side) != 2 || !slices.Contains(side, 3) || slices.Contains(side, lag) {
 			t.Fatalf("seed %d: aim %+v, want a lagging follower (not n3) and a side of n3 and one other", seed, r.aim)
@@ -333,30 +341,13 @@ func TestLaggingFollowerAimsAtTheLeaderAndTheFollowerItCutOff(t *testing.T) {
 	}
 }
 
+// The stale-leader round makes the node its one-node cut isolated the hub
+// of the rest once the leader is killed.
 func TestStaleLeaderMakesTheNodeItCutOffTheHubOfTheRest(t *testing.T) {
 	seq, _ := SequenceByName("stale-leader")
 	fs := mustGet(t, "stale-leader")
 	for seed := uint64(1); seed <= 5; seed++ {
-		steps, err := Expand(seq.Body(), seed, fs, ids5(), time.Minute)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range steps {
-			if steps[i].Sleep > 0 {
-				steps[i].Sleep = time.Millisecond
-			}
-		}
-		c := newFake(5)
-		c.leader = 3
-		for _, f := range fs {
-			if p, ok := f.(*Partition); ok {
-				p.Onset = -1
-			}
-		}
-		rec := &memRecorder{}
-		r := &Runner{Cluster: c, Faults: fs, Steps: steps, History: rec, Logger: slog.New(slog.DiscardHandler), StepTimeout: time.Second}
-		r.Run(context.Background(), time.Now())
-		r.StopAll(context.Background())
+		_, rec := runRoundOnFake(t, seq, fs, seed)
 		var cut, hub string
 		var hubGrudge map[string][]string
 		for _, e := range rec.ev {

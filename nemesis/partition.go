@@ -123,9 +123,10 @@ func (p *Partition) Start(ctx context.Context, c Cluster, ch Choice) (Action, er
 		g = Bisect(ids, ch.Nodes)
 	case "leader-plus-one", "new-leader", "old-side", "follower", "lag-majority", "hub":
 		ch.Nodes, how, a.Resolved = resolveAimed(ctx, c, ch, p.aim)
-		g = Bisect(ids, ch.Nodes)
 		if ch.Kind == "hub" {
 			g = Hub(ids, ch.Nodes[0])
+		} else {
+			g = Bisect(ids, ch.Nodes)
 		}
 		// An aimed cut lands at once: its moment is its point.
 		onset = -1
